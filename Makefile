@@ -1,0 +1,41 @@
+# The two commands a fresh Linux machine needs (see README):
+#   make play   — install everything, then open jarvis-play on its embedded default
+#   make test   — install everything, then run the whole test suite
+# Each step is idempotent: .venv and the system packages are created only when missing.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+# System packages: Xvfb/xdotool for tests and headless runs, minetest as the demo game,
+# the xcb libraries PyQt6's platform plugin needs, ffmpeg for video.
+APT_PACKAGES := xvfb xauth xdotool x11-utils imagemagick mesa-utils libgl1-mesa-dri minetest ffmpeg \
+	libxcb-icccm4 libxcb-keysyms1 libxcb-cursor0 libxkbcommon-x11-0 libxcb-image0 libxcb-render-util0 \
+	libxcb-shape0 libxcb-randr0 libxcb-xfixes0 libegl1 libgl1 libfontconfig1 libdbus-1-3
+
+.PHONY: play test system venv lint bench
+
+play: venv
+	$(VENV)/bin/jarvis-play
+
+test: venv
+	HF_HUB_OFFLINE=1 $(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+lint: venv
+	$(VENV)/bin/ruff check app model recorder tests
+
+system:
+	@if command -v apt-get >/dev/null && ! dpkg -s $(APT_PACKAGES) >/dev/null 2>&1; then \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $(APT_PACKAGES); \
+	fi
+
+venv: system $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	# torch first and pinned, so nothing later drags in a CUDA build.
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $(STAMP)

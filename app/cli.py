@@ -1,0 +1,67 @@
+"""``jarvis-play``: one command, a verb for each job.
+
+With no verb it opens the window on the embedded defaults. Each verb lives in its own module under
+``app.commands`` with a ``register(subparsers)`` that adds its parser and sets ``func``; modules import
+their heavy dependencies inside the function that runs, so ``jarvis-play --help`` stays instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+# verb modules, in the order ``--help`` lists them
+COMMAND_MODULES: tuple[str, ...] = (
+    "app.commands.actions",
+    "app.commands.model_cmd",
+    "app.commands.serve",
+    "app.commands.doctor",
+)
+
+
+class UserError(Exception):
+    """A problem the user can fix; printed as one clear message, without a traceback."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="jarvis-play",
+        description="Watch JARVIS-VLA play Minecraft, instruct it, take over, and teach it. "
+        "Without a verb, opens the window on the embedded defaults.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    sub = parser.add_subparsers(dest="verb", metavar="VERB")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    func = getattr(args, "func", None)
+    if func is None:
+        try:
+            window = importlib.import_module("app.commands.window")
+        except ModuleNotFoundError:
+            func = importlib.import_module("app.commands.run").default_demo
+        else:
+            func = window.main
+    try:
+        return int(func(args) or 0)
+    except UserError as exc:
+        print(f"jarvis-play: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Policies: frame + instruction in, env actions out. See ``base.Policy``."""
