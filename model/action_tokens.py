@@ -14,16 +14,34 @@ RESERVED_OFFSET = QWEN2_VL_BASE_VOCAB  # id of <|reserved_special_token_N|> = of
 
 # The special tokens JARVIS-VLA adds, in order (JV:assets/special_token.json).
 JARVIS_SPECIAL_TOKENS: tuple[str, ...] = (
-    "<|point_start|>", "<|point_end|>", *(f"<|visual_{i}|>" for i in range(10)),
-    "<think>", "</think>", "<grounding>", "</grounding>", "<motion>", "</motion>",
+    "<|point_start|>",
+    "<|point_end|>",
+    *(f"<|visual_{i}|>" for i in range(10)),
+    "<think>",
+    "</think>",
+    "<grounding>",
+    "</grounding>",
+    "<motion>",
+    "</motion>",
     *(f"<|reserved_special_token_{n}|>" for n in range(18, 251)),
 )
 
 # Qwen2-VL's own control tokens (ids 151643..151656), needed to build a tokenizer with the real layout.
 QWEN2_VL_SPECIAL_TOKENS: tuple[str, ...] = (
-    "<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|object_ref_start|>", "<|object_ref_end|>",
-    "<|box_start|>", "<|box_end|>", "<|quad_start|>", "<|quad_end|>", "<|vision_start|>",
-    "<|vision_end|>", "<|vision_pad|>", "<|image_pad|>", "<|video_pad|>",
+    "<|endoftext|>",
+    "<|im_start|>",
+    "<|im_end|>",
+    "<|object_ref_start|>",
+    "<|object_ref_end|>",
+    "<|box_start|>",
+    "<|box_end|>",
+    "<|quad_start|>",
+    "<|quad_end|>",
+    "<|vision_start|>",
+    "<|vision_end|>",
+    "<|vision_pad|>",
+    "<|image_pad|>",
+    "<|video_pad|>",
 )
 QWEN2_VL_FIRST_SPECIAL = 151643
 
@@ -45,8 +63,18 @@ ACTION_IDS: tuple[int, ...] = tuple(range(FIRST_ACTION_ID, LAST_ACTION_ID + 1))
 # Group g's value v has id GROUP_BASE_IDS[g] + v (groups 0..8 and 10..11; group 9 is INVENTORY_BASE_ID).
 GROUP_BASES: tuple[int, ...] = (10, 3, 3, 3, 2, 2, 2, 2, 2, 2, 21, 21)
 GROUP_BASE_IDS: tuple[int, ...] = (
-    151837, 151847, 151850, 151853, 151856, 151858, 151860, 151862, 151864,
-    INVENTORY_BASE_ID, 151866, 151887,
+    151837,
+    151847,
+    151850,
+    151853,
+    151856,
+    151858,
+    151860,
+    151862,
+    151864,
+    INVENTORY_BASE_ID,
+    151866,
+    151887,
 )
 PITCH_GROUP = 10
 YAW_GROUP = 11

@@ -13,8 +13,18 @@ from typing import Any
 # VPT ``Buttons.ALL`` order. The decoder outputs keys in this order; ESC, swapHands and pickItem are
 # not part of the JARVIS action space and can never be produced (spec §1.1).
 BUTTONS: tuple[str, ...] = (
-    "attack", "back", "forward", "jump", "left", "right", "sneak", "sprint", "use", "drop",
-    "inventory", *(f"hotbar.{i}" for i in range(1, 10)),
+    "attack",
+    "back",
+    "forward",
+    "jump",
+    "left",
+    "right",
+    "sneak",
+    "sprint",
+    "use",
+    "drop",
+    "inventory",
+    *(f"hotbar.{i}" for i in range(1, 10)),
 )
 
 EnvAction = dict[str, Any]
