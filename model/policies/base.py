@@ -16,6 +16,14 @@ import numpy as np
 from model.actions import EnvAction, null_action
 
 
+class PolicyError(RuntimeError):
+    """The policy could not produce a step (server down or too slow, model crashed).
+
+    The message says what to do. The loop catches it, counts the tick as missed and applies its
+    fallback; malformed *output* is not an error but a null step (``PolicyStep.malformed``).
+    """
+
+
 @dataclass
 class PolicyStep:
     actions: list[EnvAction]

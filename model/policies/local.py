@@ -1,0 +1,66 @@
+"""The in-process policy: JARVIS-VLA through transformers on this machine's GPU (or CPU)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from model.action_codec import ActionCodec
+from model.image import prepare_frame
+from model.policies.base import PolicyStep
+from model.prompts import PromptHistory
+from model.vla import VLA, Sampling
+
+
+@dataclass
+class LocalPolicyConfig:
+    history_num: int = 0  # past (frame, answer) pairs re-sent each step; kill 0, mine 3, GUI 4 upstream
+    constrained: bool = True  # decode only the action grammar (fast); False samples as the official eval
+    chunk_len: int = 1  # actions of a multi-action answer to keep, as upstream's action_chunk_len
+    sampling: Sampling = field(default_factory=Sampling)
+
+
+class LocalPolicy:
+    def __init__(self, vla: VLA, config: LocalPolicyConfig | None = None) -> None:
+        self.vla = vla
+        self.config = config or LocalPolicyConfig()
+        self.codec = ActionCodec()
+        self.history: PromptHistory[Any] = PromptHistory(
+            self.config.history_num, self.codec.text(self.codec.null_ids())
+        )
+
+    def reset(self) -> None:
+        self.history.reset()
+
+    def act(self, frame: np.ndarray, instruction: str) -> PolicyStep:
+        t0 = time.perf_counter()
+        image = prepare_frame(frame)
+        messages, images = self.history.build(image, instruction)
+        with self.vla.lock:
+            generation = self.vla.generate(messages, images, self.config.sampling, self.config.constrained)
+        t1 = time.perf_counter()
+        joints = self.codec.ids_to_joints(generation.ids)
+        actions = [self.codec.joint_to_env(j) for j in joints][: max(1, self.config.chunk_len)]
+        malformed = not _has_segment(generation.ids)
+        self.history.record(image, generation.text)
+        t2 = time.perf_counter()
+        timings = dict(generation.timings_ms)
+        timings.update(model_ms=(t1 - t0) * 1e3, decode_ms=(t2 - t1) * 1e3, total_ms=(t2 - t0) * 1e3)
+        return PolicyStep(
+            actions=actions, ids=generation.ids, text=generation.text, malformed=malformed, timings_ms=timings
+        )
+
+    def close(self) -> None:
+        self.vla = None  # type: ignore[assignment]
+
+
+def _has_segment(ids: list[int]) -> bool:
+    from model.action_tokens import BEGIN_ID, END_ID
+
+    try:
+        return END_ID in ids[ids.index(BEGIN_ID) + 1 :]
+    except ValueError:
+        return False
