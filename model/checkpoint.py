@@ -65,7 +65,8 @@ def check_action_tokens(tokenizer: Any, where: str = "this tokenizer") -> None:
         raise CheckpointError(
             f"{where} has {size} tokens and lacks JARVIS-VLA's action tokens "
             f"(ids {ACTION_IDS[0]}..{LAST_ACTION_ID}). Use a JARVIS-VLA checkpoint, or a Qwen2-VL "
-            "tokenizer of exactly 151657 tokens, to which the action tokens are added as the official agent does."
+            "tokenizer of exactly 151657 tokens (the action tokens are then added as the official agent "
+            "adds them)."
         )
     for token_id in (QWEN2_VL_BASE_VOCAB, *ACTION_IDS):
         expected = token_text(token_id)

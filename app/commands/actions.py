@@ -32,24 +32,18 @@ def register(sub: Any) -> None:
 
 
 def _lines(files: list[str]) -> Iterator[tuple[int, str]]:
-    streams: list[IO[str]] = [open(f, encoding="utf-8") for f in files] if files else [sys.stdin]
+    """Numbered lines of the input files, in order, or of stdin; one file open at a time."""
     number = 0
-    for stream in streams:
-        with stream if stream is not sys.stdin else _nullcontext(stream):
+    if not files:
+        for line in sys.stdin:
+            number += 1
+            yield number, line
+        return
+    for name in files:
+        with open(name, encoding="utf-8") as stream:
             for line in stream:
                 number += 1
                 yield number, line
-
-
-class _nullcontext:
-    def __init__(self, value: IO[str]) -> None:
-        self.value = value
-
-    def __enter__(self) -> IO[str]:
-        return self.value
-
-    def __exit__(self, *exc: object) -> None:
-        return None
 
 
 def _error(number: int, message: str, out: IO[str]) -> None:
