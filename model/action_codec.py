@@ -72,7 +72,10 @@ class ActionCodec:
 
     def env_to_joint_batch(self, actions: Sequence[Mapping[str, Any]]) -> list[JointAction]:
         """Joint indices for many actions; the camera is quantised in one numpy call."""
-        cameras = np.array([_camera_of(a) for a in actions], dtype=np.float64).reshape(-1, 2)
+        raw = [a.get("camera") for a in actions]
+        float32 = bool(raw) and all(isinstance(c, np.ndarray) and c.dtype == np.float32 for c in raw)
+        dtype = np.float32 if float32 else np.float64  # keep MineRL's float32 arithmetic, as upstream
+        cameras = np.array([_camera_of(a) for a in actions], dtype=dtype).reshape(-1, 2)
         bins = self.camera.discretize(cameras) if len(actions) else np.zeros((0, 2), np.int64)
         out = []
         for action, (pitch_bin, yaw_bin) in zip(actions, bins.tolist(), strict=True):

@@ -27,8 +27,16 @@ class CameraQuantizer:
         return self.maxval // self.binsize
 
     def discretize(self, degrees: np.ndarray | list[float]) -> np.ndarray:
-        """Degrees (any shape, float64) to int64 bin indices."""
-        xy = np.clip(np.asarray(degrees, dtype=np.float64), -self.maxval, self.maxval)
+        """Degrees (any shape) to int64 bin indices.
+
+        A float32 array is quantised in float32, as upstream numpy does with MineRL's float32
+        camera arrays (a few edge values land in a different bin than in float64); everything
+        else is computed in float64.
+        """
+        xy = np.asarray(degrees)
+        if xy.dtype != np.float32:
+            xy = xy.astype(np.float64)
+        xy = np.clip(xy, -self.maxval, self.maxval)
         if self.mu_law:
             xy = xy / self.maxval
             v_encode = np.sign(xy) * (np.log(1.0 + self.mu * np.abs(xy)) / np.log(1.0 + self.mu))
