@@ -39,7 +39,7 @@ def tiny_vla(tiny_model_dir: Path):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def frame() -> "np.ndarray":  # noqa: F821
+def frame() -> np.ndarray:  # noqa: F821
     """A real 640×360 Minecraft frame when ../shared exists, else a synthetic one of the same shape."""
     import numpy as np
 

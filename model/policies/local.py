@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -31,6 +31,13 @@ class LocalPolicy:
         self.history: PromptHistory[Any] = PromptHistory(
             self.config.history_num, self.codec.text(self.codec.null_ids())
         )
+        # A seed makes a whole run reproducible: seed once, then let the sampler's stream advance
+        # (seeding every step would repeat the same draw each tick).
+        self._sampling = replace(self.config.sampling, seed=None)
+        if self.config.sampling.seed is not None:
+            import torch
+
+            torch.manual_seed(self.config.sampling.seed)
 
     def reset(self) -> None:
         self.history.reset()
@@ -40,7 +47,7 @@ class LocalPolicy:
         image = prepare_frame(frame)
         messages, images = self.history.build(image, instruction)
         with self.vla.lock:
-            generation = self.vla.generate(messages, images, self.config.sampling, self.config.constrained)
+            generation = self.vla.generate(messages, images, self._sampling, self.config.constrained)
         t1 = time.perf_counter()
         joints = self.codec.ids_to_joints(generation.ids)
         actions = [self.codec.joint_to_env(j) for j in joints][: max(1, self.config.chunk_len)]

@@ -13,7 +13,10 @@ from model.action_codec import ActionCodec
 
 def run(args: list[str], stdin: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "app.cli", "actions", *args], input=stdin, capture_output=True, text=True,
+        [sys.executable, "-m", "app.cli", "actions", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
         timeout=120,
     )
 
@@ -29,8 +32,11 @@ def test_encode_stream() -> None:
 
 
 def test_decode_stream_and_pretty() -> None:
-    lines = ['{"ids": [151835, 151848, 151861, 151884, 151892, 151836]}', '{"ids": [1, 2, 3]}',
-             '{"ids": [151835, 151848, 151876, 151897, 151836, 151835, 151861, 151876, 151898, 151836]}']
+    lines = [
+        '{"ids": [151835, 151848, 151861, 151884, 151892, 151836]}',
+        '{"ids": [1, 2, 3]}',
+        '{"ids": [151835, 151848, 151876, 151897, 151836, 151835, 151861, 151876, 151898, 151836]}',
+    ]
     result = run(["decode"], "\n".join(lines))
     out = [json.loads(x)["actions"] for x in result.stdout.splitlines()]
     assert [len(a) for a in out] == [1, 1, 2]
@@ -53,12 +59,23 @@ def test_thousands_of_lines_round_trip(tmp_path) -> None:
 
     rng = random.Random(1)
     codec = ActionCodec()
-    envs = [{"forward": rng.randint(0, 1), "attack": rng.randint(0, 1), f"hotbar.{rng.randint(1, 9)}": 1,
-             "camera": [rng.uniform(-12, 12), rng.uniform(-12, 12)]} for _ in range(5000)]
+    envs = [
+        {
+            "forward": rng.randint(0, 1),
+            "attack": rng.randint(0, 1),
+            f"hotbar.{rng.randint(1, 9)}": 1,
+            "camera": [rng.uniform(-12, 12), rng.uniform(-12, 12)],
+        }
+        for _ in range(5000)
+    ]
     source = tmp_path / "actions.jsonl"
     source.write_text("".join(json.dumps(e) + "\n" for e in envs))
-    encoded = subprocess.run([sys.executable, "-m", "app.cli", "actions", "encode", str(source)],
-                             capture_output=True, text=True, timeout=120)
+    encoded = subprocess.run(
+        [sys.executable, "-m", "app.cli", "actions", "encode", str(source)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     ids = [json.loads(x)["ids"] for x in encoded.stdout.splitlines()]
     assert ids == [codec.encode(e) for e in envs]
     decoded = run(["decode"], "".join(json.dumps({"ids": i}) + "\n" for i in ids))

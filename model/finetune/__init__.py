@@ -1,0 +1,1 @@
+"""Fine-tuning JARVIS-VLA on recorded play: episodes -> SFT records (``sft_data``) and training."""

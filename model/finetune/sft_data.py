@@ -1,0 +1,225 @@
+"""Recorded episodes -> the JARVIS-VLA SFT dataset (spec §4.3), as parquet through HF ``datasets``.
+
+One record per kept tick::
+
+    {"id": "<episode>/<tick>", "conversations": sft_conversation(instruction, action token text),
+     "image_bytes": [<JPEG or PNG of the 640×360 frame>], "episode", "tick", "phase", "control"}
+
+which is what both the official ``MultimodalChatDataCollatorforVLM`` (``image_bytes`` + the k-th
+``{"type": "image"}``) and our fine-tuning read. The frame is stored at its recorded 640×360: the
+training collator does its own ``smart_resize`` to 644×364, as at inference.
+
+Splits are by episode, never by tick: neighbouring ticks are near-duplicates, so a tick-level split
+would leak the validation set into training. The output folder holds ``data/train-*.parquet``,
+``data/valid-*.parquet`` and a README whose ``configs`` block makes ``load_dataset(OUT)`` return
+exactly the splits ``train`` and ``valid`` (the default name inference would say ``validation``).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import random
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from model.action_codec import ActionCodec
+from model.prompts import sft_conversation
+from recorder.episode_format import FLAG_NOOP_RUN, list_episodes, read_meta
+from recorder.episode_reader import EpisodeReader
+
+LOG = logging.getLogger(__name__)
+
+USABLE_STATUSES = ("complete", "stopped", "repaired")
+ROWS_PER_SHARD = 5000  # ~450 MB of JPEG frames per parquet file
+
+
+@dataclass
+class SftOptions:
+    only_corrections: bool = False  # keep only ticks whose phase is "correction"
+    with_context: bool = False  # with only_corrections: also the agent ticks in each correction's context
+    correction_weight: int = (
+        1  # repeat each correction tick this many times (the official loader has no weights)
+    )
+    skip_flags: tuple[str, ...] = (FLAG_NOOP_RUN,)  # drop ticks carrying any of these flags
+    image_format: str = "jpeg"  # jpeg | png
+    jpeg_quality: int = 95
+    valid_fraction: float = 0.1
+    seed: int = 0
+    statuses: tuple[str, ...] = USABLE_STATUSES
+
+
+@dataclass
+class ExportReport:
+    out: Path
+    rows: dict[str, int] = field(default_factory=dict)
+    episodes: dict[str, list[str]] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)
+
+
+def encode_image(frame: np.ndarray, fmt: str = "jpeg", quality: int = 95) -> bytes:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    if fmt == "png":
+        Image.fromarray(frame).save(buf, format="PNG")
+    elif fmt == "jpeg":
+        Image.fromarray(frame).save(buf, format="JPEG", quality=quality)
+    else:
+        raise ValueError(f"image format must be jpeg or png, got {fmt!r}")
+    return buf.getvalue()
+
+
+def _kept_ticks(lines: list[dict[str, Any]], corrections: list[dict[str, int]], opt: SftOptions) -> list[int]:
+    """How many times each tick goes into the dataset (0 = dropped)."""
+    context = set()
+    if opt.with_context:
+        for c in corrections:
+            context.update(range(c.get("context_start", c["start"]), c["start"]))
+    counts = []
+    for i, line in enumerate(lines):
+        correcting = line.get("phase") == "correction"
+        outside = opt.only_corrections and not correcting and i not in context
+        if outside or any(flag in opt.skip_flags for flag in line.get("flags", ())):
+            counts.append(0)
+        else:
+            counts.append(max(1, opt.correction_weight) if correcting else 1)
+    return counts
+
+
+def episode_records(folder: Path, opt: SftOptions | None = None) -> Iterator[dict[str, Any]]:
+    """The SFT records of one episode, in tick order."""
+    opt = opt or SftOptions()
+    reader = EpisodeReader(folder)
+    codec = ActionCodec()
+    lines = reader.lines
+    counts = _kept_ticks(lines, reader.meta.corrections, opt)
+    if not any(counts):
+        return
+    last = max(i for i, c in enumerate(counts) if c)
+    for tick, frame in enumerate(reader.frames(limit=last + 1)):
+        if not counts[tick]:
+            continue
+        line = lines[tick]
+        instruction = line.get("instruction") or reader.meta.first_instruction
+        text = codec.text(line["action_ids"])
+        image = encode_image(frame, opt.image_format, opt.jpeg_quality)
+        for k in range(counts[tick]):
+            yield {
+                "id": f"{folder.name}/{tick:06d}" + (f"#{k}" if k else ""),
+                "conversations": sft_conversation(instruction, text),
+                "image_bytes": [image],
+                "episode": folder.name,
+                "tick": tick,
+                "phase": line.get("phase", "none"),
+                "control": line.get("control", ""),
+            }
+
+
+def split_episodes(
+    folders: list[Path], valid_fraction: float, seed: int = 0
+) -> tuple[list[Path], list[Path]]:
+    """(train, valid) by whole episodes; at least one valid episode when there are two or more."""
+    order = sorted(folders)
+    random.Random(seed).shuffle(order)
+    n_valid = round(len(order) * valid_fraction)
+    if valid_fraction > 0 and len(order) >= 2:
+        n_valid = max(1, n_valid)
+    n_valid = min(n_valid, max(0, len(order) - 1))
+    return sorted(order[n_valid:]), sorted(order[:n_valid])
+
+
+def usable_episodes(roots: Iterable[Path], statuses: tuple[str, ...]) -> tuple[list[Path], list[str]]:
+    folders, skipped = [], []
+    for root in roots:
+        for folder in list_episodes(Path(root)):
+            try:
+                status = read_meta(folder).status
+            except (OSError, ValueError) as exc:
+                skipped.append(f"{folder.name}: meta unreadable ({exc})")
+                continue
+            if status in statuses:
+                folders.append(folder)
+            else:
+                skipped.append(f"{folder.name}: status {status!r} (run `jarvis-play episodes check` first)")
+    return folders, skipped
+
+
+def features() -> Any:
+    from datasets import Features, List, Value
+
+    return Features(
+        {
+            "id": Value("string"),
+            "conversations": List(
+                {"role": Value("string"), "content": List({"type": Value("string"), "text": Value("string")})}
+            ),
+            "image_bytes": List(Value("binary")),
+            "episode": Value("string"),
+            "tick": Value("int32"),
+            "phase": Value("string"),
+            "control": Value("string"),
+        }
+    )
+
+
+README = """---
+configs:
+- config_name: default
+  data_files:
+  - split: train
+    path: data/train-*.parquet
+  - split: valid
+    path: data/valid-*.parquet
+---
+# JARVIS-VLA SFT data recorded with jarvis-play
+
+Rows follow the JARVIS-VLA SFT record format: `conversations` (user: instruction + "\\nobservation: "
++ image; assistant: action tokens) and `image_bytes` (one frame per row). Splits are by episode.
+{stats}
+"""
+
+
+def export_sft(roots: Iterable[Path], out: Path, opt: SftOptions | None = None) -> ExportReport:
+    """Write the dataset under ``out`` (which must not exist or be empty). Returns row counts."""
+    from datasets import Dataset
+
+    opt = opt or SftOptions()
+    out = Path(out)
+    if out.exists() and any(out.iterdir()):
+        raise FileExistsError(f"{out} exists and is not empty; choose a new folder (nothing is overwritten)")
+    folders, skipped = usable_episodes(roots, opt.statuses)
+    if not folders:
+        raise ValueError("no usable episodes found" + ("".join(f"\n  {s}" for s in skipped)))
+    train, valid = split_episodes(folders, opt.valid_fraction, opt.seed)
+    report = ExportReport(out, skipped=skipped)
+    (out / "data").mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="sft-export-") as cache:
+        for split, members in (("train", train), ("valid", valid)):
+            report.episodes[split] = [f.name for f in members]
+
+            def gen(members: list[Path] = members) -> Iterator[dict[str, Any]]:
+                for folder in members:
+                    yield from episode_records(folder, opt)
+
+            ds = Dataset.from_generator(gen, features=features(), cache_dir=cache) if members else None
+            if ds is None or len(ds) == 0:
+                ds = Dataset.from_list([], features=features())
+            report.rows[split] = len(ds)
+            shards = max(1, -(-len(ds) // ROWS_PER_SHARD))
+            for i in range(shards):
+                part = ds.shard(shards, i, contiguous=True)
+                part.to_parquet(str(out / "data" / f"{split}-{i:05d}-of-{shards:05d}.parquet"))
+            del ds
+        shutil.rmtree(cache, ignore_errors=True)
+    stats = "\n".join(
+        f"- {s}: {report.rows[s]} rows from {len(report.episodes[s])} episodes" for s in report.rows
+    )
+    (out / "README.md").write_text(README.format(stats=stats), encoding="utf-8")
+    return report
