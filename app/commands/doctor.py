@@ -1,0 +1,109 @@
+"""``jarvis-play doctor``: what works on this machine, and what to do about what doesn't.
+
+Checks, in the order a first run meets them: Python and torch, CUDA and GPU memory, the display
+server and whether capture and injection can work there, and the configured model (resolved,
+tokenizer checked, and loaded unless ``--no-load``). Exit status 0 only when nothing blocks play.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import sys
+from typing import Any
+
+GIB = 1024**3
+
+
+def register(sub: Any) -> None:
+    parser = sub.add_parser("doctor", help="check Python, GPU, display, capture/injection and the model")
+    parser.add_argument("--model", default="tiny", help="model to check: HF id, folder, URL or 'tiny'")
+    parser.add_argument(
+        "--no-load", action="store_true", help="check files and tokenizer but do not load weights"
+    )
+    parser.set_defaults(func=main)
+
+
+class Report:
+    def __init__(self) -> None:
+        self.problems = 0
+
+    def line(self, ok: bool | None, what: str, detail: str) -> None:
+        mark = {True: "ok  ", False: "FAIL", None: "note"}[ok]
+        print(f"[{mark}] {what:<10} {detail}")
+        if ok is False:
+            self.problems += 1
+
+
+def main(args: argparse.Namespace) -> int:
+    report = Report()
+    report.line(sys.version_info >= (3, 10), "python", f"{platform.python_version()} ({sys.executable})")
+    _torch(report)
+    _display(report)
+    _model(report, args.model, load=not args.no_load)
+    print("all good" if not report.problems else f"{report.problems} problem(s): see FAIL lines above")
+    return 1 if report.problems else 0
+
+
+def _torch(report: Report) -> None:
+    try:
+        import torch
+    except ImportError:
+        report.line(False, "torch", "not installed: run `make play` (or pip install torch==2.13.0)")
+        return
+    report.line(True, "torch", f"{torch.__version__}, {torch.get_num_threads()} CPU threads")
+    if not torch.cuda.is_available():
+        report.line(
+            None, "gpu", "no CUDA GPU: the model runs on CPU (fine for the tiny model, far too slow for 7B)"
+        )
+        return
+    for index in range(torch.cuda.device_count()):
+        free, total = torch.cuda.mem_get_info(index)
+        name = torch.cuda.get_device_name(index)
+        enough = total >= 20 * GIB
+        hint = "" if enough else " (the 7B model needs ~17 GiB in bf16; use a 4-bit path or a server)"
+        report.line(
+            True if enough else None,
+            "gpu",
+            f"{index}: {name}, {free / GIB:.1f}/{total / GIB:.1f} GiB free{hint}",
+        )
+
+
+def _display(report: Report) -> None:
+    from recorder.display import can_capture, can_inject, display_server
+
+    server = display_server()
+    report.line(
+        server != "none", "display", f"{server}" + ("" if server != "none" else ": no display; set DISPLAY")
+    )
+    for what, capability in (("capture", can_capture()), ("inject", can_inject())):
+        report.line(capability.ok, what, "can work here" if capability.ok else capability.reason)
+
+
+def _model(report: Report, spec: str, load: bool) -> None:
+    from model.policies.factory import is_remote, model_path
+
+    if is_remote(spec):
+        from model.policies.base import PolicyError
+        from model.policies.remote import RemotePolicy, RemotePolicyConfig
+
+        try:
+            served = RemotePolicy(spec, RemotePolicyConfig(timeout_s=5)).check()
+            report.line(True, "model", f"{spec} answers, serving {served!r}")
+        except PolicyError as exc:
+            report.line(False, "model", str(exc))
+        return
+    from model.checkpoint import CheckpointError, load_processor, resolve
+
+    try:
+        path = resolve(model_path(spec))
+        load_processor(path)
+        report.line(True, "model", f"{spec}: {path}, action tokens at ids 151833..151907")
+        if load:
+            from model.vla import VLA
+
+            vla = VLA.load(str(path))
+            params = sum(p.numel() for p in vla.model.parameters())
+            report.line(True, "weights", f"loaded on {vla.device}, {params / 1e6:.1f} M parameters")
+    except CheckpointError as exc:
+        report.line(False, "model", str(exc))

@@ -1,0 +1,224 @@
+"""Play a game window on this desktop: capture it with mss, drive it with synthetic input.
+
+Held-state semantics exactly as MineRL executes env actions (spec §1.3): a bound key or button is
+pressed on 0→1 and released on 1→0, never re-pressed while held. Camera degrees become mouse counts
+through ``MouseLaw`` (remainders carried); while a GUI screen is open the same degrees move the
+cursor instead, ``guiScale / 0.15`` window pixels per degree, clipped to the window. The connector
+tracks "GUI open" from the agent's own inventory presses, the only way JARVIS opens or closes one.
+
+Threads: ``observe``/``apply``/``has_focus`` run on the loop thread; ``release_all`` may come from
+any thread (panic key, signal handler) and shares one lock with ``apply``, so a release can never be
+overtaken by a press of the same tick.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from app.connectors.base import FRAME_SIZE
+from app.connectors.injector import Injector
+from app.connectors.mouse_law import MouseLaw, gui_pixels_per_degree
+from model.actions import EnvAction
+from recorder import keymap
+from recorder.input_listener import InjectionLedger
+from recorder.window_x11 import WindowInfo
+
+LOG = logging.getLogger(__name__)
+
+Rect = tuple[int, int, int, int]
+
+
+class GameWindowGone(RuntimeError):
+    """The game window closed or cannot be read any more."""
+
+
+@dataclass
+class DesktopConfig:
+    title: str | None = None  # substring of the window title (case-insensitive)
+    pid: int | None = None  # or the game's process id
+    region: Rect | None = None  # or a fixed screen rectangle (left, top, width, height)
+    bindings: dict[str, str] = field(default_factory=lambda: dict(keymap.DEFAULT_BINDINGS))
+    degrees_per_count: float = 0.15  # 0.15 · k(mouseSensitivity); 0.15 at Minecraft's default 0.5
+    gui_scale: float = 2.0  # Minecraft guiScale: window pixels per GUI pixel
+    invert_y: bool = False
+    require_focus: bool = True  # inject only while the target window has keyboard focus
+    geometry_every_s: float = 0.5  # how often the window rectangle is re-read (moves, resizes)
+    injector: str = "auto"  # auto (XTEST on X11), xtest or pynput
+
+
+class DesktopConnector:
+    realtime = True
+
+    def __init__(
+        self,
+        config: DesktopConfig,
+        injector: Injector | None = None,
+        ledger: InjectionLedger | None = None,
+        display: str | None = None,
+    ) -> None:
+        self.config = config
+        self.ledger = ledger or InjectionLedger()
+        self.display = display
+        self._injector = injector
+        self._lock = threading.RLock()
+        self._held: list[str] = []  # binding names the agent holds, in press order
+        self._law = MouseLaw.for_degrees_per_count(config.degrees_per_count)
+        self._gui_law = MouseLaw(gui_pixels_per_degree(config.gui_scale))
+        self.gui_open = False
+        self._windows: Any = None
+        self._capture: Any = None
+        self.window_id = 0
+        self._rect: Rect = config.region or (0, 0, *FRAME_SIZE)
+        self._rect_time = -1e9
+        self._closed = False
+
+    def reconfigure(self) -> None:
+        """Apply a changed ``config`` (sensitivity, GUI scale, bindings) between ticks."""
+        with self._lock:
+            self.release_all()
+            self._law = MouseLaw.for_degrees_per_count(self.config.degrees_per_count)
+            self._gui_law = MouseLaw(gui_pixels_per_degree(self.config.gui_scale))
+
+    # ----- setup ------------------------------------------------------------------------------
+    def open(self) -> DesktopConnector:
+        """Find the window and open capture and injection. Separate from __init__: it touches X."""
+        from app.connectors.injector import make_injector
+        from recorder.capture import ScreenCapture
+        from recorder.window_x11 import X11Windows
+
+        cfg = self.config
+        if cfg.region is None and cfg.title is None and cfg.pid is None:
+            raise ValueError("give the game window's title, its pid, or a screen region")
+        self._windows = X11Windows(self.display)
+        if cfg.region is not None:
+            left, top, width, height = cfg.region
+            try:
+                win = self._windows.window_at(left + width // 2, top + height // 2)
+            except LookupError:
+                if cfg.require_focus:
+                    raise LookupError(f"no window under the region {cfg.region} to check focus on") from None
+                win = None
+        else:
+            win = self._windows.find(cfg.title, cfg.pid)
+        if win is not None and win.pid is not None and win.pid == os.getpid():
+            raise ValueError("refusing to play into one of jarvis-play's own windows")
+        self.window_id = win.id if win is not None else 0
+        self.window_title = win.title if win is not None else ""
+        if win is None:
+            win = WindowInfo(0, "(screen region)", None, self._rect)
+        self._refresh_rect(force=True)
+        self._capture = ScreenCapture(lambda: self._rect, FRAME_SIZE, self.display)
+        if self._injector is None:
+            self._injector = make_injector(self.ledger, self.display, cfg.injector)
+        LOG.info("playing window %#x %r at %s", win.id, win.title, self._rect)
+        return self
+
+    def _refresh_rect(self, force: bool = False) -> None:
+        if self.config.region is not None:
+            return
+        now = time.monotonic()
+        if force or now - self._rect_time >= self.config.geometry_every_s:
+            try:
+                self._rect = self._windows.rect(self.window_id)
+            except Exception as exc:
+                raise GameWindowGone(f"the game window {self.window_id:#x} is gone") from exc
+            self._rect_time = now
+
+    @property
+    def rect(self) -> Rect:
+        return self._rect
+
+    # ----- Connector protocol -----------------------------------------------------------------
+    def observe(self) -> np.ndarray:
+        self._refresh_rect()
+        return self._capture.grab()
+
+    def has_focus(self) -> bool:
+        if not self.config.require_focus:
+            return True
+        try:
+            return bool(self._windows.has_focus(self.window_id))
+        except Exception:
+            return False
+
+    def apply(self, action: EnvAction) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            inj = self._injector
+            assert inj is not None, "open() first"
+            for env_key, name in self.config.bindings.items():
+                want = bool(action.get(env_key, 0))
+                held = name in self._held
+                if want and not held:
+                    self._held.append(name)
+                    inj.press(name)
+                    if env_key == "inventory":
+                        self.gui_open = not self.gui_open
+                        self._law.reset()
+                        self._gui_law.reset()
+                elif held and not want and not self._wanted_elsewhere(name, env_key, action):
+                    self._held.remove(name)
+                    inj.release(name)
+            pitch, yaw = action.get("camera", (0.0, 0.0))
+            if self.config.invert_y:
+                pitch = -pitch
+            if self.gui_open:
+                dx, dy = self._gui_law.counts(pitch, yaw)
+                if dx or dy:
+                    x, y = inj.pointer()
+                    left, top, width, height = self._rect
+                    inj.move_to(
+                        min(max(x + dx, left), left + width - 1), min(max(y + dy, top), top + height - 1)
+                    )
+            else:
+                dx, dy = self._law.counts(pitch, yaw)
+                inj.move_by(dx, dy)
+            inj.flush()
+
+    def _wanted_elsewhere(self, name: str, env_key: str, action: Mapping[str, Any]) -> bool:
+        """Two env keys bound to one physical key: keep it down while either wants it."""
+        return any(k != env_key and b == name and action.get(k, 0) for k, b in self.config.bindings.items())
+
+    def release_all(self) -> None:
+        with self._lock:
+            inj = self._injector
+            held, self._held = self._held, []
+            for name in reversed(held):
+                try:
+                    if inj is not None:
+                        inj.release(name)
+                except Exception:  # keep releasing the rest whatever happens
+                    LOG.exception("could not release %s", name)
+            if inj is not None and held:
+                try:
+                    inj.flush()
+                except Exception:
+                    LOG.exception("could not send the releases")
+            self._law.reset()
+            self._gui_law.reset()
+
+    @property
+    def held(self) -> tuple[str, ...]:
+        with self._lock:
+            return tuple(self._held)
+
+    def close(self) -> None:
+        self.release_all()
+        with self._lock:
+            self._closed = True
+            if self._capture is not None:
+                self._capture.close()
+            if self._injector is not None:
+                self._injector.close()
+            if self._windows is not None:
+                self._windows.close()
+                self._windows = None

@@ -1,0 +1,62 @@
+"""Release every held key and button on every way out of the process.
+
+The loop's own ``finally`` covers normal stops and exceptions; this adds SIGINT, SIGTERM and SIGHUP
+(release first, then raise so the ``finally`` blocks run too) and ``atexit`` for whatever is left.
+Releasing twice is harmless (the connector's ``release_all`` is idempotent), forgetting once leaves
+the user's W key stuck down in their game.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import signal
+import threading
+from collections.abc import Callable
+from types import FrameType
+from typing import Any
+
+LOG = logging.getLogger(__name__)
+
+SIGNALS = tuple(
+    s for s in (getattr(signal, n, None) for n in ("SIGINT", "SIGTERM", "SIGHUP")) if s is not None
+)
+
+
+class SafetyNet:
+    """``with SafetyNet(connector.release_all): loop.run()``"""
+
+    def __init__(self, release: Callable[[], None], on_signal: Callable[[int], None] | None = None) -> None:
+        self._release = release
+        self._on_signal = on_signal  # e.g. tell the loop to stop
+        self._previous: dict[int, Any] = {}
+        self.signalled: int | None = None
+
+    def release(self) -> None:
+        try:
+            self._release()
+        except Exception:
+            LOG.exception("releasing held input failed")
+
+    def _handler(self, signum: int, frame: FrameType | None) -> None:
+        self.signalled = signum
+        self.release()
+        if self._on_signal is not None:
+            self._on_signal(signum)
+        if signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        raise SystemExit(128 + signum)
+
+    def __enter__(self) -> SafetyNet:
+        atexit.register(self.release)
+        if threading.current_thread() is threading.main_thread():
+            for sig in SIGNALS:
+                self._previous[sig] = signal.signal(sig, self._handler)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+        for sig, previous in self._previous.items():
+            signal.signal(sig, previous)
+        self._previous.clear()
+        atexit.unregister(self.release)

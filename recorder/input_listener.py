@@ -1,0 +1,244 @@
+"""Global keyboard and mouse listening, minus the agent's own input.
+
+On X11 every synthetic event the agent injects (XTEST) reaches the XRecord listener exactly like a
+human's, and pynput's ``injected`` flag is always False there. So the injector writes down each
+event before it sends it (``InjectionLedger.expect_*``) and the listener crosses off what it sees;
+whatever is left unclaimed is the person. Pointer moves back to where the pointer was before an agent
+move are the game re-centring its captured mouse ("warp-back") and are claimed too.
+
+``InputListener`` turns pynput callbacks into ``InputEvent``s (keys named by physical key, so Shift+W
+is still ``key.keyboard.w``), puts human ones on a queue, and calls ``on_event`` on the listener
+thread so a panic key can act without waiting for the next tick.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from recorder import keymap
+from recorder.input_events import EventKind, InputEvent
+
+LOG = logging.getLogger(__name__)
+
+
+@dataclass
+class _Expected:
+    kind: str  # InputEvent kind, or "warp" for an optional game re-centring move
+    key: str
+    x: int
+    y: int
+    t: float
+
+
+class InjectionLedger:
+    """Events the agent sent and the listener has not yet seen. Thread-safe."""
+
+    def __init__(self, ttl: float = 1.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl = ttl  # an expectation older than this is dropped (its event was lost or merged)
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._items: deque[_Expected] = deque()
+        self.claimed = 0
+
+    def expect(self, kind: EventKind, key: str) -> None:
+        with self._lock:
+            self._items.append(_Expected(kind, key, 0, 0, self._clock()))
+
+    def expect_move(self, x: int, y: int, origin: tuple[int, int] | None = None) -> None:
+        """A pointer move to (x, y); ``origin``: where a pointer-capturing game will warp it back to."""
+        now = self._clock()
+        with self._lock:
+            self._items.append(_Expected("move", "", int(x), int(y), now))
+            if origin is not None:
+                self._items.append(_Expected("warp", "", int(origin[0]), int(origin[1]), now))
+
+    def claim(self, event: InputEvent) -> bool:
+        """True (and crossed off) when ``event`` is one the agent injected."""
+        with self._lock:
+            now = self._clock()
+            while self._items and now - self._items[0].t > self.ttl:
+                self._items.popleft()
+            for i, item in enumerate(self._items):
+                if event.kind == "move":
+                    hit = item.kind in ("move", "warp") and (item.x, item.y) == (int(event.x), int(event.y))
+                else:
+                    hit = item.kind == event.kind and item.key == event.key
+                if hit:
+                    del self._items[i]
+                    self.claimed += 1
+                    return True
+            return False
+
+    def pending(self) -> int:
+        with self._lock:
+            return sum(1 for item in self._items if item.kind != "warp")
+
+
+class InputListener:
+    """Global pynput listeners -> human ``InputEvent``s. ``start()``/``stop()``; a context manager."""
+
+    def __init__(
+        self,
+        ledger: InjectionLedger | None = None,
+        on_event: Callable[[InputEvent], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.ledger = ledger or InjectionLedger()
+        self.on_event = on_event
+        self.events: queue.SimpleQueue[InputEvent] = queue.SimpleQueue()
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._listeners: list[Any] = []
+        self._last_pos: tuple[float, float] | None = None
+        self._names: dict[int, str | None] = {}
+        self._down: set[str] = set()  # keys down now (anyone's), to drop auto-repeat
+        self._xdisplay: Any = None
+        self.human_count = 0
+
+    def start(self) -> InputListener:
+        """Start listening. Raises ImportError (as pynput itself does) when there is no display."""
+        from recorder.display import can_capture
+
+        check = can_capture()
+        if not check.ok:
+            raise ImportError(f"no global input listening: {check.reason}")
+        from pynput import keyboard, mouse
+
+        try:
+            from Xlib import display as xdisplay
+
+            self._xdisplay = xdisplay.Display()
+        except Exception:  # not X11: names come straight from the keysym table
+            self._xdisplay = None
+        kb = keyboard.Listener(on_press=self._on_press, on_release=self._on_release)
+        ms = mouse.Listener(on_move=self._on_move, on_click=self._on_click, on_scroll=self._on_scroll)
+        for listener in (kb, ms):
+            listener.daemon = True
+            listener.start()
+        self._listeners = [kb, ms]
+        deadline = time.monotonic() + 5.0
+        # pynput's wait() blocks forever if its thread dies (display gone): poll with a deadline instead
+        while not all(getattr(listener, "_ready", True) for listener in (kb, ms)):
+            if time.monotonic() > deadline or not all(listener.is_alive() for listener in (kb, ms)):
+                self.stop()
+                raise RuntimeError("the input listener could not connect to the display")
+            time.sleep(0.005)
+        return self
+
+    def stop(self) -> None:
+        for listener in self._listeners:
+            listener.stop()
+            _wake(listener)
+        for listener in self._listeners:  # stop() is asynchronous: wait, so no thread outlives the display
+            listener.join(timeout=2.0)
+        self._listeners = []
+        if self._xdisplay is not None:
+            self._xdisplay.close()
+            self._xdisplay = None
+
+    def __enter__(self) -> InputListener:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def drain(self) -> list[InputEvent]:
+        out = []
+        while True:
+            try:
+                out.append(self.events.get_nowait())
+            except queue.Empty:
+                return out
+
+    # ----- pynput callbacks (listener threads) -----------------------------------------------
+    def _key_name(self, key: Any) -> str | None:
+        vk = getattr(getattr(key, "value", key), "vk", None)
+        if vk is None:
+            return None
+        if vk not in self._names:
+            self._names[vk] = self._canonical(vk)
+        return self._names[vk]
+
+    def _canonical(self, keysym: int) -> str | None:
+        """Name of the physical key: keysym -> keycode -> the keycode's unshifted keysym."""
+        d = self._xdisplay
+        if d is not None:
+            with self._lock:
+                code = d.keysym_to_keycode(keysym)
+                base = d.keycode_to_keysym(code, 0) if code else 0
+            if base:
+                keysym = base
+        if 0x41 <= keysym <= 0x5A:  # an uppercase letter the keymap did not resolve
+            keysym += 0x20
+        return keymap.from_keysym(keysym) or f"key.keysym.{keysym:#x}"
+
+    def _emit(self, event: InputEvent) -> None:
+        # X repeats a held key's KeyPress (auto-repeat) for the agent's keys and the person's alike:
+        # only the first press of a key that is down is an event
+        if event.kind == "key_down":
+            if event.key in self._down:
+                return
+            self._down.add(event.key)
+        elif event.kind == "key_up":
+            self._down.discard(event.key)
+        if self.ledger.claim(event):
+            return
+        self.human_count += 1
+        self.events.put(event)
+        if self.on_event is not None:
+            try:
+                self.on_event(event)
+            except Exception:  # a failing handler must not kill the listener thread
+                LOG.exception("input handler failed")
+
+    def _on_press(self, key: Any, injected: bool = False) -> None:
+        name = self._key_name(key)
+        if name and not injected:  # injected=True: pynput's in-process echo of our own controller
+            self._emit(InputEvent("key_down", self._clock(), key=name))
+
+    def _on_release(self, key: Any, injected: bool = False) -> None:
+        name = self._key_name(key)
+        if name and not injected:
+            self._emit(InputEvent("key_up", self._clock(), key=name))
+
+    def _on_move(self, x: float, y: float, injected: bool = False) -> None:
+        prev = self._last_pos or (x, y)
+        self._last_pos = (x, y)
+        if not injected:
+            self._emit(InputEvent("move", self._clock(), dx=x - prev[0], dy=y - prev[1], x=x, y=y))
+
+    def _on_click(self, x: float, y: float, button: Any, pressed: bool, injected: bool = False) -> None:
+        name = keymap.from_pynput_button(button) or f"key.mouse.{getattr(button, 'name', button)}"
+        if not injected:
+            self._emit(
+                InputEvent("button_down" if pressed else "button_up", self._clock(), key=name, x=x, y=y)
+            )
+
+    def _on_scroll(self, x: float, y: float, dx: float, dy: float, injected: bool = False) -> None:
+        if not injected:
+            self._emit(InputEvent("scroll", self._clock(), dx=dx, dy=dy, x=x, y=y))
+
+
+def _wake(listener: Any) -> None:
+    """Make pynput's X11 listener thread notice ``stop()`` now rather than at the next input event.
+
+    pynput queues the XRecord "disable" request on the connection its thread is blocked on without
+    flushing it, so the thread only ends when some key or pointer event arrives (seconds, or never on
+    an idle Xvfb). Sending the same request on its second connection, as its own cleanup does, ends it.
+    """
+    display = getattr(listener, "_display_stop", None)
+    context = getattr(listener, "_context", None)
+    if display is None or context is None:
+        return
+    try:
+        display.record_disable_context(context)
+        display.flush()
+    except Exception:  # already closed: the thread is ending anyway
+        pass

@@ -1,0 +1,190 @@
+"""Game windows on X11: find one by title or process, read its client area, check and give focus.
+
+Used by the desktop connector (capture region, "inject only while the game has focus") and by the
+demo game and tests (there is no window manager under Xvfb, so someone has to give the game focus).
+One ``X11Windows`` owns one Xlib connection and must stay on the thread that made it: Xlib
+connections are not thread-safe.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+Rect = tuple[int, int, int, int]  # left, top, width, height in root (screen) pixels
+
+
+@dataclass(frozen=True)
+class WindowInfo:
+    id: int
+    title: str
+    pid: int | None
+    rect: Rect
+
+
+class X11Windows:
+    def __init__(self, display: str | None = None) -> None:
+        from Xlib import X
+        from Xlib import display as xdisplay
+
+        self._X = X
+        self._d = xdisplay.Display(display)
+        self.root = self._d.screen().root
+        self._atoms = {
+            name: self._d.intern_atom(name)
+            for name in ("_NET_WM_PID", "_NET_WM_NAME", "UTF8_STRING", "_NET_ACTIVE_WINDOW", "WM_STATE")
+        }
+        self._focus_ok: int | None = None  # last focused window id known to belong to the target
+
+    def close(self) -> None:
+        self._d.close()
+
+    # ----- discovery ------------------------------------------------------------------------
+    def _window(self, wid: int) -> Any:
+        return self._d.create_resource_object("window", wid)
+
+    def title(self, wid: int) -> str:
+        win = self._window(wid)
+        try:
+            prop = win.get_full_property(self._atoms["_NET_WM_NAME"], self._atoms["UTF8_STRING"])
+            if prop is not None and prop.value:
+                value = prop.value
+                return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+            name = win.get_wm_name()
+        except Exception:  # windows vanish between query_tree and the property read
+            return ""
+        if isinstance(name, bytes):
+            return name.decode("latin-1")
+        return name or ""
+
+    def pid(self, wid: int) -> int | None:
+        try:
+            prop = self._window(wid).get_full_property(self._atoms["_NET_WM_PID"], self._X.AnyPropertyType)
+        except Exception:
+            return None
+        return int(prop.value[0]) if prop is not None and len(prop.value) else None
+
+    def rect(self, wid: int) -> Rect:
+        """The client area in screen pixels (what the game renders, without WM decorations)."""
+        win = self._window(wid)
+        geom = win.get_geometry()
+        pos = win.translate_coords(self.root, 0, 0)
+        # translate_coords gives the root origin in window coordinates: negate for the window origin
+        return (-pos.x, -pos.y, geom.width, geom.height)
+
+    def list(self) -> list[WindowInfo]:
+        """Viewable windows that carry a title, top-level first (depth-first over the tree)."""
+        out: list[WindowInfo] = []
+        stack = [(self.root, 0)]
+        while stack:
+            win, depth = stack.pop()
+            try:
+                children = win.query_tree().children
+            except Exception:
+                continue
+            for child in reversed(children):
+                try:
+                    attrs = child.get_attributes()
+                except Exception:
+                    continue
+                if attrs.map_state != self._X.IsViewable:
+                    continue
+                title = self.title(child.id)
+                if title:
+                    out.append(WindowInfo(child.id, title, self.pid(child.id), self.rect(child.id)))
+                if depth < 3:
+                    stack.append((child, depth + 1))
+        return out
+
+    def find(self, title: str | None = None, pid: int | None = None) -> WindowInfo:
+        """The first window whose title contains ``title`` (case-insensitive) and/or whose pid is ``pid``.
+
+        Windows of this very process are never returned: the app must not inject into itself.
+        """
+        me = os.getpid()
+        candidates = [
+            w
+            for w in self.list()
+            if w.pid != me
+            and (title is None or title.lower() in w.title.lower())
+            and (pid is None or w.pid == pid)
+            and w.rect[2] > 1
+            and w.rect[3] > 1
+        ]
+        if not candidates:
+            what = " and ".join(
+                part
+                for part in (f"title containing {title!r}" if title else "", f"pid {pid}" if pid else "")
+                if part
+            )
+            raise LookupError(f"no window with {what or 'a title'} is open")
+        return max(candidates, key=lambda w: w.rect[2] * w.rect[3])
+
+    def window_at(self, x: int, y: int) -> WindowInfo:
+        """The top-most titled window containing the screen point (x, y)."""
+        hits = [
+            w
+            for w in self.list()
+            if w.rect[0] <= x < w.rect[0] + w.rect[2] and w.rect[1] <= y < w.rect[1] + w.rect[3]
+        ]
+        if not hits:
+            raise LookupError(f"no window at ({x}, {y})")
+        return hits[-1]
+
+    # ----- focus ------------------------------------------------------------------------------
+    def focused(self) -> int:
+        """Id of the window with keyboard focus; 0 for None/PointerRoot."""
+        focus = self._d.get_input_focus().focus
+        return int(focus.id) if hasattr(focus, "id") else 0
+
+    def has_focus(self, target: int) -> bool:
+        """Whether keyboard input goes to ``target``: focus is on it, a child of it, or its WM frame."""
+        focus = self.focused()
+        if focus == 0:
+            return False
+        if focus in (target, self._focus_ok):
+            return True
+        if self._related(focus, target):
+            self._focus_ok = focus
+            return True
+        return False
+
+    def _related(self, a: int, b: int) -> bool:
+        return self._ancestor(a, b) or self._ancestor(b, a)
+
+    def _ancestor(self, ancestor: int, wid: int) -> bool:
+        win = self._window(wid)
+        for _ in range(16):
+            try:
+                parent = win.query_tree().parent
+            except Exception:
+                return False
+            if parent is None or parent.id in (0, self.root.id):
+                return False
+            if parent.id == ancestor:
+                return True
+            win = parent
+        return False
+
+    def focus(self, wid: int) -> None:
+        """Give ``wid`` keyboard focus: ask the window manager if there is one, else set it directly."""
+        from Xlib import X
+        from Xlib.protocol import event as xevent
+
+        win = self._window(wid)
+        data = (32, [2, X.CurrentTime, 0, 0, 0])  # source 2 = pager: "the user asked for this"
+        ev = xevent.ClientMessage(window=win, client_type=self._atoms["_NET_ACTIVE_WINDOW"], data=data)
+        mask = X.SubstructureRedirectMask | X.SubstructureNotifyMask
+        self.root.send_event(ev, event_mask=mask)
+        win.set_input_focus(X.RevertToParent, X.CurrentTime)
+        self._d.sync()
+
+    def unfocus(self) -> None:
+        """Move keyboard focus to no window (PointerRoot), as when the user clicks elsewhere."""
+        self._d.set_input_focus(self._X.PointerRoot, self._X.RevertToPointerRoot, self._X.CurrentTime)
+        self._d.sync()
+
+    def warp_pointer(self, x: int, y: int) -> None:
+        self.root.warp_pointer(x, y)
+        self._d.sync()

@@ -1,0 +1,87 @@
+"""Who is in control: transitions, handover releases, hotkeys, quiet-time resume."""
+
+from __future__ import annotations
+
+from app.control import Control, ControlConfig, Mode
+from recorder.input_events import InputEvent
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = 100.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def make(resume_after: float = 2.0) -> tuple[Control, list[str], Clock]:
+    released: list[str] = []
+    clock = Clock()
+    control = Control(ControlConfig(resume_after_s=resume_after), lambda: released.append("all"), clock=clock)
+    return control, released, clock
+
+
+def key(kind: str, name: str, t: float) -> InputEvent:
+    return InputEvent(kind, t, key=name)  # type: ignore[arg-type]
+
+
+def test_human_input_takes_over_releases_and_resumes_after_quiet() -> None:
+    control, released, clock = make(resume_after=2.0)
+    assert control.run_if_agent(lambda: None)
+    control.on_input(key("key_down", "key.keyboard.j", clock.t))
+    assert control.mode is Mode.HUMAN and released == ["all"]
+    ran: list[int] = []
+    assert not control.run_if_agent(lambda: ran.append(1)) and ran == []
+    clock.t += 5.0
+    assert control.update() is Mode.HUMAN  # J is still held: a person holding a key is not quiet
+    control.on_input(key("key_up", "key.keyboard.j", clock.t))
+    clock.t += 1.0
+    control.on_input(InputEvent("move", clock.t, dx=3, dy=0))
+    assert control.update() is Mode.HUMAN and released == ["all"]  # no second release while human
+    clock.t += 1.9
+    assert control.update() is Mode.HUMAN
+    clock.t += 0.2
+    assert control.update() is Mode.AGENT
+    assert [h.new for h in control.history] == [Mode.HUMAN, Mode.AGENT]
+
+
+def test_panic_key_stops_at_once_from_any_mode() -> None:
+    control, released, clock = make()
+    control.on_input(key("key_down", "key.keyboard.f12", clock.t))
+    assert control.mode is Mode.STOPPED and control.stopped.is_set()
+    assert released == ["all"] and control.stop_reason == "panic key"
+    control.on_input(key("key_down", "key.keyboard.j", clock.t))
+    assert control.mode is Mode.STOPPED  # nothing restarts a stopped run
+
+
+def test_pause_key_toggles_and_hands_back_from_human_and_is_not_human_input() -> None:
+    control, released, clock = make(resume_after=0)  # 0: only the key resumes
+    control.on_input(key("key_down", "key.keyboard.f9", clock.t))
+    assert control.mode is Mode.PAUSED and released == ["all"]
+    control.on_input(key("key_down", "key.keyboard.f9", clock.t))  # auto-repeat while held
+    assert control.mode is Mode.PAUSED
+    control.on_input(key("key_up", "key.keyboard.f9", clock.t))
+    control.on_input(key("key_down", "key.keyboard.f9", clock.t))
+    assert control.mode is Mode.AGENT and control.human_events == 0
+    control.on_input(key("key_down", "key.keyboard.a", clock.t))
+    assert control.mode is Mode.HUMAN
+    clock.t += 100
+    assert control.update() is Mode.HUMAN  # resume_after 0: no automatic resume
+    control.on_input(key("key_up", "key.keyboard.f9", clock.t))
+    control.on_input(key("key_down", "key.keyboard.f9", clock.t))
+    assert control.mode is Mode.AGENT
+
+
+def test_paused_ignores_human_input() -> None:
+    control, _released, clock = make()
+    control.toggle_pause()
+    control.on_input(key("key_down", "key.keyboard.w", clock.t))
+    assert control.mode is Mode.PAUSED
+
+
+def test_take_over_button_waits_for_real_input_before_counting_quiet() -> None:
+    control, released, clock = make(resume_after=1.0)
+    control.take_over("button")
+    assert control.mode is Mode.HUMAN and released == ["all"]
+    clock.t += 50
+    assert control.update() is Mode.HUMAN

@@ -1,0 +1,322 @@
+"""The desktop connector and the loop against a real minetest under Xvfb, the Lua pose log as truth.
+
+Minetest turns mouse_sensitivity degrees per pixel (the demo sets 0.15, Minecraft's 0.15° per count)
+and reports yaw counter-clockwise: turning right *decreases* it. It re-centres the pointer every frame
+by warping it, and motion that arrives between its read and its warp is lost, so measured angles come
+out a few percent short of the command; the tolerances below allow 15%.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.game_fixtures import SPAWN, xdotool
+
+pytestmark = [pytest.mark.xvfb, pytest.mark.game]
+
+
+def act(**kw: Any) -> dict[str, Any]:
+    from model.actions import null_action
+
+    a = null_action()
+    a.update(kw)
+    return a
+
+
+def angle(a: float, b: float) -> float:
+    """b - a in degrees, wrapped to (-180, 180]."""
+    d = math.degrees(b - a) % 360.0
+    return d - 360.0 if d > 180.0 else d
+
+
+def settle(game: Any, seconds: float = 0.35) -> Any:
+    time.sleep(seconds)  # the client reports its pose to the server every ~0.1 s
+    return game.pose()
+
+
+class KeyState:
+    """The X server's own view of which keys and buttons are down: the ground truth for "released"."""
+
+    def __init__(self, display: str) -> None:
+        from Xlib import display as xdisplay
+
+        self.d = xdisplay.Display(display)
+
+    def key_down(self, keysym: int) -> bool:
+        code = self.d.keysym_to_keycode(keysym)
+        keymap = self.d.query_keymap()
+        return bool(keymap[code // 8] & (1 << (code % 8)))
+
+    def button1_down(self) -> bool:
+        from Xlib import X
+
+        return bool(self.d.screen().root.query_pointer().mask & X.Button1Mask)
+
+    def close(self) -> None:
+        self.d.close()
+
+
+@pytest.fixture
+def keys(xvfb: str) -> Iterator[KeyState]:
+    state = KeyState(xvfb)
+    yield state
+    state.close()
+
+
+@pytest.fixture
+def connector(game: Any, xvfb: str) -> Iterator[Any]:
+    from app.connectors.desktop import DesktopConfig, DesktopConnector
+
+    conn = DesktopConnector(DesktopConfig(pid=game.proc.pid), display=xvfb).open()
+    yield conn
+    conn.close()
+
+
+class Background:
+    """``run_agent`` on a thread, so the test can act (press keys, steal focus) while it plays."""
+
+    def __init__(self, connector: Any, policy: Any, resume_after: float = 2.0, seconds: float = 20) -> None:
+        from app.control import ControlConfig
+        from app.loop import LoopConfig
+        from app.runner import RunSettings, run_agent
+
+        self.loop: Any = None
+        started = threading.Event()
+
+        def on_start(loop: Any) -> None:
+            self.loop = loop
+            started.set()
+
+        settings = RunSettings(LoopConfig(hz=20, seconds=seconds), ControlConfig(resume_after_s=resume_after))
+        self.result: Any = None
+        self.error: BaseException | None = None
+
+        def target() -> None:
+            try:
+                self.result = run_agent(connector, policy, "", settings, on_start=on_start)
+            except BaseException as exc:  # surfaced by join()
+                self.error = exc
+                started.set()
+
+        self.thread = threading.Thread(target=target, daemon=True)
+        self.thread.start()
+        assert started.wait(10)
+        time.sleep(0.3)  # the listener is up and the first ticks ran
+
+    @property
+    def control(self) -> Any:
+        return self.loop.control
+
+    def join(self, timeout: float = 5.0) -> Any:
+        self.thread.join(timeout)
+        assert not self.thread.is_alive(), "the loop did not stop"
+        if self.error:
+            raise self.error
+        return self.result
+
+    def stop(self) -> Any:
+        self.loop.stop()
+        return self.join()
+
+
+def test_replay_forward_two_seconds_walks_north(game: Any, xvfb: str, tmp_path: Path, capsys: Any) -> None:
+    from app.commands import run
+
+    path = tmp_path / "forward.jsonl"
+    path.write_text('{"forward": 1}\n' * 40)  # 40 ticks at 20 Hz
+    parser = argparse.ArgumentParser()
+    run.register(parser.add_subparsers())
+    args = parser.parse_args(["replay", str(path), "--pid", str(game.proc.pid), "--json"])
+    before = game.pose()
+    t0 = time.monotonic()
+    assert args.func(args) == 0
+    elapsed = time.monotonic() - t0
+    after = settle(game)
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    dz, dx = after.pos[2] - before.pos[2], after.pos[0] - before.pos[0]
+    print(f"replay 2 s forward: moved dz={dz:.2f} dx={dx:.2f} nodes in {elapsed:.2f} s; {summary}")
+    assert 5.0 < dz < 10.0  # minetest walks 4 nodes/s
+    assert abs(dx) < 0.5
+    assert summary["ticks"] == 40 and summary["injected"] == 40 and summary["missed_ticks"] == 0
+    assert summary["human_events"] == 0  # its own W press/release were not taken for a person's
+
+
+def test_yaw_and_pitch_turn_the_right_way_by_about_the_commanded_angle(game: Any, connector: Any) -> None:
+    from app.runner import RunSettings, run_agent
+
+    settings = RunSettings(listen=False)
+    p0 = game.pose()
+    run_agent(connector, None, "", settings, actions=[act(camera=[0.0, 3.0])] * 10)  # 30° right
+    p1 = settle(game)
+    run_agent(connector, None, "", settings, actions=[act(camera=[0.0, -4.5])] * 10)  # 45° left
+    p2 = settle(game)
+    run_agent(connector, None, "", settings, actions=[act(camera=[2.0, 0.0])] * 10)  # 20° down
+    p3 = settle(game)
+    right, left, down = angle(p0.yaw, p1.yaw), angle(p1.yaw, p2.yaw), math.degrees(p3.pitch - p2.pitch)
+    print(f"commanded 30° right, 45° left, 20° down -> yaw {right:+.1f}°, {left:+.1f}°, pitch {down:+.1f}°")
+    assert -30 * 1.15 < right < -30 * 0.85  # right turn = yaw decreases in minetest
+    assert 45 * 0.85 < left < 45 * 1.15
+    assert 20 * 0.85 < down < 20 * 1.15  # + pitch looks down in both games
+
+
+def test_attack_digs_the_block_below(game: Any, connector: Any, keys: KeyState) -> None:
+    from app.runner import RunSettings, run_agent
+
+    game.command(f"tp {SPAWN[0]} {SPAWN[1]} {SPAWN[2]} 0 90")  # look straight down at (0, 99, 0)
+    settle(game, 0.2)
+    digs_before = len(game.log.events("dig"))
+    run_agent(connector, None, "", RunSettings(listen=False), actions=[act(attack=1)] * 20)
+    settle(game, 0.2)
+    digs = game.log.events("dig")[digs_before:]
+    print(f"attack for 1 s dug: {digs}")
+    assert any(d["node"] == "default:stone" and d["at"] == [0, 99, 0] for d in digs)
+    assert not keys.button1_down()  # the button is up again after the replay
+
+
+def test_panic_key_stops_movement_at_once(game: Any, connector: Any, keys: KeyState, xvfb: str) -> None:
+    from app.control import Mode
+    from model.policies.scripted import ScriptedPolicy
+
+    bg = Background(connector, ScriptedPolicy([act(forward=1)], loop=True))
+    time.sleep(0.7)
+    assert game.pose().control.get("up") and keys.key_down(0x77)
+    t_key = time.monotonic()
+    xdotool(xvfb, "key", "F12")
+    result = bg.join(timeout=2)
+    stopped = [t for t in bg.control.history if t.new is Mode.STOPPED]
+    latency = stopped[0].t - t_key
+    assert bg.control.stop_reason == "panic key"
+    assert not keys.key_down(0x77)  # W is up in the X server
+    p1 = settle(game, 0.4)
+    p2 = settle(game, 0.6)
+    drift = math.dist(p1.pos, p2.pos)
+    print(
+        f"panic: stopped {latency * 1000:.0f} ms after the key (incl. xdotool start); drift after {drift:.3f}"
+    )
+    assert latency < 0.25
+    assert not p1.control.get("up") and drift < 0.05
+    assert result.telemetry.ticks > 10
+
+
+def test_focus_loss_pauses_injection_and_focus_return_resumes(
+    game: Any, connector: Any, keys: KeyState, xvfb: str
+) -> None:
+    from model.policies.scripted import ScriptedPolicy
+    from recorder.window_x11 import X11Windows
+
+    # giving focus back warps the pointer, which counts as the person's input: resume soon after
+    bg = Background(connector, ScriptedPolicy([act(forward=1)], loop=True), resume_after=0.3)
+    records: list[Any] = []
+    bg.loop.subscribers.append(records.append)
+    time.sleep(0.5)
+    assert keys.key_down(0x77)
+    wins = X11Windows(xvfb)
+    try:
+        wins.unfocus()  # as when the user clicks another window
+        time.sleep(0.5)
+        w_during = keys.key_down(0x77)
+        p_a = game.pose()
+        time.sleep(0.5)
+        p_b = game.pose()
+        unfocused = [r for r in records if not r.focused]
+        game.focus()
+        time.sleep(1.0)
+        moving_again = keys.key_down(0x77)
+    finally:
+        wins.close()
+    p_c = game.pose()
+    bg.stop()
+    print(
+        f"focus lost for {len(unfocused)} ticks; moved {math.dist(p_a.pos, p_b.pos):.2f} while unfocused, "
+        f"{math.dist(p_b.pos, p_c.pos):.2f} after focus returned"
+    )
+    assert not w_during  # released at focus loss
+    assert len(unfocused) >= 15 and not any(r.injected for r in unfocused)
+    assert math.dist(p_a.pos, p_b.pos) < 0.05
+    assert moving_again and math.dist(p_b.pos, p_c.pos) > 1.0
+    assert not keys.key_down(0x77)  # and released at the end
+
+
+def test_xdotool_key_preempts_the_agent_and_agent_input_is_not_mistaken(
+    game: Any, connector: Any, keys: KeyState, xvfb: str
+) -> None:
+    from app.control import Mode
+    from model.policies.scripted import ScriptedPolicy
+
+    walk = [act(forward=1, camera=[0.3, 1.5]), act(forward=1, jump=1, camera=[-0.3, -1.5])]
+    bg = Background(connector, ScriptedPolicy(walk, loop=True), resume_after=0.6)
+    time.sleep(1.2)  # the agent presses keys and turns: none of it is "human"
+    assert bg.control.history == [] and bg.control.human_events == 0
+    assert keys.key_down(0x77)
+    t_key = time.monotonic()
+    xdotool(xvfb, "key", "j")
+    time.sleep(0.3)
+    mode_after_key = bg.control.mode
+    w_after_key = keys.key_down(0x77)
+    handover = bg.control.history[0]
+    time.sleep(1.0)  # 0.6 s of quiet and the agent resumes
+    resumed = bg.control.mode
+    result = bg.stop()
+    print(
+        f"human key -> {handover.new.value} after {(handover.t - t_key) * 1000:.0f} ms ({handover.reason}); "
+        f"agent events recognised: {result.agent_events_seen}, human events: {result.human_events}"
+    )
+    assert mode_after_key is Mode.HUMAN and handover.reason == "human key_down key.keyboard.j"
+    assert handover.t - t_key < 0.2
+    assert not w_after_key  # released at handover
+    assert resumed is Mode.AGENT
+    assert result.agent_events_seen > 20
+    assert result.human_events <= 3  # j down, j up (and nothing of the agent's)
+
+
+def test_own_windows_are_never_targets(xvfb: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from Xlib import X, Xatom
+    from Xlib import display as xdisplay
+
+    from recorder.window_x11 import X11Windows
+
+    d = xdisplay.Display(xvfb)
+    win = d.screen().root.create_window(10, 10, 200, 100, 0, d.screen().root_depth, X.InputOutput)
+    win.set_wm_name("jarvis-play self test")
+    win.change_property(d.intern_atom("_NET_WM_PID"), Xatom.CARDINAL, 32, [os.getpid()])
+    win.map()
+    d.sync()
+    try:
+        time.sleep(0.1)
+        wins = X11Windows(xvfb)
+        try:
+            assert any(w.title == "jarvis-play self test" for w in wins.list())
+            with pytest.raises(LookupError):
+                wins.find("jarvis-play self test")
+        finally:
+            wins.close()
+    finally:
+        win.destroy()
+        d.close()
+
+
+def test_the_pynput_backend_drives_the_game_too(game: Any, xvfb: str) -> None:
+    from app.connectors.desktop import DesktopConfig, DesktopConnector
+    from app.runner import RunSettings, run_agent
+
+    conn = DesktopConnector(DesktopConfig(pid=game.proc.pid, injector="pynput"), display=xvfb).open()
+    try:
+        before = game.pose()
+        result = run_agent(conn, None, "", RunSettings(), actions=[act(forward=1, camera=[0.0, 1.5])] * 10)
+    finally:
+        conn.close()
+    after = settle(game)
+    assert math.dist(before.pos, after.pos) > 1.0
+    assert -15 * 1.15 < angle(before.yaw, after.yaw) < -15 * 0.85
+    assert result.human_events == 0

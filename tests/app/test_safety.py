@@ -1,0 +1,97 @@
+"""Every exit path releases held input: signals in a real child process, exceptions in-process."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from app.connectors.fake import FakeConnector
+from app.loop import LoopConfig
+from app.runner import RunSettings, run_agent
+from model.actions import null_action
+from model.policies.scripted import ScriptedPolicy
+
+REPO = Path(__file__).resolve().parents[2]
+
+CHILD = textwrap.dedent(
+    """
+    import sys, time
+    sys.path.insert(0, {repo!r})
+    from app.connectors.fake import FakeConnector
+    from app.loop import LoopConfig
+    from app.runner import RunSettings, run_agent
+    from model.actions import null_action
+    from model.policies.scripted import ScriptedPolicy
+
+    class Loud(FakeConnector):
+        def release_all(self):
+            had = sorted(self.held)
+            super().release_all()
+            if had:
+                print("released", ",".join(had), flush=True)
+
+        def apply(self, action):
+            super().apply(action)
+            if len(self.applied) == 5:
+                print("holding", flush=True)
+
+    policy = ScriptedPolicy([dict(null_action(), forward=1, attack=1)], loop=True)
+    run_agent(Loud(), policy, "", RunSettings(LoopConfig(hz=50, seconds=30), listen=False))
+    """
+)
+
+
+@pytest.mark.parametrize(
+    ("sig", "code"), [(signal.SIGTERM, 128 + signal.SIGTERM), (signal.SIGINT, -signal.SIGINT)]
+)
+def test_signals_release_held_input(sig: int, code: int, tmp_path: Path) -> None:
+    script = tmp_path / "child.py"
+    script.write_text(CHILD.format(repo=str(REPO)))
+    proc = subprocess.Popen(
+        [sys.executable, str(script)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "holding"
+    os.kill(proc.pid, sig)
+    out, err = proc.communicate(timeout=10)
+    assert "released attack,forward" in out, err
+    assert proc.returncode == code, err  # an uncaught KeyboardInterrupt exits by SIGINT
+
+
+def test_exception_in_a_subscriber_does_not_leave_keys_down() -> None:
+    conn = FakeConnector()
+    policy = ScriptedPolicy([dict(null_action(), forward=1)], loop=True)
+
+    class Boom(Exception):
+        pass
+
+    def explode(rec):  # type: ignore[no-untyped-def]
+        if conn.held:
+            raise Boom
+
+    settings = RunSettings(LoopConfig(hz=100, seconds=2), listen=False)
+    result = run_agent(conn, policy, "", settings, on_tick=explode)  # subscriber errors are logged, not fatal
+    assert result.telemetry.ticks > 50 and conn.held == frozenset()
+
+    class Broken(FakeConnector):
+        def observe(self):  # type: ignore[no-untyped-def]
+            if len(self.applied) > 3:
+                raise Boom
+            return super().observe()
+
+    broken = Broken()
+    t0 = time.monotonic()
+    with pytest.raises(Boom):
+        run_agent(broken, ScriptedPolicy([dict(null_action(), jump=1)], loop=True), "", settings)
+    assert broken.held == frozenset() and time.monotonic() - t0 < 2
