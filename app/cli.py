@@ -19,6 +19,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "app.commands.model_cmd",
     "app.commands.serve",
     "app.commands.doctor",
+    "app.commands.record",
+    "app.commands.episodes",
     "app.commands.run",
     "app.commands.demo_game",
     "app.commands.bench",

@@ -20,6 +20,7 @@ from __future__ import annotations
 import io
 import logging
 import random
+import secrets
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -173,10 +174,7 @@ README = """---
 configs:
 - config_name: default
   data_files:
-  - split: train
-    path: data/train-*.parquet
-  - split: valid
-    path: data/valid-*.parquet
+{splits}
 ---
 # JARVIS-VLA SFT data recorded with jarvis-play
 
@@ -199,6 +197,9 @@ def export_sft(roots: Iterable[Path], out: Path, opt: SftOptions | None = None) 
         raise ValueError("no usable episodes found" + ("".join(f"\n  {s}" for s in skipped)))
     train, valid = split_episodes(folders, opt.valid_fraction, opt.seed)
     report = ExportReport(out, skipped=skipped)
+    # datasets caches a loaded folder under its name and config; a per-export id in the file names
+    # keeps a re-export into a same-named folder from loading the previous export's cached rows
+    export_id = secrets.token_hex(4)
     (out / "data").mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="sft-export-") as cache:
         for split, members in (("train", train), ("valid", valid)):
@@ -209,17 +210,21 @@ def export_sft(roots: Iterable[Path], out: Path, opt: SftOptions | None = None) 
                     yield from episode_records(folder, opt)
 
             ds = Dataset.from_generator(gen, features=features(), cache_dir=cache) if members else None
-            if ds is None or len(ds) == 0:
-                ds = Dataset.from_list([], features=features())
-            report.rows[split] = len(ds)
+            report.rows[split] = len(ds) if ds is not None else 0
+            if ds is None or len(ds) == 0:  # datasets cannot load a declared split without rows
+                LOG.warning("no rows for the %s split; it is left out", split)
+                continue
             shards = max(1, -(-len(ds) // ROWS_PER_SHARD))
             for i in range(shards):
                 part = ds.shard(shards, i, contiguous=True)
-                part.to_parquet(str(out / "data" / f"{split}-{i:05d}-of-{shards:05d}.parquet"))
+                part.to_parquet(str(out / "data" / f"{split}-{export_id}-{i:05d}-of-{shards:05d}.parquet"))
             del ds
         shutil.rmtree(cache, ignore_errors=True)
     stats = "\n".join(
         f"- {s}: {report.rows[s]} rows from {len(report.episodes[s])} episodes" for s in report.rows
     )
-    (out / "README.md").write_text(README.format(stats=stats), encoding="utf-8")
+    splits = "\n".join(
+        f"  - split: {s}\n    path: data/{s}-{export_id}-*.parquet" for s, rows in report.rows.items() if rows
+    )
+    (out / "README.md").write_text(README.format(splits=splits, stats=stats), encoding="utf-8")
     return report

@@ -1,0 +1,226 @@
+"""Human input -> VPT per-tick fields -> the env action and tokens the model would be trained on.
+
+Three steps, each a small piece:
+
+1. ``InputAccumulator`` folds the InputEvents seen during one tick into the VPT contractor fields
+   (spec §5.2): keys and buttons down *at any time* during the tick (so a tap shorter than a tick
+   still shows), the new presses, and mouse dx/dy summed. Events arrive already cleaned by the
+   listener (keycodes not shifted names, warp-backs and the agent's own injections removed).
+2. ``tick_to_env`` maps them through the key bindings and the camera law to a raw env action.
+3. ``Labeler`` quantises it exactly as the model's labels are made: the stored action is the codec's
+   decoding of its own encoding, so ``encode(stored) == encode(raw)`` and the stored camera is a bin
+   centre. It also raises the flags a dataset builder wants: camera beyond the ±10° bins, and long
+   runs of no-ops.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from model.action_codec import ActionCodec
+from model.actions import BUTTONS, EnvAction, null_action
+from recorder.camera_law import CameraLaw
+from recorder.episode_format import FLAG_CAMERA_SATURATED, FLAG_NOOP_RUN, FPS
+from recorder.input_events import InputEvent
+from recorder.keymap import DEFAULT_BINDINGS
+
+# VPT jsonl mouse button numbers (0 left, 1 right, 2 middle), not X11's 1/2/3
+VPT_BUTTONS: dict[str, int] = {"key.mouse.left": 0, "key.mouse.right": 1, "key.mouse.middle": 2}
+VPT_BUTTON_NAMES: dict[int, str] = {v: k for k, v in VPT_BUTTONS.items()}
+
+
+@dataclass
+class TickInput:
+    """The VPT contractor fields of one tick (what a desktop can know)."""
+
+    keys: list[str] = field(default_factory=list)
+    new_keys: list[str] = field(default_factory=list)
+    buttons: list[int] = field(default_factory=list)
+    new_buttons: list[int] = field(default_factory=list)
+    dx: float = 0.0
+    dy: float = 0.0
+    dwheel: float = 0.0
+    x: float | None = None
+    y: float | None = None
+    chars: str = ""
+
+    def vpt_fields(self, is_gui_open: bool | None = None) -> dict[str, Any]:
+        """The jsonl ``mouse``/``keyboard``/``isGuiOpen`` fields, VPT names and layout."""
+        mouse: dict[str, Any] = {
+            "dx": self.dx,
+            "dy": self.dy,
+            "dwheel": self.dwheel,
+            "buttons": list(self.buttons),
+            "newButtons": list(self.new_buttons),
+        }
+        if self.x is not None and self.y is not None:
+            mouse["x"], mouse["y"] = self.x, self.y
+        return {
+            "mouse": mouse,
+            "keyboard": {"keys": list(self.keys), "newKeys": list(self.new_keys), "chars": self.chars},
+            "isGuiOpen": is_gui_open,
+        }
+
+
+class InputAccumulator:
+    """Feed events during a tick, then ``end_tick()``. Owned by one thread (the loop).
+
+    ``drop_warps``: a game that holds the mouse (Minecraft, minetest) moves the pointer back to the
+    window centre after every move, and a listener that turns positions into deltas reports that
+    warp as an equal and opposite move, which would cancel the person's camera motion. A move that
+    lands exactly where the previous move started, within ``warp_window`` seconds, is taken for such
+    a warp and not counted; the cost is that a person's exact pixel-for-pixel reversal that fast is
+    lost too. (The listener drops warps after the agent's own moves; this catches those after human
+    moves.)
+    """
+
+    def __init__(self, drop_warps: bool = True, warp_window: float = 0.05) -> None:
+        self.drop_warps = drop_warps
+        self.warp_window = warp_window
+        self._origin_time = 0.0
+        self.warps = 0  # moves dropped as warp-backs
+        self._origin: tuple[float, float] | None = None  # where the last counted move started
+        self._held_keys: dict[str, None] = {}  # insertion-ordered sets
+        self._held_buttons: dict[int, None] = {}
+        self._tick_keys: dict[str, None] = {}
+        self._tick_buttons: dict[int, None] = {}
+        self._new_keys: dict[str, None] = {}
+        self._new_buttons: dict[int, None] = {}
+        self._dx = self._dy = self._wheel = 0.0
+        self._pos: tuple[float, float] | None = None
+
+    def feed(self, event: InputEvent) -> None:
+        kind = event.kind
+        if kind == "key_down":
+            if event.key not in self._held_keys:  # X autorepeat re-sends downs for a held key
+                self._new_keys[event.key] = None
+            self._held_keys[event.key] = None
+            self._tick_keys[event.key] = None
+        elif kind == "key_up":
+            self._held_keys.pop(event.key, None)
+        elif kind in ("button_down", "button_up"):
+            number = VPT_BUTTONS.get(event.key)
+            if number is None:
+                return
+            if kind == "button_down":
+                if number not in self._held_buttons:
+                    self._new_buttons[number] = None
+                self._held_buttons[number] = None
+                self._tick_buttons[number] = None
+            else:
+                self._held_buttons.pop(number, None)
+        elif kind == "move":
+            self._pos = (event.x, event.y)
+            if (
+                self.drop_warps
+                and (event.dx or event.dy)
+                and self._origin == (event.x, event.y)
+                and event.time - self._origin_time <= self.warp_window
+            ):
+                self.warps += 1
+                self._origin = None
+                return
+            self._origin = (event.x - event.dx, event.y - event.dy)
+            self._origin_time = event.time
+            self._dx += event.dx
+            self._dy += event.dy
+        elif kind == "scroll":
+            self._wheel += event.dy
+
+    def feed_all(self, events: Iterable[InputEvent]) -> None:
+        for event in events:
+            self.feed(event)
+
+    def end_tick(self) -> TickInput:
+        """The tick's fields; the next tick starts with the keys and buttons still held."""
+        tick = TickInput(
+            keys=list(self._tick_keys),
+            new_keys=list(self._new_keys),
+            buttons=sorted(self._tick_buttons),
+            new_buttons=sorted(self._new_buttons),
+            dx=self._dx,
+            dy=self._dy,
+            dwheel=self._wheel,
+            x=self._pos[0] if self._pos else None,
+            y=self._pos[1] if self._pos else None,
+        )
+        self._tick_keys = dict(self._held_keys)  # VPT: accumKeysPressed.retainAll(keysPressed)
+        self._tick_buttons = dict(self._held_buttons)
+        self._new_keys, self._new_buttons = {}, {}
+        self._dx = self._dy = self._wheel = 0.0
+        return tick
+
+    def release_all(self) -> None:
+        """Forget held state (focus lost: the game no longer sees those keys as held)."""
+        self._held_keys.clear()
+        self._held_buttons.clear()
+
+
+def tick_to_env(tick: TickInput, law: CameraLaw, bindings: Mapping[str, str] = DEFAULT_BINDINGS) -> EnvAction:
+    """The raw (unquantised) env action of a tick, as VPT's ``json_action_to_env_action`` makes it."""
+    action = null_action()
+    held = set(tick.keys) | {VPT_BUTTON_NAMES[b] for b in tick.buttons if b in VPT_BUTTON_NAMES}
+    for env_key, binding in bindings.items():
+        if env_key in action and binding in held:
+            action[env_key] = 1
+    pitch, yaw = law.to_degrees(tick.dx, tick.dy)
+    action["camera"] = [pitch, yaw]
+    return action
+
+
+def action_to_tick(
+    action: Mapping[str, Any],
+    law: CameraLaw,
+    previous: TickInput | None = None,
+    bindings: Mapping[str, str] = DEFAULT_BINDINGS,
+) -> TickInput:
+    """The VPT fields the agent's executed action amounts to (what its injected input did), so agent
+    ticks read like human ones to a VPT loader."""
+    keys = [b for k, b in bindings.items() if action.get(k, 0) and b not in VPT_BUTTONS]
+    buttons = sorted(VPT_BUTTONS[b] for k, b in bindings.items() if action.get(k, 0) and b in VPT_BUTTONS)
+    before_keys = set(previous.keys) if previous else set()
+    before_buttons = set(previous.buttons) if previous else set()
+    pitch, yaw = (float(v) for v in action.get("camera", (0.0, 0.0)))
+    dx, dy = law.to_counts(pitch, yaw)
+    return TickInput(
+        keys=keys,
+        new_keys=[k for k in keys if k not in before_keys],
+        buttons=buttons,
+        new_buttons=[b for b in buttons if b not in before_buttons],
+        dx=dx,
+        dy=dy,
+    )
+
+
+@dataclass
+class Label:
+    action: EnvAction  # what the codec decodes the tokens to: the training label as an env action
+    ids: list[int]
+    flags: list[str]
+    camera_raw: list[float]  # the unquantised camera, degrees
+
+
+class Labeler:
+    """Quantises actions the way the model's labels are and flags ticks a dataset may drop."""
+
+    def __init__(self, codec: ActionCodec | None = None, noop_run_ticks: int = 2 * FPS) -> None:
+        self.codec = codec or ActionCodec()
+        self.noop_run_ticks = noop_run_ticks
+        self._null_ids = self.codec.null_ids()
+        self._noop_run = 0
+
+    def label(self, raw: Mapping[str, Any]) -> Label:
+        ids = self.codec.encode(raw)
+        action = self.codec.decode(ids)[0]
+        for key in BUTTONS:  # the decoder knows only the 20 VPT buttons; keep the dict complete
+            action.setdefault(key, 0)
+        camera_raw = [float(v) for v in raw.get("camera", (0.0, 0.0))]
+        flags = []
+        if max(abs(camera_raw[0]), abs(camera_raw[1])) > self.codec.camera.maxval:
+            flags.append(FLAG_CAMERA_SATURATED)
+        self._noop_run = self._noop_run + 1 if ids == self._null_ids else 0
+        if self._noop_run >= self.noop_run_ticks:
+            flags.append(FLAG_NOOP_RUN)
+        return Label(action, ids, flags, camera_raw)
