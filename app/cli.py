@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 # verb modules, in the order ``--help`` lists them
 COMMAND_MODULES: tuple[str, ...] = (
+    "app.commands.window",
     "app.commands.actions",
     "app.commands.model_cmd",
     "app.commands.serve",

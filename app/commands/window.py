@@ -1,0 +1,179 @@
+"""``jarvis-play`` (no verb) or ``jarvis-play window``: the desktop window.
+
+    jarvis-play                                      # tiny model, demo game (or the screen without minetest)
+    jarvis-play window --model CraftJarvis/JarvisVLA-Qwen2-VL-7B --game window:Minecraft
+    jarvis-play window --model http://gpu-box:8000/v1 --tasks instructions.json
+    jarvis-play window --start --quit-after 10 --screenshot shot.png --report run.json   # scripted run
+
+Options given here apply to this run; what is chosen in the window is saved in the settings file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+LOG = logging.getLogger(__name__)
+
+
+def register(sub: Any) -> None:
+    parser = sub.add_parser("window", help="open the window (what jarvis-play does with no verb)")
+    parser.add_argument("--model", help="tiny, a checkpoint folder, an HF id or a server URL")
+    parser.add_argument("--game", help="auto, demo, window:TITLE, region:L,T,W,H, screen, minerl:ENV or fake")
+    parser.add_argument("--tasks", metavar="FILE", help="instructions.json with the tasks the model knows")
+    parser.add_argument("--instruction", help="the first instruction")
+    parser.add_argument("--start", action="store_true", help="start the agent as soon as it is loaded")
+    parser.add_argument("--quit-after", type=float, metavar="S", help="close S s after the agent starts")
+    parser.add_argument("--screenshot", metavar="PNG", help="with --quit-after: save the window just before")
+    parser.add_argument("--report", metavar="JSON", help="with --quit-after: write run figures to this file")
+    parser.add_argument("--geometry", metavar="X,Y,W,H", help="window position and size in screen pixels")
+    parser.set_defaults(func=main)
+
+
+def _opt(args: argparse.Namespace, name: str) -> Any:
+    return getattr(args, name, None)  # the no-verb path passes a namespace without these
+
+
+def main(args: argparse.Namespace) -> int:
+    from app.cli import UserError
+    from recorder.display import display_server
+
+    if display_server() == "none" and not os.environ.get("QT_QPA_PLATFORM"):
+        raise UserError("no display to open the window on (DISPLAY is not set). Run it in a desktop "
+                        "session, under xvfb-run, or use `jarvis-play run` for a headless agent.")
+    from PyQt6.QtWidgets import QApplication
+
+    from app import settings as settings_mod
+    from app.gui.controller import WindowController
+    from app.gui.main_window import MainWindow
+    from app.session import Session
+
+    loaded = settings_mod.load()
+    settings = loaded.settings
+    for name, field in (("model", "model"), ("game", "game"), ("tasks", "tasks_file"),
+                        ("instruction", "instruction")):
+        if _opt(args, name):
+            setattr(settings, field, _opt(args, name))
+
+    def save(s: settings_mod.Settings) -> None:
+        try:
+            settings_mod.save(s, loaded.path)
+        except OSError as exc:
+            LOG.warning("could not save settings to %s: %s", loaded.path, exc)
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("jarvis-play")
+    window = MainWindow()
+    session = Session(settings)
+    controller = WindowController(window, session, save)
+    for message in loaded.messages:
+        controller.show_message(message, "note")
+    if _opt(args, "geometry"):
+        x, y, w, h = (int(v) for v in str(_opt(args, "geometry")).split(","))
+        window.setGeometry(x, y, w, h)
+    else:
+        window.resize(1200, 800)
+    window.show()
+    controller.prepare(settings.model, settings.game, autostart=bool(_opt(args, "start")))
+    if _opt(args, "quit_after"):
+        seconds = float(_opt(args, "quit_after"))
+        scripted = ScriptedExit(controller, seconds, _opt(args, "screenshot"), _opt(args, "report"))  # noqa: F841
+    return int(app.exec())
+
+
+class ScriptedExit:
+    """Close the window ``seconds`` after the agent started, saving a screenshot and a report first.
+
+    Gives up (and reports why) if the agent has not started within a generous load timeout.
+    """
+
+    LOAD_TIMEOUT_S = 180.0
+    GRACE_S = 5.0
+
+    def __init__(self, controller: Any, seconds: float, screenshot: str | None, report: str | None) -> None:
+        from PyQt6.QtCore import QTimer
+
+        self.controller = controller
+        self.seconds = seconds
+        self.screenshot = screenshot
+        self.report = report
+        self.created = time.monotonic()
+        self.started: float | None = None
+        self.fps_samples: list[float] = []
+        self.frames_at_start = 0
+        self.timer = QTimer(controller)
+        self.timer.timeout.connect(self._poll)
+        self.timer.start(250)
+        self._last_sample = 0.0
+        self.pose_start: dict[str, Any] | None = None
+
+    def _pose(self) -> dict[str, Any] | None:
+        """The demo game's ground truth (its mod logs the player's pose), when playing it."""
+        game = self.controller.session.game
+        try:
+            pose = game.process.pose() if game is not None and game.process is not None else None
+        except Exception:
+            return None
+        return None if pose is None else {"pos": list(pose.pos), "yaw": pose.yaw, "pitch": pose.pitch}
+
+    def _poll(self) -> None:
+        session = self.controller.session
+        view = self.controller.window.view
+        now = time.monotonic()
+        if self.started is None:
+            if session.running:
+                self.started = now
+                self.frames_at_start = view.frames_shown
+                self.pose_start = self._pose()
+            elif now - self.created > self.LOAD_TIMEOUT_S or (
+                not self.controller.jobs and self.controller.errors
+            ):
+                self._finish(now)
+            return
+        if now - self._last_sample >= 1.0 and now - self.started >= 1.0:
+            self._last_sample = now
+            self.fps_samples.append(view.fps)
+        if not session.running:
+            self._finish(now)
+        elif now - self.started >= self.seconds:
+            # a screenshot should show the agent doing something: wait (briefly) for a tick whose
+            # overlay has held keys or a camera arrow
+            overlay = view.overlay
+            acting = overlay is not None and (overlay.keys or overlay.arrow is not None)
+            if acting or not self.screenshot or now - self.started >= self.seconds + self.GRACE_S:
+                self._finish(now)
+            else:
+                self.timer.setInterval(10)
+
+    def _finish(self, now: float) -> None:
+        self.timer.stop()
+        window = self.controller.window
+        session = self.controller.session
+        if self.screenshot:
+            Path(self.screenshot).parent.mkdir(parents=True, exist_ok=True)
+            window.grab().save(self.screenshot)
+        if self.report:
+            loop = session.loop
+            played = now - self.started if self.started is not None else 0.0
+            data = {
+                "started": self.started is not None,
+                "seconds": round(played, 2),
+                "mode": session.mode,
+                "frames_shown": window.view.frames_shown - self.frames_at_start,
+                "view_fps": sorted(self.fps_samples),
+                "telemetry": loop.telemetry.summary() if loop is not None else None,
+                "errors": list(self.controller.errors),
+                "game": session.game.label if session.game is not None else None,
+                "model": session.model_spec,
+                "instruction": loop.instruction if loop is not None else None,
+                "pose_start": self.pose_start,
+                "pose_end": self._pose(),
+            }
+            Path(self.report).write_text(json.dumps(data, indent=2))
+        window.close()

@@ -1,0 +1,48 @@
+"""Slow work (loading a model, starting a game) off the GUI thread, reported back by signals.
+
+A ``Job`` runs one function on a daemon thread. The function gets a ``progress(text)`` callback;
+its result arrives as ``done(object)`` and any exception as ``failed(str)``, already turned into a
+sentence that says what to do (``app.errors``). The window keeps a reference until the job ends.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from PyQt6.QtCore import QObject, pyqtSignal
+
+from app.errors import describe_error
+
+
+class Job(QObject):
+    progress = pyqtSignal(str)
+    done = pyqtSignal(object)
+    failed = pyqtSignal(str)
+    finished = pyqtSignal()
+
+    def __init__(self, fn: Callable[[Callable[[str], None]], Any], doing: str,
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.fn = fn
+        self.doing = doing  # "load the model": completes "Could not ..."
+        self._thread = threading.Thread(target=self._run, name=f"job: {doing}", daemon=True)
+
+    def start(self) -> Job:
+        self._thread.start()
+        return self
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
+    def _run(self) -> None:
+        try:
+            result = self.fn(self.progress.emit)
+        except BaseException as exc:
+            self.failed.emit(describe_error(exc, self.doing))
+        else:
+            self.done.emit(result)
+        finally:
+            self.finished.emit()

@@ -1,0 +1,145 @@
+"""What a person can change about a session, saved per user as JSON in the platform's config folder.
+
+A first run needs none of it: every field has a default that plays the tiny model on the demo game.
+Loading never fails: a corrupt or unreadable file is backed up next to itself and the defaults are
+used, and a field with a wrong type falls back to its default; each such problem comes back as a
+sentence the window shows (``LoadResult.messages``). Qt-free, so headless commands share it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+LOG = logging.getLogger(__name__)
+
+APP_NAME = "jarvis-play"
+FILE_NAME = "settings.json"
+HISTORY_KEEP = 50  # instructions remembered across runs
+
+
+def config_dir() -> Path:
+    """The per-user config folder; ``JARVIS_PLAY_CONFIG_DIR`` overrides it (tests, portable installs)."""
+    override = os.environ.get("JARVIS_PLAY_CONFIG_DIR")
+    if override:
+        return Path(override)
+    from platformdirs import user_config_dir
+
+    return Path(user_config_dir(APP_NAME))
+
+
+def default_episodes_dir() -> str:
+    from platformdirs import user_data_dir
+
+    return str(Path(user_data_dir(APP_NAME)) / "episodes")
+
+
+@dataclass
+class Settings:
+    model: str = "tiny"  # "tiny", a checkpoint folder, an HF id, or an http(s):// server URL
+    game: str = "auto"  # "auto", "demo", "window:<title>", "region:l,t,w,h", "minerl:<env id>"
+    tasks_file: str = ""  # an instructions.json; empty: look in the checkpoint folder, else built-in
+    instruction: str = "Mine the oak log."
+    tick_hz: float = 20.0  # loop ticks per second; JARVIS-VLA was trained at 20
+    temperature: float = 0.7  # sampling temperature (upstream evaluate.py default)
+    history_frames: int = 0  # past (frame, answer) pairs in each prompt; upstream: kill 0, mine 3, GUI 4
+    mouse_sensitivity: float = 0.5  # Minecraft's options.txt mouseSensitivity (0.5: the training value)
+    key_bindings: dict[str, str] = field(default_factory=dict)  # env key -> key, only where not default
+    panic_key: str = "f12"  # stops the agent and releases every key, from anywhere
+    pause_key: str = "f9"  # pauses / resumes the agent
+    save_last_key: str = "f8"  # saves the last seconds of play as an episode
+    resume_after_s: float = 2.0  # the agent takes back control after this much human quiet; 0: never
+    record: bool = False  # record every session to episodes_dir
+    episodes_dir: str = ""  # empty: the platform's user data folder
+    history: list[str] = field(default_factory=list)  # instructions typed before, newest last
+
+    def remember(self, instruction: str) -> None:
+        """Put ``instruction`` at the end of the history, once."""
+        text = instruction.strip()
+        if not text:
+            return
+        kept = [h for h in self.history if h != text][-(HISTORY_KEEP - 1) :]
+        self.history = [*kept, text]
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass
+class LoadResult:
+    settings: Settings
+    messages: list[str]  # problems found while loading, each one the user can read
+    path: Path
+
+
+def _coerce(name: str, value: Any, default: Any) -> Any:
+    """``value`` if it has the default's type (ints accepted for floats), else raise TypeError."""
+    if isinstance(default, bool):
+        ok = isinstance(value, bool)
+    elif isinstance(default, float):
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        value = float(value) if ok else value
+    elif isinstance(default, int):
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif isinstance(default, dict):
+        ok = isinstance(value, dict) and all(isinstance(v, str) for v in value.values())
+    elif isinstance(default, list):
+        ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
+    else:
+        ok = isinstance(value, type(default))
+    if not ok:
+        raise TypeError(f"{name} should be {type(default).__name__}, not {value!r}")
+    return value
+
+
+def from_dict(data: dict[str, Any]) -> tuple[Settings, list[str]]:
+    defaults = Settings()
+    values: dict[str, Any] = {}
+    messages: list[str] = []
+    for f in dataclasses.fields(Settings):
+        if f.name not in data:
+            continue
+        try:
+            values[f.name] = _coerce(f.name, data[f.name], getattr(defaults, f.name))
+        except TypeError as exc:
+            messages.append(f"setting ignored, default used: {exc}")
+    return Settings(**values), messages
+
+
+def load(path: Path | None = None) -> LoadResult:
+    path = path or config_dir() / FILE_NAME
+    if not path.exists():
+        return LoadResult(Settings(), [], path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(data, dict):
+            raise ValueError("the file does not hold a JSON object")
+    except (OSError, ValueError) as exc:
+        backup = path.with_name(f"{path.name}.broken-{time.strftime('%Y%m%d-%H%M%S')}")
+        try:
+            path.replace(backup)
+            where = f"it was moved to {backup}"
+        except OSError:
+            where = "it could not be moved aside"
+        reason = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
+        message = f"Settings file {path} could not be read ({reason}); {where} and the defaults are used."
+        LOG.warning("%s", message)
+        return LoadResult(Settings(), [message], path)
+    settings, messages = from_dict(data)
+    return LoadResult(settings, messages, path)
+
+
+def save(settings: Settings, path: Path | None = None) -> Path:
+    """Write atomically (temp file + rename), so a crash mid-write never leaves a half file."""
+    path = path or config_dir() / FILE_NAME
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(settings.to_dict(), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    return path
