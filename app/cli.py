@@ -20,6 +20,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "app.commands.model_cmd",
     "app.commands.serve",
     "app.commands.doctor",
+    "app.commands.finetune",
     "app.commands.record",
     "app.commands.episodes",
     "app.commands.run",

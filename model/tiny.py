@@ -23,6 +23,7 @@ from model.processor import JARVIS_MAX_PIXELS, JARVIS_MIN_PIXELS
 LOG = logging.getLogger(__name__)
 TINY_VOCAB = 152064  # Qwen2-VL-7B's embedding rows
 MARKER = "jarvis_play_tiny.json"
+FORMAT = 2  # bump when the tiny model changes, so cached copies are rebuilt
 
 # What the tokenizer's BPE learns from: the words the prompts and chat template use.
 _CORPUS = [
@@ -47,7 +48,12 @@ def default_tiny_dir() -> Path:
 def ensure_tiny_model(path: Path | None = None) -> Path:
     """The tiny model folder, built if it is missing or incomplete."""
     path = Path(path) if path else default_tiny_dir()
-    if not (path / MARKER).is_file():
+    marker = path / MARKER
+    try:
+        current = json.loads(marker.read_text()).get("format") == FORMAT
+    except (OSError, ValueError):
+        current = False
+    if not current:
         make_tiny(path)
     return path
 

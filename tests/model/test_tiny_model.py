@@ -19,7 +19,8 @@ from model.policies.local import LocalPolicy, LocalPolicyConfig
 from model.vla import Sampling
 
 EXPECTED_PROMPT = (
-    "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\nKill a zombie.\nobservation: \n"
+    "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n"
+    "<|im_start|>user\nKill a zombie.\nobservation: \n"
     "<|vision_start|>" + "<|image_pad|>" * 299 + "<|vision_end|><|im_end|>\n<|im_start|>assistant\n"
 )
 
@@ -122,7 +123,7 @@ def test_bad_checkpoints_fail_with_a_fix(tmp_path: Path, tiny_model_dir: Path) -
     with pytest.raises(CheckpointError, match="offline"):
         resolve("CraftJarvis/not-a-real-model-here")
     (tmp_path / "empty").mkdir()
-    with pytest.raises(CheckpointError, match="config.json"):
+    with pytest.raises(CheckpointError, match=r"config\.json"):
         resolve(str(tmp_path / "empty"))
     # a Qwen2.5-VL style tokenizer: <tool_call> where JARVIS expects its first special token
     import shutil
@@ -134,5 +135,5 @@ def test_bad_checkpoints_fail_with_a_fix(tmp_path: Path, tiny_model_dir: Path) -
         if token["id"] == 151657:
             token["content"] = "<tool_call>"
     (bad / "tokenizer.json").write_text(json.dumps(spec))
-    with pytest.raises(CheckpointError, match="Qwen2.5-VL"):
+    with pytest.raises(CheckpointError, match=r"Qwen2\.5-VL"):
         load_processor(bad)

@@ -1,0 +1,150 @@
+"""``jarvis-play finetune``: LoRA on recorded episodes, and the before/after comparison.
+
+    jarvis-play finetune --model tiny --episodes recordings/ --out adapters/first --steps 200
+    jarvis-play finetune --model M --episodes held-out/ --compare adapters/first
+    accelerate launch --multi_gpu --num_processes 2 -m app.cli finetune --model M --episodes rec/ --out a/
+
+Training runs in this process; the window starts it as a child process (``--json-progress``) so the
+GUI stays responsive and the GPU memory is returned when it exits. SIGTERM (the window's Cancel)
+stops after writing a checkpoint; ``--resume`` continues from it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "finetune", help="LoRA fine-tune on recorded episodes, or compare an adapter with its base"
+    )
+    p.add_argument("--model", default="tiny", help="base model: HF id, folder or 'tiny'")
+    p.add_argument("--episodes", nargs="+", required=True, help="episode folders or folders of episodes")
+    p.add_argument("--out", help="adapter output folder (required unless --compare)")
+    p.add_argument(
+        "--compare", metavar="ADAPTER", help="only evaluate ADAPTER against the base on --episodes"
+    )
+    p.add_argument("--steps", type=int, default=0, help="optimizer steps (default: one pass over the data)")
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--grad-accum", type=int, default=1)
+    p.add_argument("--lr", type=float, default=2e-4)
+    p.add_argument("--lora-r", type=int, default=16)
+    p.add_argument("--lora-alpha", type=int, default=32)
+    p.add_argument("--correction-weight", type=int, default=3, help="times each correction tick counts")
+    p.add_argument("--only-corrections", action="store_true", help="train on correction ticks alone")
+    p.add_argument("--valid-fraction", type=float, default=0.2, help="share of episodes held out")
+    p.add_argument("--eval-every", type=int, default=0)
+    p.add_argument("--eval-samples", type=int, default=64)
+    p.add_argument("--max-length", type=int, default=512)
+    p.add_argument("--gradient-checkpointing", action="store_true")
+    p.add_argument("--load-in-4bit", action="store_true")
+    p.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", help="cpu or cuda (default: what accelerate picks)")
+    p.add_argument(
+        "--json-progress", action="store_true", help="one JSON object per progress event on stdout"
+    )
+    p.set_defaults(func=main)
+
+
+def _printer(json_lines: bool) -> Any:
+    def show(event: dict[str, Any]) -> None:
+        if json_lines:
+            print(json.dumps(event, default=str), flush=True)
+            return
+        kind = event.get("event")
+        if kind == "step":
+            eta = f", ETA {event['eta_s']:.0f} s" if event.get("eta_s") is not None else ""
+            print(f"step {event['step']}/{event['steps']} loss {event['loss']:.4f}{eta}", flush=True)
+        elif kind == "eval":
+            if "action_accuracy" in event:
+                print(
+                    f"  eval @ {event['step']}: valid loss {event['valid_loss']:.4f}, "
+                    f"action accuracy {event['action_accuracy']:.1%}",
+                    flush=True,
+                )
+        elif kind == "data":
+            print(
+                f"{event['train_samples']} training ticks from {len(event['train'])} episodes, "
+                f"{event['valid_samples']} held-out ticks from {len(event['valid'])}",
+                flush=True,
+            )
+        else:
+            print(" ".join(f"{k}={v}" for k, v in event.items()), flush=True)
+
+    return show
+
+
+def main(args: argparse.Namespace) -> int:
+    from app.cli import UserError
+    from model.checkpoint import CheckpointError
+    from model.finetune.config import FinetuneConfig
+    from model.finetune.train import FinetuneError
+
+    if args.compare:
+        return _compare(args)
+    if not args.out:
+        raise UserError("--out ADAPTER_DIR is required to train (or use --compare ADAPTER)")
+    config = FinetuneConfig(
+        model=args.model,
+        episodes=list(args.episodes),
+        out=args.out,
+        steps=args.steps,
+        batch_size=args.batch_size,
+        grad_accum=args.grad_accum,
+        lr=args.lr,
+        lora_r=args.lora_r,
+        lora_alpha=args.lora_alpha,
+        correction_weight=args.correction_weight,
+        only_corrections=args.only_corrections,
+        valid_fraction=args.valid_fraction,
+        eval_every=args.eval_every,
+        eval_samples=args.eval_samples,
+        max_length=args.max_length,
+        gradient_checkpointing=args.gradient_checkpointing,
+        load_in_4bit=args.load_in_4bit,
+        resume=args.resume,
+        seed=args.seed,
+        device=args.device,
+    )
+    from model.finetune.train import train
+
+    show = _printer(args.json_progress)
+    try:
+        manifest = train(config, show)
+    except (FinetuneError, CheckpointError) as exc:
+        if args.json_progress:
+            show({"event": "error", "message": str(exc)})
+        raise UserError(str(exc)) from exc
+    if manifest["cancelled"]:
+        print(f"cancelled at step {manifest['steps_done']}; continue with --resume", file=sys.stderr)
+        return 3
+    if not args.json_progress:
+        print(f"adapter written to {args.out}")
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from app.cli import UserError
+    from model.checkpoint import CheckpointError
+    from model.finetune.evaluate import compare, format_comparison
+    from model.finetune.sft_data import SftOptions, episode_records, usable_episodes
+    from model.policies.factory import model_path
+    from model.vla import VLA
+
+    folders, _ = usable_episodes([Path(p) for p in args.episodes], SftOptions().statuses)
+    records = [r for f in folders for r in episode_records(f, SftOptions(correction_weight=1))]
+    if not records:
+        raise UserError("no usable ticks in --episodes to compare on")
+    try:
+        vla = VLA.load(model_path(args.model), adapter=args.compare, device=args.device)
+    except CheckpointError as exc:
+        raise UserError(str(exc)) from exc
+    result = compare(vla, records[: args.eval_samples])
+    print(json.dumps(result, default=str) if args.json_progress else format_comparison(result))
+    return 0

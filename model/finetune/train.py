@@ -1,0 +1,305 @@
+"""LoRA fine-tuning of a JARVIS-VLA checkpoint on recorded episodes, top to bottom.
+
+Built on accelerate, so the same code runs on one GPU, on the CPU, or under ``accelerate launch`` on
+several GPUs or machines (DDP, DeepSpeed or FSDP from the accelerate config). Only the main process
+evaluates, saves and reports. The run checkpoints the adapter with its optimizer and schedule, so a
+cancelled or crashed run resumes where it stopped, and it ends with a standard PEFT adapter folder
+plus ``manifest.json`` (base model, episodes, settings, metrics).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import random
+import signal
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from model.finetune.config import LORA_TARGETS, FinetuneConfig
+
+LOG = logging.getLogger(__name__)
+Progress = Callable[[dict[str, Any]], None]
+
+
+class FinetuneError(Exception):
+    """A run that cannot start or continue, with what to do in the message."""
+
+
+def load_records(config: FinetuneConfig) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any]]:
+    from model.finetune.sft_data import SftOptions, episode_records, split_episodes, usable_episodes
+
+    options = SftOptions(
+        only_corrections=config.only_corrections,
+        correction_weight=config.correction_weight,
+        valid_fraction=config.valid_fraction,
+        seed=config.seed,
+    )
+    folders, skipped = usable_episodes([Path(p) for p in config.episodes], options.statuses)
+    if not folders:
+        raise FinetuneError(
+            f"no usable episodes under {', '.join(config.episodes) or '(nothing given)'}; "
+            "record some with `jarvis-play record` or check them with `jarvis-play episodes check`"
+        )
+    train_folders, valid_folders = split_episodes(folders, config.valid_fraction, config.seed)
+    train = [r for f in train_folders for r in episode_records(f, options)]
+    valid_options = SftOptions(correction_weight=1, only_corrections=config.only_corrections)
+    valid = [r for f in valid_folders for r in episode_records(f, valid_options)]
+    if not train:
+        raise FinetuneError(
+            "the episodes hold no trainable ticks (all no-ops, or no corrections with --only-corrections)"
+        )
+    info = {
+        "train": [f.name for f in train_folders],
+        "valid": [f.name for f in valid_folders],
+        "skipped": skipped,
+        "train_samples": len(train),
+        "valid_samples": len(valid),
+    }
+    return train, valid, info
+
+
+def build_model(config: FinetuneConfig, device: str) -> tuple[Any, Any, str]:
+    import torch
+    from peft import LoraConfig, get_peft_model
+
+    from model.checkpoint import load_model, load_processor, resolve
+    from model.policies.factory import model_path
+
+    path = resolve(model_path(config.model))
+    processor = load_processor(path)
+    dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
+    if config.load_in_4bit:
+        raise FinetuneError(
+            "--load-in-4bit needs bitsandbytes on a CUDA GPU; install it with "
+            "`pip install bitsandbytes` on a GPU machine"
+        )
+    model = load_model(path, device, dtype)
+    model.train()
+    if config.gradient_checkpointing:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        model.enable_input_require_grads()
+    lora = LoraConfig(
+        r=config.lora_r,
+        lora_alpha=config.lora_alpha,
+        lora_dropout=config.lora_dropout,
+        target_modules=LORA_TARGETS,
+        task_type="CAUSAL_LM",
+    )
+    model = get_peft_model(model, lora)
+    return model, processor, str(path)
+
+
+def check_memory(config: FinetuneConfig, model_config: Any, device: str, progress: Progress) -> None:
+    if not device.startswith("cuda"):
+        return
+    import torch
+
+    from model.finetune.memory import estimate, suggestions
+
+    free, _total = torch.cuda.mem_get_info()
+    need = estimate(
+        model_config, config.lora_r, config.batch_size, config.max_length, 2.0, config.gradient_checkpointing
+    )
+    progress(
+        {
+            "event": "memory",
+            "estimate_gib": need.total / 2**30,
+            "free_gib": free / 2**30,
+            "detail": need.describe(),
+        }
+    )
+    tips = suggestions(
+        model_config,
+        config.lora_r,
+        config.batch_size,
+        config.max_length,
+        2.0,
+        config.gradient_checkpointing,
+        free,
+    )
+    if tips:
+        raise FinetuneError(
+            f"this run needs {need.describe()} but the GPU has {free / 2**30:.1f} GiB free "
+            f"(the agent may be using it). Try: {' | '.join(tips)}"
+        )
+
+
+def _latest_checkpoint(out: Path) -> Path | None:
+    steps = sorted(
+        (p for p in (out / "checkpoints").glob("step-*") if (p / "state.pt").is_file()),
+        key=lambda p: int(p.name.split("-")[1]),
+    )
+    return steps[-1] if steps else None
+
+
+def train(
+    config: FinetuneConfig, progress: Progress = lambda e: None, cancel: threading.Event | None = None
+) -> dict[str, Any]:
+    """Run the fine-tune; returns the manifest. ``cancel`` (or SIGTERM) stops after a checkpoint."""
+    import torch
+    from accelerate import Accelerator
+    from torch.utils.data import DataLoader
+    from transformers import get_cosine_schedule_with_warmup
+
+    from model.finetune.collate import SftCollator, answer_loss
+    from model.finetune.evaluate import action_accuracy
+    from model.vla import VLA
+
+    cancel = cancel or threading.Event()
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, lambda *_: cancel.set())
+    # cpu=True is also what lets accelerate form a gloo process group when CUDA is absent
+    # (``accelerate launch --multi_gpu --num_processes N`` on CPU-only machines).
+    on_cpu = config.device == "cpu" or not torch.cuda.is_available()
+    accelerator = Accelerator(cpu=on_cpu, gradient_accumulation_steps=config.grad_accum)
+    main = accelerator.is_main_process
+    report: Progress = progress if main else (lambda e: None)
+    random.seed(config.seed)
+    torch.manual_seed(config.seed)
+    out = Path(config.out)
+    if main:
+        out.mkdir(parents=True, exist_ok=True)
+    train_records, valid_records, data_info = load_records(config)
+    report({"event": "data", **data_info})
+    device = str(accelerator.device)
+    model, processor, base_path = build_model(config, device)
+    check_memory(config, model.config, device, report)
+    collator = SftCollator(processor, config.max_length)
+    loader = DataLoader(
+        train_records,
+        batch_size=config.batch_size,
+        shuffle=True,
+        collate_fn=collator,
+        generator=torch.Generator().manual_seed(config.seed),
+    )
+    steps = config.steps or max(1, math.ceil(len(loader) / config.grad_accum))
+    warmup = config.warmup_steps or max(1, steps // 20)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=config.lr, betas=config.betas, weight_decay=config.weight_decay)
+    scheduler = get_cosine_schedule_with_warmup(optimizer, warmup, steps)
+    model, optimizer, loader, scheduler = accelerator.prepare(model, optimizer, loader, scheduler)
+    eval_every = config.eval_every or max(1, steps // 10)
+    checkpoint_every = config.checkpoint_every or eval_every
+
+    step = 0
+    if config.resume and (latest := _latest_checkpoint(out)) is not None:
+        from peft import set_peft_model_state_dict
+        from safetensors.torch import load_file
+
+        unwrapped = accelerator.unwrap_model(model)
+        set_peft_model_state_dict(unwrapped, load_file(str(latest / "adapter_model.safetensors")))
+        state = torch.load(latest / "state.pt", weights_only=False)
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        step = int(state["step"])
+        torch.set_rng_state(state["rng"])
+        report({"event": "resumed", "step": step, "from": str(latest)})
+
+    history: list[dict[str, Any]] = []
+
+    def evaluate() -> dict[str, Any]:
+        unwrapped = accelerator.unwrap_model(model)
+        unwrapped.eval()
+        metrics: dict[str, Any] = {"event": "eval", "step": step}
+        if valid_records:
+            sample = valid_records[: config.eval_samples]
+            with torch.no_grad():
+                losses = []
+                for i in range(0, len(sample), config.batch_size):
+                    batch = {k: v.to(device) for k, v in collator(sample[i : i + config.batch_size]).items()}
+                    losses.append(float(answer_loss(unwrapped, batch)))
+            vla = VLA(unwrapped, processor, name=config.model)
+            accuracy = action_accuracy(vla, sample)
+            metrics.update(
+                valid_loss=sum(losses) / len(losses),
+                action_accuracy=accuracy.rate(),
+                groups={k: v["accuracy"] for k, v in accuracy.table().items()},
+            )
+        unwrapped.train()
+        return metrics
+
+    def save_checkpoint() -> None:
+        if main:
+            folder = out / "checkpoints" / f"step-{step}"
+            accelerator.unwrap_model(model).save_pretrained(str(folder))
+            torch.save(
+                {
+                    "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(),
+                    "step": step,
+                    "rng": torch.get_rng_state(),
+                },
+                folder / "state.pt",
+            )
+        accelerator.wait_for_everyone()
+
+    if main and step == 0:
+        baseline = evaluate()
+        history.append(baseline)
+        report(baseline)
+    start = time.monotonic()
+    start_step = step
+    cancelled = False
+    while step < steps and not cancelled:
+        for batch in loader:
+            with accelerator.accumulate(model):
+                loss = answer_loss(model, batch)
+                accelerator.backward(loss)
+                if accelerator.sync_gradients:
+                    accelerator.clip_grad_norm_(params, config.max_grad_norm)
+                optimizer.step()
+                scheduler.step()
+                optimizer.zero_grad()
+            if not accelerator.sync_gradients:
+                continue
+            step += 1
+            elapsed = time.monotonic() - start
+            rate = (step - start_step) / elapsed if elapsed else 0.0
+            report(
+                {
+                    "event": "step",
+                    "step": step,
+                    "steps": steps,
+                    "loss": float(loss.detach()),
+                    "lr": scheduler.get_last_lr()[0],
+                    "eta_s": (steps - step) / rate if rate else None,
+                    "samples_per_s": rate * config.batch_size * accelerator.num_processes * config.grad_accum,
+                }
+            )
+            if step % eval_every == 0 or step == steps:
+                if main:
+                    metrics = evaluate()
+                    history.append(metrics)
+                    report(metrics)
+                accelerator.wait_for_everyone()
+            if step % checkpoint_every == 0 or step == steps:
+                save_checkpoint()
+            if cancel.is_set():
+                save_checkpoint()
+                cancelled = True
+                break
+            if step >= steps:
+                break
+
+    manifest = {
+        "base_model": config.model,
+        "base_path": base_path,
+        "episodes": data_info,
+        "settings": config.to_dict(),
+        "steps_done": step,
+        "cancelled": cancelled,
+        "metrics": history,
+        "processes": accelerator.num_processes,
+        "seconds": time.monotonic() - start,
+    }
+    if main and not cancelled:
+        accelerator.unwrap_model(model).save_pretrained(str(out))
+        (out / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
+    accelerator.wait_for_everyone()
+    report({"event": "cancelled" if cancelled else "done", "out": str(out), "step": step})
+    return manifest

@@ -1,0 +1,199 @@
+"""Fine-tuning: the official label masking, the trainer on real episodes, resume, two processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from model.action_codec import ActionCodec
+from model.actions import null_action
+from model.finetune.collate import IGNORE, SftCollator, mask_labels, role_pattern
+from model.finetune.config import FinetuneConfig
+from model.finetune.evaluate import wilson
+from model.finetune.memory import estimate, suggestions
+from tests.conftest import shared_path
+
+RULE = "Follow the colour rule."
+
+
+def colour_episodes(root: Path, episodes: int = 4, ticks: int = 24, seed: int = 0) -> Path:
+    """Episodes through the real writer where a 'person' walks forward on red and turns right on blue."""
+    from recorder.episode_format import EpisodeMeta
+    from recorder.episode_writer import EpisodeWriter
+
+    codec = ActionCodec()
+    rng = np.random.default_rng(seed)
+    for _ in range(episodes):
+        writer = EpisodeWriter(root, EpisodeMeta(mode="teleop", instructions=[RULE]))
+        assert writer.start(), writer.error
+        for _ in range(ticks):
+            red = bool(rng.random() < 0.5)
+            frame = np.full((360, 640, 3), (200, 40, 40) if red else (40, 60, 200), np.uint8)
+            frame += rng.integers(0, 30, frame.shape, dtype=np.uint8)
+            action = null_action()
+            if red:
+                action["forward"] = 1
+            else:
+                action["camera"] = [0.0, 5.0]
+            ids = codec.encode(action)
+            line = {
+                "action": codec.decode(ids)[0],
+                "action_ids": ids,
+                "control": "human",
+                "phase": "none",
+                "instruction": RULE,
+                "flags": [],
+            }
+            assert writer.submit(frame, line, block=True)
+        assert writer.close(outcome="success").status == "complete"
+    return root
+
+
+def test_mask_labels_follows_the_official_rule() -> None:
+    user, assistant, pad = [1, 10], [1, 20], 0
+    ids = [5, 6, 1, 10, 7, 7, 1, 20, 8, 9, 1, 10, 7, 1, 20, 8, 0, 0]
+    labels = mask_labels(ids, user, assistant, pad, max_length=18)
+    assert labels == [IGNORE] * 6 + [1, 20, 8, 9] + [IGNORE] * 3 + [1, 20, 8] + [IGNORE, IGNORE]
+    truncated = [5, 1, 10, 7, 1, 20, 8, 1, 10, 7]  # the last assistant header was cut off
+    assert (
+        mask_labels(truncated, user, assistant, pad, max_length=10)
+        == [IGNORE] * 4 + [1, 20, 8] + [IGNORE] * 3
+    )
+
+
+def test_real_tokenizer_role_patterns_are_the_official_ids() -> None:
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(shared_path("fixtures", "qwen2-vl-7b-instruct")))
+    assert role_pattern(tokenizer, "user") == [151644, 872]
+    assert role_pattern(tokenizer, "assistant") == [151644, 77091]
+
+
+def test_collator_trains_only_the_answer(tmp_path: Path, tiny_vla) -> None:  # type: ignore[no-untyped-def]
+    from model.finetune.sft_data import episode_records
+
+    root = colour_episodes(tmp_path, episodes=1, ticks=3)
+    records = list(episode_records(next(root.iterdir())))
+    batch = SftCollator(tiny_vla.processor)(records)
+    for row, labels in zip(batch["input_ids"], batch["labels"], strict=True):
+        trained = row[labels != IGNORE].tolist()
+        text = tiny_vla.tokenizer.decode(trained, skip_special_tokens=False)
+        assert text.startswith("<|im_start|>assistant\n<|reserved_special_token_178|>")
+        assert text.endswith("<|reserved_special_token_179|><|im_end|>\n")
+        assert int((row == 151655).sum()) == 299  # the frame went in at 644×364
+
+
+def test_wilson_interval() -> None:
+    low, high = wilson(9, 10)
+    assert 0.55 < low < 0.6 and 0.98 < high < 0.99
+    assert wilson(0, 0) == (0.0, 1.0)
+
+
+def test_memory_estimate_for_the_7b_architecture() -> None:
+    from transformers import Qwen2VLConfig
+
+    config = Qwen2VLConfig.from_pretrained(str(shared_path("fixtures", "qwen2-vl-7b-instruct")))
+    need = estimate(config, lora_r=16, batch=8, seq=512, bytes_per_weight=2.0, gradient_checkpointing=False)
+    assert 14 * 2**30 < need.weights < 18 * 2**30  # 8.3 B parameters in bf16
+    assert suggestions(config, 16, 8, 512, 2.0, False, free_bytes=200 * 2**30) == []
+    tips = suggestions(config, 16, 8, 512, 2.0, False, free_bytes=24 * 2**30)
+    assert tips and all("--" in t for t in tips)
+
+
+@pytest.mark.slow
+def test_lora_learns_a_visual_rule_and_resumes(tmp_path: Path, tiny_model_dir: Path) -> None:
+    from model.finetune.train import train
+
+    episodes = colour_episodes(tmp_path / "episodes", episodes=5, ticks=32)
+    out = tmp_path / "adapter"
+    events: list[dict] = []
+    cancel = threading.Event()
+
+    def progress(event: dict) -> None:
+        events.append(event)
+        if event.get("event") == "step" and event["step"] == 12:
+            cancel.set()  # what the window's Cancel does (via SIGTERM in the child process)
+
+    config = FinetuneConfig(
+        model=str(tiny_model_dir),
+        episodes=[str(episodes)],
+        out=str(out),
+        steps=36,
+        batch_size=8,
+        lr=8e-3,
+        eval_every=12,
+        eval_samples=32,
+        device="cpu",
+    )
+    first = train(config, progress, cancel)
+    assert first["cancelled"] and first["steps_done"] == 12
+    assert (out / "checkpoints" / "step-12" / "state.pt").is_file()
+    assert not (out / "manifest.json").exists()
+
+    config.resume = True
+    manifest = train(config, events.append)
+    assert any(e["event"] == "resumed" and e["step"] == 12 for e in events)
+    assert manifest["steps_done"] == 36 and not manifest["cancelled"]
+    evals = [e for e in events if e["event"] == "eval" and "action_accuracy" in e]
+    assert evals[0]["step"] == 0 and evals[0]["action_accuracy"] < 0.5  # chance before training
+    assert evals[-1]["action_accuracy"] >= 0.9, evals
+    saved = json.loads((out / "manifest.json").read_text())
+    assert saved["base_model"] == str(tiny_model_dir) and saved["episodes"]["valid"]
+    from peft import PeftModel
+    from transformers import AutoModelForImageTextToText
+
+    base = AutoModelForImageTextToText.from_pretrained(str(tiny_model_dir))
+    assert isinstance(PeftModel.from_pretrained(base, str(out)), PeftModel)
+
+
+@pytest.mark.slow
+def test_accelerate_launch_with_two_cpu_processes(tmp_path: Path, tiny_model_dir: Path) -> None:
+    episodes = colour_episodes(tmp_path / "episodes", episodes=3, ticks=6)
+    out = tmp_path / "adapter"
+    launcher = Path(sys.executable).with_name("accelerate")
+    result = subprocess.run(
+        [
+            str(launcher),
+            "launch",
+            "--multi_gpu",
+            "--num_processes",
+            "2",
+            "--num_machines",
+            "1",
+            "--mixed_precision",
+            "no",
+            "--dynamo_backend",
+            "no",
+            "-m",
+            "app.cli",
+            "finetune",
+            "--model",
+            str(tiny_model_dir),
+            "--episodes",
+            str(episodes),
+            "--out",
+            str(out),
+            "--steps",
+            "2",
+            "--batch-size",
+            "2",
+            "--eval-samples",
+            "2",
+            "--json-progress",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["processes"] == 2 and manifest["steps_done"] == 2
+    assert (out / "adapter_model.safetensors").is_file()
