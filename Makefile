@@ -16,7 +16,13 @@ APT_PACKAGES := xvfb xauth xdotool x11-utils imagemagick mesa-utils libgl1-mesa-
 .PHONY: play test system venv lint bench
 
 play: venv
-	$(VENV)/bin/jarvis-play
+	@if [ -n "$$DISPLAY$$WAYLAND_DISPLAY" ]; then $(VENV)/bin/jarvis-play; else \
+		echo "No display here: running the window on a virtual screen for 20 s instead."; \
+		echo "Screenshot and figures go to artifacts/play.png and artifacts/play.json."; \
+		mkdir -p artifacts; \
+		xvfb-run -a -s "-screen 0 1920x1080x24" $(VENV)/bin/jarvis-play window --start --quit-after 20 \
+			--screenshot artifacts/play.png --report artifacts/play.json; \
+	fi
 
 test: venv
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)

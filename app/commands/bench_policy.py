@@ -42,6 +42,12 @@ def register(sub: Any) -> None:
     p.add_argument("--temperature", type=float, default=0.7)
     p.add_argument("--paths", default="a,b,c", help="which paths to run, e.g. 'a,c'")
     p.add_argument("--vllm-url", help="an already running vLLM (or other) server for path (b)")
+    p.add_argument("--adapter", help="PEFT adapter to apply to --model")
+    p.add_argument(
+        "--check-greedy",
+        action="store_true",
+        help="also check that greedy (c) picks exactly the tokens greedy free decoding picks",
+    )
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=main)
 
@@ -63,7 +69,11 @@ def _load(args: argparse.Namespace) -> Any:
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     if args.config:
         return random_vla(args.config, device), True
-    return VLA.load(model_path(args.model), device=device), False
+    from model.tiny import MARKER
+
+    path = model_path(args.model)
+    random_weights = (Path(path) / MARKER).is_file()  # the tiny model is random too: it never ends a message
+    return VLA.load(path, device=device, adapter=args.adapter), random_weights
 
 
 def _peak_gib() -> float | None:
@@ -182,6 +192,14 @@ def main(args: argparse.Namespace) -> int:
     if "c" in paths:
         local = LocalPolicy(vla, LocalPolicyConfig(sampling=Sampling(temperature=args.temperature)))
         results.append(_measure("(c) jarvis-play local", local.act, frames))
+    agreement = None
+    if args.check_greedy:
+        from model.greedy_check import greedy_agreement
+        from model.image import prepare_frame
+        from model.prompts import PromptHistory
+
+        prompts = [PromptHistory(0, "").build(prepare_frame(f), "Kill a zombie.") for f in frames]
+        agreement = greedy_agreement(vla, prompts)
     baseline = next((r for r in results if r["path"].startswith("(a)")), None)
     for r in results:
         r["speedup_vs_a"] = r["actions_per_s"] / baseline["actions_per_s"] if baseline else None
@@ -199,7 +217,8 @@ def main(args: argparse.Namespace) -> int:
         "answer_tokens": answer_tokens,
     }
     if args.json:
-        print(json.dumps({**header, "results": results}, indent=2))
+        extra = {"greedy": vars(agreement)} if agreement else {}
+        print(json.dumps({**header, "results": results, **extra}, indent=2, default=str))
         return 0
     print(
         f"model: {vla.name} | device: {device} | random weights: {random_weights}"
@@ -212,4 +231,15 @@ def main(args: argparse.Namespace) -> int:
         print(
             f"{r['path']:<44}{r['p50_ms']:>9.1f}{r['p99_ms']:>9.1f}{r['actions_per_s']:>8.2f}{peak:>10}{ratio:>8}"
         )
+    if agreement is not None:
+        if agreement.compared:
+            print(
+                f"greedy check: {agreement.same}/{agreement.compared} frames identical"
+                + (f", {agreement.not_actions} without an action" if agreement.not_actions else "")
+            )
+        else:
+            print(
+                "greedy check: not comparable — the model wrote no action by itself on any frame "
+                "(random weights); run it with a trained checkpoint"
+            )
     return 0

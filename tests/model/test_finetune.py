@@ -197,3 +197,13 @@ def test_accelerate_launch_with_two_cpu_processes(tmp_path: Path, tiny_model_dir
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["processes"] == 2 and manifest["steps_done"] == 2
     assert (out / "adapter_model.safetensors").is_file()
+
+
+def test_greedy_check_reports_a_model_that_writes_no_actions(tiny_vla, frame) -> None:  # type: ignore[no-untyped-def]
+    from model.greedy_check import greedy_agreement
+    from model.image import prepare_frame
+    from model.prompts import PromptHistory
+
+    image = prepare_frame(frame)
+    result = greedy_agreement(tiny_vla, [PromptHistory(0, "").build(image, "Mine.")] * 2)
+    assert result.not_actions == 2 and result.compared == 0  # random weights: nothing to compare
