@@ -33,7 +33,41 @@ class Injector(Protocol):
     def close(self) -> None: ...
 
 
-class PynputInjector:
+class _LedgeredPointer:
+    """Pointer moves both backends share: clamp to the screen, note the move in the ledger, then warp.
+
+    The ledger must hold exactly the position the X server will report, or the listener would take
+    the agent's own move for the person's; subclasses supply only ``_warp``.
+    """
+
+    ledger: InjectionLedger
+    screen: tuple[int, int]
+
+    def _warp(self, x: int, y: int) -> None:
+        raise NotImplementedError
+
+    def pointer(self) -> tuple[int, int]:
+        raise NotImplementedError
+
+    def _clamp(self, x: int, y: int) -> tuple[int, int]:
+        # the X server clamps to the screen anyway; clamping here keeps the ledger's record exact
+        return min(max(x, 0), self.screen[0] - 1), min(max(y, 0), self.screen[1] - 1)
+
+    def move_by(self, dx: int, dy: int) -> None:
+        if not (dx or dy):
+            return
+        x0, y0 = self.pointer()
+        x, y = self._clamp(x0 + dx, y0 + dy)
+        self.ledger.expect_move(x, y, origin=(x0, y0))
+        self._warp(x, y)
+
+    def move_to(self, x: int, y: int) -> None:
+        x, y = self._clamp(x, y)
+        self.ledger.expect_move(x, y)
+        self._warp(x, y)
+
+
+class PynputInjector(_LedgeredPointer):
     def __init__(self, ledger: InjectionLedger | None = None, screen: tuple[int, int] | None = None) -> None:
         from pynput import keyboard, mouse
 
@@ -69,21 +103,7 @@ class PynputInjector:
         x, y = self._mouse.position
         return int(x), int(y)
 
-    def _clamp(self, x: int, y: int) -> tuple[int, int]:
-        # the X server clamps to the screen anyway; clamping here keeps the ledger's record exact
-        return min(max(x, 0), self.screen[0] - 1), min(max(y, 0), self.screen[1] - 1)
-
-    def move_by(self, dx: int, dy: int) -> None:
-        if not (dx or dy):
-            return
-        x0, y0 = self.pointer()
-        x, y = self._clamp(x0 + dx, y0 + dy)
-        self.ledger.expect_move(x, y, origin=(x0, y0))
-        self._mouse.position = (x, y)
-
-    def move_to(self, x: int, y: int) -> None:
-        x, y = self._clamp(x, y)
-        self.ledger.expect_move(x, y)
+    def _warp(self, x: int, y: int) -> None:
         self._mouse.position = (x, y)
 
     def flush(self) -> None:
@@ -96,7 +116,7 @@ class PynputInjector:
         self._kb = self._mouse = None  # type: ignore[assignment]
 
 
-class XTestInjector:
+class XTestInjector(_LedgeredPointer):
     """X11 XTEST through python-xlib, one flush per tick; see the module docstring."""
 
     def __init__(self, ledger: InjectionLedger | None = None, display: str | None = None) -> None:
@@ -146,20 +166,7 @@ class XTestInjector:
         reply = self._root.query_pointer()
         return int(reply.root_x), int(reply.root_y)
 
-    def _clamp(self, x: int, y: int) -> tuple[int, int]:
-        return min(max(x, 0), self.screen[0] - 1), min(max(y, 0), self.screen[1] - 1)
-
-    def move_by(self, dx: int, dy: int) -> None:
-        if not (dx or dy):
-            return
-        x0, y0 = self.pointer()
-        x, y = self._clamp(x0 + dx, y0 + dy)
-        self.ledger.expect_move(x, y, origin=(x0, y0))
-        self._fake(self._d, self._X.MotionNotify, x=x, y=y)
-
-    def move_to(self, x: int, y: int) -> None:
-        x, y = self._clamp(x, y)
-        self.ledger.expect_move(x, y)
+    def _warp(self, x: int, y: int) -> None:
         self._fake(self._d, self._X.MotionNotify, x=x, y=y)
 
     def flush(self) -> None:

@@ -28,12 +28,11 @@ RULE = "Look down when you see the sky, otherwise turn right."
 
 
 def demonstrate(game: Any, connector: Any, root: Path, episodes: int = 4, per_episode: int = 12) -> Path:
-    from model.action_codec import ActionCodec
     from model.actions import null_action
     from recorder.episode_format import EpisodeMeta
     from recorder.episode_writer import EpisodeWriter
+    from tests.recorder.synth import line_for
 
-    codec = ActionCodec()
     rng = np.random.default_rng(7)
     for _ in range(episodes):
         writer = EpisodeWriter(root, EpisodeMeta(mode="teleop", instructions=[RULE], game="minetest"))
@@ -46,15 +45,7 @@ def demonstrate(game: Any, connector: Any, root: Path, episodes: int = 4, per_ep
             frame = connector.observe()
             action = null_action()
             action["camera"] = [5.0, 0.0] if sky else [0.0, 5.0]
-            ids = codec.encode(action)
-            line = {
-                "action": codec.decode(ids)[0],
-                "action_ids": ids,
-                "control": "human",
-                "phase": "none",
-                "instruction": RULE,
-                "flags": [],
-            }
+            line = line_for(0, action=action, instruction=RULE)
             assert writer.submit(frame, line, block=True)
         assert writer.close(outcome="success").status == "complete"
     return root

@@ -12,13 +12,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from model.action_codec import ActionCodec
 from model.actions import null_action
 from model.finetune.collate import IGNORE, SftCollator, mask_labels, role_pattern
 from model.finetune.config import FinetuneConfig
 from model.finetune.evaluate import wilson
 from model.finetune.memory import estimate, suggestions
 from tests.conftest import shared_path
+from tests.recorder.synth import line_for
 
 RULE = "Follow the colour rule."
 
@@ -28,7 +28,6 @@ def colour_episodes(root: Path, episodes: int = 4, ticks: int = 24, seed: int = 
     from recorder.episode_format import EpisodeMeta
     from recorder.episode_writer import EpisodeWriter
 
-    codec = ActionCodec()
     rng = np.random.default_rng(seed)
     for _ in range(episodes):
         writer = EpisodeWriter(root, EpisodeMeta(mode="teleop", instructions=[RULE]))
@@ -42,15 +41,7 @@ def colour_episodes(root: Path, episodes: int = 4, ticks: int = 24, seed: int = 
                 action["forward"] = 1
             else:
                 action["camera"] = [0.0, 5.0]
-            ids = codec.encode(action)
-            line = {
-                "action": codec.decode(ids)[0],
-                "action_ids": ids,
-                "control": "human",
-                "phase": "none",
-                "instruction": RULE,
-                "flags": [],
-            }
+            line = line_for(0, action=action, instruction=RULE)
             assert writer.submit(frame, line, block=True)
         assert writer.close(outcome="success").status == "complete"
     return root
