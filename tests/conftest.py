@@ -51,5 +51,15 @@ def frame() -> np.ndarray:  # noqa: F821
         from PIL import Image
 
         return np.asarray(Image.open(real).convert("RGB"))
-    rng = np.random.default_rng(0)
-    return rng.integers(0, 256, size=(360, 640, 3), dtype=np.uint8)
+    # Without ../shared: a smooth scene (sky gradient, ground, a few blocks) with the statistics of a
+    # game frame; pure noise would make every lossy step (JPEG, resize) look broken.
+    y = np.linspace(0.0, 1.0, 360)[:, None]
+    x = np.linspace(0.0, 1.0, 640)[None, :]
+    scene = np.empty((360, 640, 3), np.float64)
+    scene[..., 0] = 90 + 80 * y + 10 * x
+    scene[..., 1] = 150 + 60 * y - 20 * x
+    scene[..., 2] = 230 - 120 * y
+    scene[200:] = (96, 140, 60)  # ground
+    scene[150:260, 300:380] = (110, 80, 50)  # a tree trunk
+    scene[120:170, 260:420] = (40, 110, 40)  # leaves
+    return scene.clip(0, 255).astype(np.uint8)

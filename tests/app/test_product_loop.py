@@ -69,11 +69,11 @@ def test_corrections_become_behaviour_in_the_live_loop(
             model=str(tiny_model_dir),
             episodes=[str(episodes)],
             out=str(tmp_path / "adapter"),
-            steps=40,
+            steps=50,
             batch_size=8,
             lr=8e-3,
             valid_fraction=0.25,
-            eval_every=20,
+            eval_every=25,
             eval_samples=24,
             device="cpu",
         )

@@ -109,29 +109,29 @@ def test_lora_learns_a_visual_rule_and_resumes(tmp_path: Path, tiny_model_dir: P
 
     def progress(event: dict) -> None:
         events.append(event)
-        if event.get("event") == "step" and event["step"] == 12:
+        if event.get("event") == "step" and event["step"] == 16:
             cancel.set()  # what the window's Cancel does (via SIGTERM in the child process)
 
     config = FinetuneConfig(
         model=str(tiny_model_dir),
         episodes=[str(episodes)],
         out=str(out),
-        steps=36,
+        steps=48,
         batch_size=8,
         lr=8e-3,
-        eval_every=12,
+        eval_every=16,
         eval_samples=32,
         device="cpu",
     )
     first = train(config, progress, cancel)
-    assert first["cancelled"] and first["steps_done"] == 12
-    assert (out / "checkpoints" / "step-12" / "state.pt").is_file()
+    assert first["cancelled"] and first["steps_done"] == 16
+    assert (out / "checkpoints" / "step-16" / "state.pt").is_file()
     assert not (out / "manifest.json").exists()
 
     config.resume = True
     manifest = train(config, events.append)
-    assert any(e["event"] == "resumed" and e["step"] == 12 for e in events)
-    assert manifest["steps_done"] == 36 and not manifest["cancelled"]
+    assert any(e["event"] == "resumed" and e["step"] == 16 for e in events)
+    assert manifest["steps_done"] == 48 and not manifest["cancelled"]
     evals = [e for e in events if e["event"] == "eval" and "action_accuracy" in e]
     assert evals[0]["step"] == 0 and evals[0]["action_accuracy"] < 0.5  # chance before training
     assert evals[-1]["action_accuracy"] >= 0.9, evals
