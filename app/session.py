@@ -295,6 +295,28 @@ class Session:
         """Takes effect on the next start (each run is one episode)."""
         self.recording = on
 
+    def set_adapter(self, adapter: str | None) -> str | None:
+        """Hot-swap a LoRA adapter into the loaded local model (None: back to the base); a running
+        loop keeps going. Slow: call off the GUI thread. Raises ``AdapterError`` with what to do."""
+        from app import adapters
+
+        with self._lock:
+            policy, spec = self.policy, self.model_spec
+        return adapters.swap(policy, spec, adapter)
+
+    @property
+    def adapter(self) -> str | None:
+        """The adapter active in the local model, if any."""
+        from app import adapters
+
+        return adapters.active_adapter(self.policy)
+
+    @property
+    def recording_now(self) -> bool:
+        """The running loop is writing an episode (``recording`` only takes effect at Start)."""
+        recorder = self._recorder
+        return self.running and recorder is not None and bool(recorder.record)
+
     def save_last(self) -> bool:
         recorder = self._recorder
         return recorder is not None and recorder.save_last() is not None

@@ -34,11 +34,17 @@ class ControlBar(QWidget):
         self.record.setStyleSheet("QPushButton:checked { background:#c62828; color:white; }")
         self.record.setCheckable(True)
         self.save_last = QPushButton(self._icons["save"], "Save last 30 s")
+        self.rec = QLabel("● REC")  # the Record button says "will record"; this says "recording now"
+        self.rec.setObjectName("rec")
+        self.rec.setStyleSheet("color:white; background:#c62828; font-weight:bold; padding:2px 6px;")
+        self.rec.setToolTip("This run is being recorded as an episode")
+        self.rec.hide()
         self.hotkeys = QLabel()
         self.hotkeys.setObjectName("hotkeys")
         self.hotkeys.setStyleSheet("color:#b71c1c; font-weight:bold;")
         for button in (self.start, self.pause, self.stop, self.take_over, self.record, self.save_last):
             row.addWidget(button)
+        row.addWidget(self.rec)
         row.addStretch(1)
         row.addWidget(self.hotkeys)
         self.start.clicked.connect(self.start_clicked)
@@ -64,3 +70,7 @@ class ControlBar(QWidget):
         self.stop.setEnabled(running)
         self.take_over.setEnabled(mode == "agent")
         self.save_last.setEnabled(running)
+
+    def set_recording_live(self, on: bool) -> None:
+        """Show the red REC tag while the current run is being written to disk."""
+        self.rec.setVisible(on)

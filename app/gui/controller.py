@@ -17,6 +17,7 @@ from PyQt6.QtCore import QEvent, QObject, QTimer
 from PyQt6.QtGui import QKeySequence, QShortcut
 from PyQt6.QtWidgets import QApplication, QDialog
 
+from app.episodes_library import library_root
 from app.games import GameError, GameSpec
 from app.gui.bridge import SessionBridge
 from app.gui.main_window import MainWindow
@@ -66,6 +67,10 @@ class WindowController(QObject):
         w.game_picker.game_chosen.connect(self.open_game)
         w.game_picker.invalid.connect(self.show_error)
         w.settings_button.clicked.connect(self.edit_settings)
+        w.episodes.message.connect(self.show_message)
+        w.finetune.message.connect(self.show_message)
+        w.episodes_dock.visibilityChanged.connect(self._episodes_shown)
+        w.finetune.attach(session)
         self.panic = QShortcut(QKeySequence(session.settings.panic_key.upper()), w)
         self.panic.activated.connect(lambda: session.stop("panic key"))
         self.figures_timer = QTimer(self)
@@ -205,7 +210,13 @@ class WindowController(QObject):
             self.window.set_busy(None)
         self.window.status_panel.set_source(self.session.model_spec, self._game_label())
         self.window.instruction.set_library(self.session.tasks)
+        self.window.finetune.refresh_adapter()
         self._update_controls()
+
+    def _episodes_shown(self, shown: bool) -> None:
+        """List the recordings folder when the panel opens (lazily: it may hold many episodes)."""
+        if shown:
+            self.window.episodes.set_root(library_root(self.session.settings))
 
     def _game_label(self) -> str | None:
         return self.session.game.label if self.session.game is not None else None
@@ -254,6 +265,7 @@ class WindowController(QObject):
 
     def _update_controls(self) -> None:
         self.window.controls.set_state(self.session.ready and not self.jobs, self.session.mode)
+        self.window.controls.set_recording_live(self.session.recording_now)
 
     def _refresh_figures(self) -> None:
         self.window.status_panel.set_figures(self.session.stats.figures(), self.window.view.fps)
@@ -282,6 +294,8 @@ class WindowController(QObject):
     def shutdown(self) -> None:
         """Stop play and close the game; the window is going away."""
         self.figures_timer.stop()
+        self.window.episodes.shutdown()
+        self.window.finetune.shutdown()
         self.save_settings(self.session.settings)
         self.session.close()
 

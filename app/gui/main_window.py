@@ -2,13 +2,15 @@
 
 Layout: pickers and Settings on top; the game view (with its overlay) and the live figures in the
 middle; the control bar and the instruction box below; a message banner for errors and notes, and
-a status bar with progress while something loads.
+a status bar with progress while something loads. The episodes and fine-tune panels are docks on
+the right (View menu, or the Episodes / Fine-tune buttons), hidden until asked for.
 """
 
 from __future__ import annotations
 
 from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import (
+    QDockWidget,
     QHBoxLayout,
     QLabel,
     QMainWindow,
@@ -19,6 +21,8 @@ from PyQt6.QtWidgets import (
 )
 
 from app.gui.control_bar import ControlBar
+from app.gui.episodes_panel import EpisodesPanel
+from app.gui.finetune_panel import FinetunePanel
 from app.gui.game_view import GameView
 from app.gui.instruction_box import InstructionBox
 from app.gui.pickers import GamePicker, ModelPicker
@@ -76,6 +80,20 @@ class MainWindow(QMainWindow):
         top.addWidget(self.model_picker, 3)
         top.addWidget(self.game_picker, 3)
         top.addWidget(self.settings_button)
+        self.episodes = EpisodesPanel()
+        self.finetune = FinetunePanel()
+        self.episodes_dock = self._dock("Episodes", self.episodes)
+        self.finetune_dock = self._dock("Fine-tune", self.finetune)
+        self.tabifyDockWidget(self.episodes_dock, self.finetune_dock)
+        view_menu = self.menuBar().addMenu("&View")  # type: ignore[union-attr]
+        for dock in (self.episodes_dock, self.finetune_dock):
+            action = dock.toggleViewAction()
+            view_menu.addAction(action)  # type: ignore[union-attr]
+            button = QPushButton(dock.windowTitle())
+            button.setCheckable(True)
+            action.toggled.connect(button.setChecked)  # type: ignore[union-attr]
+            button.clicked.connect(action.trigger)  # type: ignore[union-attr]
+            top.addWidget(button)
         middle = QHBoxLayout()
         middle.addWidget(self.view, 1)
         middle.addWidget(self.status_panel, 0, Qt.AlignmentFlag.AlignTop)
@@ -96,6 +114,14 @@ class MainWindow(QMainWindow):
         self.progress.hide()
         self.statusBar().addWidget(self.progress_text, 1)
         self.statusBar().addPermanentWidget(self.progress)
+
+    def _dock(self, title: str, panel: QWidget) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(title)
+        dock.setWidget(panel)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+        dock.hide()
+        return dock
 
     def set_busy(self, text: str | None) -> None:
         """Show what is loading (``None``: nothing is)."""

@@ -1,0 +1,37 @@
+"""Background work for the side panels, with their own expected errors shown as plain sentences.
+
+``Job`` already turns unexpected exceptions into "Could not …" with a generic hint; the panels'
+own errors (``LibraryError``, ``TrashError``, ``AdapterError``) carry their fix in the message, so
+they are re-raised as ``UserError`` so ``failed`` carries their sentence without the generic hint.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from PyQt6.QtCore import QObject
+
+from app.adapters import AdapterError
+from app.cli import UserError
+from app.episodes_library import LibraryError
+from app.gui.workers import Job
+from app.trash import TrashError
+
+EXPECTED = (AdapterError, LibraryError, TrashError)
+
+
+def run_job(parent: QObject, work: Callable[[], Any], doing: str, done: Callable[[Any], None],
+            failed: Callable[[str], None]) -> Job:
+    """Run ``work`` off the GUI thread; ``done(result)`` or ``failed(sentence)`` on the GUI thread."""
+
+    def guarded(_progress: Callable[[str], None]) -> Any:
+        try:
+            return work()
+        except EXPECTED as exc:
+            raise UserError(str(exc)) from exc  # app.errors adds no generic hint to a UserError
+
+    job = Job(guarded, doing, parent)
+    job.done.connect(done)
+    job.failed.connect(failed)
+    return job.start()
