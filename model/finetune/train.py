@@ -279,7 +279,7 @@ def train(
                 accelerator.wait_for_everyone()
             if step % checkpoint_every == 0 or step == steps:
                 save_checkpoint()
-            if cancel.is_set():
+            if cancel.is_set() and step < steps:  # a cancel during the last step just lets it finish
                 save_checkpoint()
                 cancelled = True
                 break

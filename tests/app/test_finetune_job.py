@@ -49,7 +49,7 @@ def test_state_folds_events_and_exit_codes() -> None:
 def test_cancel_with_sigterm_then_resume_to_the_end(tmp_path: Path, tiny_model_dir: Path) -> None:
     episodes = synthetic_episodes(tmp_path / "episodes")
     out = tmp_path / "adapter"
-    job = FinetuneJob(small_request(tiny_model_dir, episodes, out, steps=2, eval_every=100))
+    job = FinetuneJob(small_request(tiny_model_dir, episodes, out, steps=4, eval_every=100))
     seen: list[FinetuneState] = []
     first_step = threading.Event()
 
@@ -64,7 +64,7 @@ def test_cancel_with_sigterm_then_resume_to_the_end(tmp_path: Path, tiny_model_d
     assert job.wait(120), "the fine-tune child did not exit"
     cancelled = job.snapshot()
     assert cancelled.status == "cancelled", cancelled
-    assert cancelled.step == 1 and cancelled.train_samples > 0
+    assert 1 <= cancelled.step < 4 and cancelled.train_samples > 0  # the signal lands mid-run
     assert any(s.status == "cancelling" for s in seen)
     assert [s for s, _ in cancelled.accuracy] == [0]  # the baseline evaluation only
     assert can_resume(out) and not (out / "adapter_config.json").exists()
@@ -73,9 +73,9 @@ def test_cancel_with_sigterm_then_resume_to_the_end(tmp_path: Path, tiny_model_d
     assert job.wait(120), "the resumed child did not exit"
     done = job.snapshot()
     assert done.status == "done", done
-    assert done.resumed_from == cancelled.step and done.step == done.steps == 2
-    assert [s for s, _ in done.loss] == [1, 2]  # the curve continues across the resume
-    assert done.accuracy[-1][0] == 2 and 0.0 <= done.accuracy[-1][1] <= 1.0
+    assert done.resumed_from == cancelled.step and done.step == done.steps == 4
+    assert [s for s, _ in done.loss] == [1, 2, 3, 4]  # the curve continues across the resume
+    assert done.accuracy[-1][0] == 4 and 0.0 <= done.accuracy[-1][1] <= 1.0
     assert done.fraction == 1.0 and (out / "adapter_config.json").is_file()
 
 
