@@ -117,6 +117,9 @@ class InputListener:
             self._xdisplay = xdisplay.Display()
         except Exception:  # not X11: names come straight from the keysym table
             self._xdisplay = None
+        # Motion events carry absolute positions; without the starting position the person's first
+        # move would read as no move and the game's warp back to the centre as a move the other way.
+        self._last_pos = _pointer_position(self._xdisplay, mouse)
         kb = keyboard.Listener(on_press=self._on_press, on_release=self._on_release)
         ms = mouse.Listener(on_move=self._on_move, on_click=self._on_click, on_scroll=self._on_scroll)
         for listener in (kb, ms):
@@ -224,6 +227,18 @@ class InputListener:
     def _on_scroll(self, x: float, y: float, dx: float, dy: float, injected: bool = False) -> None:
         if not injected:
             self._emit(InputEvent("scroll", self._clock(), dx=dx, dy=dy, x=x, y=y))
+
+
+def _pointer_position(xdisplay: Any, mouse: Any) -> tuple[float, float] | None:
+    """Where the pointer is now (X11 first, pynput's controller otherwise), or None if unknown."""
+    try:
+        if xdisplay is not None:
+            reply = xdisplay.screen().root.query_pointer()
+            return float(reply.root_x), float(reply.root_y)
+        x, y = mouse.Controller().position
+        return float(x), float(y)
+    except Exception:  # unknown: the first move then counts from its own position, as before
+        return None
 
 
 def _wake(listener: Any) -> None:
