@@ -102,7 +102,7 @@ def test_memory_estimate_for_the_7b_architecture() -> None:
 def test_lora_learns_a_visual_rule_and_resumes(tmp_path: Path, tiny_model_dir: Path) -> None:
     from model.finetune.train import train
 
-    episodes = colour_episodes(tmp_path / "episodes", episodes=5, ticks=32)
+    episodes = colour_episodes(tmp_path / "episodes", episodes=6, ticks=32)
     out = tmp_path / "adapter"
     events: list[dict] = []
     cancel = threading.Event()
@@ -116,9 +116,9 @@ def test_lora_learns_a_visual_rule_and_resumes(tmp_path: Path, tiny_model_dir: P
         model=str(tiny_model_dir),
         episodes=[str(episodes)],
         out=str(out),
-        steps=48,
+        steps=64,
         batch_size=8,
-        lr=8e-3,
+        lr=5e-3,
         eval_every=16,
         eval_samples=32,
         device="cpu",
@@ -131,7 +131,7 @@ def test_lora_learns_a_visual_rule_and_resumes(tmp_path: Path, tiny_model_dir: P
     config.resume = True
     manifest = train(config, events.append)
     assert any(e["event"] == "resumed" and e["step"] == 16 for e in events)
-    assert manifest["steps_done"] == 48 and not manifest["cancelled"]
+    assert manifest["steps_done"] == 64 and not manifest["cancelled"]
     evals = [e for e in events if e["event"] == "eval" and "action_accuracy" in e]
     assert evals[0]["step"] == 0 and evals[0]["action_accuracy"] < 0.5  # chance before training
     assert evals[-1]["action_accuracy"] >= 0.9, evals
