@@ -194,6 +194,15 @@ class ActionCodec:
         return self.joint_to_ids(JointAction(0, self.null_camera))
 
 
+def has_segment(ids: Sequence[int]) -> bool:
+    """Whether the ids hold a complete BEGIN…END action, i.e. the decoder did not fall back to null."""
+    ids = list(ids)
+    try:
+        return END_ID in ids[ids.index(BEGIN_ID) + 1 :]
+    except ValueError:
+        return False
+
+
 def _value(action: Mapping[str, Any], key: str) -> Any:
     value = action.get(key, 0)
     if isinstance(value, (list, tuple, np.ndarray)):

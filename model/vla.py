@@ -74,19 +74,17 @@ class VLA:
         path = Path(adapter).expanduser()
         if not (path / "adapter_config.json").is_file():
             raise CheckpointError(f"{path} is not a PEFT adapter folder (no adapter_config.json)")
-        base = self.model.get_base_model() if hasattr(self.model, "get_base_model") else self.model
-        if hasattr(self.model, "unload"):
-            base = self.model.unload()
-        self.model = PeftModel.from_pretrained(base, str(path)).eval()
+        self.unload_adapter()
+        self.model = PeftModel.from_pretrained(self.model, str(path)).eval()
         self.adapter = str(path)
-        self._masks.clear()
 
     def unload_adapter(self) -> None:
-        """Back to the base model."""
-        if hasattr(self.model, "unload"):
+        """Back to the base model: the LoRA layers are removed, the base weights were never changed."""
+        from peft import PeftModel
+
+        if isinstance(self.model, PeftModel):
             self.model = self.model.unload().eval()
         self.adapter = None
-        self._masks.clear()
 
     # ----- prompt -------------------------------------------------------------------------------
     def render(self, messages: list[Message]) -> str:

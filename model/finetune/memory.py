@@ -69,26 +69,22 @@ def suggestions(
     free_bytes: float,
 ) -> list[str]:
     """Settings that fit ``free_bytes``, most faithful first; empty when the given ones already fit."""
-    if (
-        estimate(model_config, lora_r, batch, seq, bytes_per_weight, gradient_checkpointing).total
-        <= free_bytes
-    ):
+
+    def fits(batch_size: int, checkpointing: bool, weight_bytes: float = bytes_per_weight) -> bool:
+        need = estimate(model_config, lora_r, batch_size, seq, weight_bytes, checkpointing)
+        return need.total <= free_bytes
+
+    if fits(batch, gradient_checkpointing):
         return []
     tips = []
-    if (
-        not gradient_checkpointing
-        and estimate(model_config, lora_r, batch, seq, bytes_per_weight, True).total <= free_bytes
-    ):
+    if not gradient_checkpointing and fits(batch, True):
         tips.append("--gradient-checkpointing")
     for smaller in (batch // 2, batch // 4, 1):
-        if (
-            smaller >= 1
-            and estimate(model_config, lora_r, smaller, seq, bytes_per_weight, True).total <= free_bytes
-        ):
+        if smaller >= 1 and fits(smaller, True):
             tips.append(
                 f"--gradient-checkpointing --batch-size {smaller} --grad-accum {max(1, batch // smaller)}"
             )
             break
-    if estimate(model_config, lora_r, 1, seq, 0.55, True).total <= free_bytes:
+    if fits(1, True, weight_bytes=0.55):
         tips.append("--load-in-4bit --gradient-checkpointing --batch-size 1")
     return tips or ["nothing fits: free GPU memory (stop the agent) or use a larger GPU"]

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from model.action_codec import ActionCodec
+from model.action_codec import ActionCodec, has_segment
 from model.image import prepare_frame
 from model.policies.base import PolicyStep
 from model.prompts import PromptHistory
@@ -51,7 +51,7 @@ class LocalPolicy:
         t1 = time.perf_counter()
         joints = self.codec.ids_to_joints(generation.ids)
         actions = [self.codec.joint_to_env(j) for j in joints][: max(1, self.config.chunk_len)]
-        malformed = not _has_segment(generation.ids)
+        malformed = not has_segment(generation.ids)
         self.history.record(image, generation.text)
         t2 = time.perf_counter()
         timings = dict(generation.timings_ms)
@@ -62,12 +62,3 @@ class LocalPolicy:
 
     def close(self) -> None:
         self.vla = None  # type: ignore[assignment]
-
-
-def _has_segment(ids: list[int]) -> bool:
-    from model.action_tokens import BEGIN_ID, END_ID
-
-    try:
-        return END_ID in ids[ids.index(BEGIN_ID) + 1 :]
-    except ValueError:
-        return False

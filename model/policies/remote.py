@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from model.action_codec import ActionCodec
+from model.action_codec import ActionCodec, has_segment
 from model.action_tokens import ids_from_text
 from model.image import jpeg_data_url, prepare_frame
 from model.policies.base import PolicyError, PolicyStep
@@ -125,13 +125,11 @@ class RemotePolicy:
         actions = [self.codec.joint_to_env(j) for j in joints][: max(1, self.config.chunk_len)]
         self.history.record(image, text)
         t3 = time.perf_counter()
-        from model.policies.local import _has_segment
-
         return PolicyStep(
             actions=actions,
             ids=ids,
             text=text,
-            malformed=not _has_segment(ids),
+            malformed=not has_segment(ids),
             timings_ms={
                 "prepare_ms": (t1 - t0) * 1e3,
                 "model_ms": (t2 - t1) * 1e3,
