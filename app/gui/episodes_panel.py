@@ -234,9 +234,7 @@ class EpisodesPanel(QWidget):
             self.message.emit(text, "error")
             self.refresh()
 
-        job = run_job(self, work, doing, done, failed)
-        self.jobs.append(job)
-        job.finished.connect(lambda: self.jobs.remove(job))
+        run_job(self, work, doing, done, failed, self.jobs)
         self._enable()
 
     def _enable(self) -> None:

@@ -329,9 +329,7 @@ class FinetunePanel(QWidget):
             self.refresh_adapter()
             self.message.emit(text, "error")
 
-        job = run_job(self, lambda: session.set_adapter(folder), doing, done, failed)
-        self.jobs.append(job)
-        job.finished.connect(lambda: self.jobs.remove(job))
+        run_job(self, lambda: session.set_adapter(folder), doing, done, failed, self.jobs)
 
     # ----- comparison -------------------------------------------------------------------------
     def compare(self) -> None:

@@ -22,8 +22,12 @@ EXPECTED = (AdapterError, LibraryError, TrashError)
 
 
 def run_job(parent: QObject, work: Callable[[], Any], doing: str, done: Callable[[Any], None],
-            failed: Callable[[str], None]) -> Job:
-    """Run ``work`` off the GUI thread; ``done(result)`` or ``failed(sentence)`` on the GUI thread."""
+            failed: Callable[[str], None], jobs: list[Job]) -> Job:
+    """Run ``work`` off the GUI thread; ``done(result)`` or ``failed(sentence)`` on the GUI thread.
+
+    The job is listed in ``jobs`` until it finishes. It is registered, and its removal connected,
+    before the thread starts: a job fast enough to finish first would otherwise stay listed forever.
+    """
 
     def guarded(_progress: Callable[[str], None]) -> Any:
         try:
@@ -34,4 +38,6 @@ def run_job(parent: QObject, work: Callable[[], Any], doing: str, done: Callable
     job = Job(guarded, doing, parent)
     job.done.connect(done)
     job.failed.connect(failed)
+    jobs.append(job)
+    job.finished.connect(lambda: jobs.remove(job))
     return job.start()
