@@ -13,6 +13,8 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from app.errors import UserError
+
 # verb modules, in the order ``--help`` lists them
 COMMAND_MODULES: tuple[str, ...] = (
     "app.commands.window",
@@ -27,10 +29,6 @@ COMMAND_MODULES: tuple[str, ...] = (
     "app.commands.demo_game",
     "app.commands.bench",
 )
-
-
-class UserError(Exception):
-    """A problem the user can fix; printed as one clear message, without a traceback."""
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -23,15 +23,15 @@ from typing import Any
 
 import numpy as np
 
-from app import tasks as task_lib
-from app.connectors.base import Connector
-from app.control import Control, ControlConfig
-from app.games import GameSpec, OpenGame, open_game
-from app.live_stats import LiveStats
-from app.loop import ControlLoop, LoopConfig
+from app.games.connector import Connector
+from app.games.spec import GameSpec, OpenGame, open_game
+from app.runtime.live_stats import LiveStats
+from app.runtime.loop import ControlLoop, LoopConfig
+from app.runtime.takeover import Control, ControlConfig
+from app.runtime.telemetry import TickRecord
 from app.settings import Settings, default_episodes_dir
-from app.telemetry import TickRecord
-from model.actions import EnvAction
+from model import tasks as task_lib
+from model.actions.env import EnvAction
 from model.policies.base import Policy, PolicyStep
 from recorder.camera_law import CameraLaw
 from recorder.input_events import InputEvent
@@ -298,7 +298,7 @@ class Session:
     def set_adapter(self, adapter: str | None) -> str | None:
         """Hot-swap a LoRA adapter into the loaded local model (None: back to the base); a running
         loop keeps going. Slow: call off the GUI thread. Raises ``AdapterError`` with what to do."""
-        from app import adapters
+        from model import adapters
 
         with self._lock:
             policy, spec = self.policy, self.model_spec
@@ -307,7 +307,7 @@ class Session:
     @property
     def adapter(self) -> str | None:
         """The adapter active in the local model, if any."""
-        from app import adapters
+        from model import adapters
 
         return adapters.active_adapter(self.policy)
 
@@ -423,7 +423,7 @@ class Session:
             listener.stop()
 
     def _make_recorder(self) -> Any:
-        from app.recording import Recording
+        from app.runtime.recording import Recording
 
         s = self.settings
         root = Path(s.episodes_dir or default_episodes_dir()).expanduser()

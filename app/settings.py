@@ -35,9 +35,9 @@ def config_dir() -> Path:
 
 
 def default_episodes_dir() -> str:
-    from platformdirs import user_data_dir
+    from recorder.library import default_root
 
-    return str(Path(user_data_dir(APP_NAME)) / "episodes")
+    return str(default_root())
 
 
 @dataclass
@@ -143,3 +143,8 @@ def save(settings: Settings, path: Path | None = None) -> Path:
     tmp.write_text(json.dumps(settings.to_dict(), indent=2, sort_keys=True) + "\n", encoding="utf-8")
     os.replace(tmp, path)
     return path
+
+
+def episodes_root(settings: Settings) -> Path:
+    """The recordings folder the session writes to (Settings, else the platform's data folder)."""
+    return Path(settings.episodes_dir or default_episodes_dir()).expanduser()

@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from model.action_tokens import (
+from model.actions.tokens import (
     ACTION_IDS,
     JARVIS_SPECIAL_TOKENS,
     LAST_ACTION_ID,

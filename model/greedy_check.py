@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from model.action_tokens import BEGIN_ID
+from model.actions.tokens import BEGIN_ID
 
 
 @dataclass

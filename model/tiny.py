@@ -16,7 +16,7 @@ import logging
 import os
 from pathlib import Path
 
-from model.action_tokens import JARVIS_SPECIAL_TOKENS, QWEN2_VL_FIRST_SPECIAL, QWEN2_VL_SPECIAL_TOKENS
+from model.actions.tokens import JARVIS_SPECIAL_TOKENS, QWEN2_VL_FIRST_SPECIAL, QWEN2_VL_SPECIAL_TOKENS
 from model.checkpoint import TEMPLATE_PATH
 from model.processor import JARVIS_MAX_PIXELS, JARVIS_MIN_PIXELS
 

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from model.action_tokens import BEGIN_ID, IM_END_ID, IMAGE_PAD_ID
+from model.actions.grammar import ALLOWED, YAW_IDS, complete, state_after
+from model.actions.tokens import BEGIN_ID, IM_END_ID, IMAGE_PAD_ID
 from model.checkpoint import CheckpointError, load_model, load_processor, resolve
-from model.grammar import ALLOWED, YAW_IDS, complete, state_after
 from model.prompts import Message
 
 LOG = logging.getLogger(__name__)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from model.action_codec import ActionCodec
+from model.actions.codec import ActionCodec
 from recorder.episode_format import (
     ACTIONS,
     FPS,

@@ -19,8 +19,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from model.action_codec import ActionCodec
-from model.actions import BUTTONS, EnvAction, null_action
+from model.actions.codec import ActionCodec
+from model.actions.env import BUTTONS, EnvAction, null_action
 from recorder.camera_law import CameraLaw
 from recorder.episode_format import FLAG_CAMERA_SATURATED, FLAG_NOOP_RUN, FPS
 from recorder.input_events import InputEvent

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from model.actions import EnvAction
+from model.actions.env import EnvAction
 from recorder.camera_law import CameraLaw
 from recorder.episode_check import recover_crashed
 from recorder.episode_format import FPS, EpisodeMeta

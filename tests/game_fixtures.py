@@ -33,7 +33,7 @@ def xvfb() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def minetest_session(xvfb: str):  # type: ignore[no-untyped-def]
-    from app.demo_game import DemoGame, DemoGameConfig, find_binary
+    from app.games.demo_game import DemoGame, DemoGameConfig, find_binary
 
     if find_binary() is None:
         pytest.skip("minetest is not installed (apt-get install minetest)")

@@ -52,8 +52,8 @@ def _error(number: int, message: str, out: IO[str]) -> None:
 
 
 def _encode(args: argparse.Namespace) -> int:
-    from model.action_codec import ActionCodec
-    from model.actions import normalize
+    from model.actions.codec import ActionCodec
+    from model.actions.env import normalize
 
     codec = ActionCodec()
     out = sys.stdout
@@ -89,8 +89,8 @@ def _encode(args: argparse.Namespace) -> int:
 
 
 def _decode(args: argparse.Namespace) -> int:
-    from model.action_codec import ActionCodec
-    from model.actions import describe
+    from model.actions.codec import ActionCodec
+    from model.actions.env import describe
 
     codec = ActionCodec()
     out = sys.stdout

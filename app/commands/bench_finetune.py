@@ -34,7 +34,7 @@ def register(sub: Any) -> None:
 
 
 def _records(n: int) -> list[dict[str, Any]]:
-    from model.action_codec import ActionCodec
+    from model.actions.codec import ActionCodec
     from model.finetune.sft_data import encode_image
     from model.prompts import sft_conversation
 

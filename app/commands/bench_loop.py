@@ -41,7 +41,7 @@ def register(sub: Any) -> None:
 
 def bench_actions() -> list[dict[str, Any]]:
     """A realistic mix: walking with held keys, periodic presses, small camera moves every tick."""
-    from model.actions import null_action
+    from model.actions.env import null_action
 
     out = []
     for i in range(40):
@@ -61,7 +61,7 @@ def measure(connector: Any, ticks: int, hz: float, warmup: int = 40) -> dict[str
     recorded: they happen once per session, not per tick. The heap is frozen after them, as the
     control loop does, so the collector does not rescan import-time objects in the middle of a tick.
     """
-    from model.action_codec import ActionCodec
+    from model.actions.codec import ActionCodec
     from recorder.capture import to_rgb
 
     codec = ActionCodec()
@@ -99,7 +99,7 @@ def measure(connector: Any, ticks: int, hz: float, warmup: int = 40) -> dict[str
 
 
 def main(args: argparse.Namespace) -> int:
-    from app.cli import UserError
+    from app.errors import UserError
 
     try:
         width, height = (int(v) for v in args.size.lower().split("x"))
@@ -129,9 +129,9 @@ def main(args: argparse.Namespace) -> int:
 
 
 def _setup(args: argparse.Namespace, width: int, height: int, stack: ExitStack) -> tuple[Any, str]:
-    from app.cli import UserError
-    from app.connectors.desktop import DesktopConfig, DesktopConnector
-    from app.demo_game import DemoGame, DemoGameConfig, find_binary
+    from app.errors import UserError
+    from app.games.demo_game import DemoGame, DemoGameConfig, find_binary
+    from app.games.desktop import DesktopConfig, DesktopConnector
     from recorder.virtual_display import VirtualDisplay
 
     if args.window:

@@ -104,8 +104,8 @@ def _baseline(vla: Any, answer_tokens: int, temperature: float) -> Any:
     import torch
     from PIL import Image
 
-    from model.action_codec import ActionCodec
-    from model.action_tokens import IM_END_ID, ids_from_text
+    from model.actions.codec import ActionCodec
+    from model.actions.tokens import IM_END_ID, ids_from_text
     from model.prompts import user_turn
 
     codec = ActionCodec()
@@ -176,7 +176,7 @@ def main(args: argparse.Namespace) -> int:
         server = None
         url = args.vllm_url
         if not url:
-            from app.server import ChatServer
+            from model.server import ChatServer
 
             server = ChatServer(("127.0.0.1", 0), vla, "jarvisvla", constrained=False)
             threading.Thread(target=server.serve_forever, daemon=True).start()

@@ -74,8 +74,8 @@ def scene(n: int = 64) -> list[np.ndarray]:
 
 
 def run_bench(args: argparse.Namespace) -> int:
-    from model.action_codec import ActionCodec
-    from model.actions import null_action
+    from model.actions.codec import ActionCodec
+    from model.actions.env import null_action
     from recorder.camera_law import CameraLaw
     from recorder.episode_format import FPS, EpisodeMeta
     from recorder.session_recorder import SessionRecorder

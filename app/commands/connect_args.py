@@ -72,10 +72,10 @@ def add_loop_args(parser: argparse.ArgumentParser, seconds: float | None = None)
 
 
 def run_settings(args: argparse.Namespace) -> Any:
-    from app.cli import UserError
-    from app.control import ControlConfig
-    from app.loop import LoopConfig
-    from app.runner import RunSettings
+    from app.errors import UserError
+    from app.runtime.loop import LoopConfig
+    from app.runtime.runner import RunSettings
+    from app.runtime.takeover import ControlConfig
     from recorder.keymap import binding_name
 
     try:
@@ -93,7 +93,7 @@ def run_settings(args: argparse.Namespace) -> Any:
 
 
 def _region(text: str) -> tuple[int, int, int, int]:
-    from app.cli import UserError
+    from app.errors import UserError
 
     try:
         x, y, w, h = (int(v) for v in text.split(","))
@@ -104,7 +104,7 @@ def _region(text: str) -> tuple[int, int, int, int]:
 
 def build_connector(args: argparse.Namespace) -> Any:
     """The connector the arguments ask for, opened. Prints what the game settings mean for the agent."""
-    from app.cli import UserError
+    from app.errors import UserError
 
     chosen = [bool(args.window), args.pid is not None, bool(args.region), bool(args.env), bool(args.fake)]
     if sum(chosen) != 1:
@@ -112,11 +112,11 @@ def build_connector(args: argparse.Namespace) -> Any:
             "say which game to play: exactly one of --window TITLE, --pid, --region, --env, --fake"
         )
     if args.fake:
-        from app.connectors.fake import FakeConnector
+        from app.games.fake import FakeConnector
 
         return FakeConnector()
     if args.env:
-        from app.connectors.minerl_env import MineRLConnector, make_env
+        from app.games.minerl_env import MineRLConnector, make_env
 
         try:
             env = make_env(args.env)
@@ -127,10 +127,10 @@ def build_connector(args: argparse.Namespace) -> Any:
 
 
 def _desktop(args: argparse.Namespace) -> Any:
-    from app.cli import UserError
-    from app.connectors import minecraft_options
-    from app.connectors.desktop import DesktopConfig, DesktopConnector
-    from app.connectors.mouse_law import degrees_per_count
+    from app.errors import UserError
+    from app.games.desktop import DesktopConfig, DesktopConnector
+    from app.games.mouse_law import degrees_per_count
+    from app.games.spec import minecraft_options
     from recorder import display, keymap
 
     for check in (display.can_capture(), display.can_inject()):
@@ -194,7 +194,7 @@ def _desktop(args: argparse.Namespace) -> Any:
 
 def build_policy(spec: str, args: argparse.Namespace | None = None) -> Any:
     """``scripted:ACTIONS.jsonl`` replays a file in a loop; anything else goes to the model factory."""
-    from app.cli import UserError
+    from app.errors import UserError
 
     if spec.startswith("scripted:"):
         from model.policies.scripted import ScriptedPolicy

@@ -33,8 +33,8 @@ def register(sub: Any) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from app.cli import UserError
-    from app.demo_game import DemoGame, DemoGameConfig, find_binary
+    from app.errors import UserError
+    from app.games.demo_game import DemoGame, DemoGameConfig, find_binary
 
     if not find_binary():
         raise UserError("minetest is not installed (Debian/Ubuntu: sudo apt-get install minetest)")

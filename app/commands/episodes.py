@@ -82,7 +82,7 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from app.cli import UserError
+    from app.errors import UserError
     from recorder.episode_check import check_all
 
     if not args.dir.exists():
@@ -98,7 +98,7 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from app.cli import UserError
+    from app.errors import UserError
     from model.finetune.sft_data import SftOptions, export_sft
     from recorder.episode_format import FLAG_CAMERA_SATURATED, FLAG_NOOP_RUN
 

@@ -79,7 +79,7 @@ def _printer(json_lines: bool) -> Any:
 
 
 def main(args: argparse.Namespace) -> int:
-    from app.cli import UserError
+    from app.errors import UserError
     from model.checkpoint import CheckpointError
     from model.finetune.config import FinetuneConfig
     from model.finetune.train import FinetuneError
@@ -130,7 +130,7 @@ def main(args: argparse.Namespace) -> int:
 def _compare(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from app.cli import UserError
+    from app.errors import UserError
     from model.checkpoint import CheckpointError
     from model.finetune.evaluate import compare, format_comparison
     from model.finetune.sft_data import SftOptions, episode_records, usable_episodes

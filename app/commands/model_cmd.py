@@ -22,7 +22,7 @@ def make_tiny(args: argparse.Namespace) -> int:
 
     path = Path(args.dir) if args.dir else default_tiny_dir()
     if path.exists() and any(path.iterdir()) and not (path / "config.json").exists():
-        from app.cli import UserError
+        from app.errors import UserError
 
         raise UserError(f"{path} exists and is not a model folder; choose an empty or new folder")
     make_tiny(path, seed=args.seed)

@@ -92,8 +92,8 @@ def build_recorder(args: argparse.Namespace, connector: Any, on_error: Any = Non
 
 
 def main(args: argparse.Namespace) -> int:
-    from app.cli import UserError
     from app.commands.connect_args import build_connector
+    from app.errors import UserError
     from recorder.keymap import binding_name
 
     if args.mode != "teleop" and not args.model:
@@ -167,7 +167,7 @@ def _teleop(args: argparse.Namespace, connector: Any, rec: Any, save_key: str) -
 def _agent(args: argparse.Namespace, connector: Any, rec: Any, save_key: str) -> None:
     """The play loop drives the agent; a subscriber records each tick with what was executed."""
     from app.commands.connect_args import build_policy, run_settings
-    from app.runner import run_agent
+    from app.runtime.runner import run_agent
     from recorder.human_actions import InputAccumulator
 
     policy = build_policy(args.model, args)

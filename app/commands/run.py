@@ -77,7 +77,7 @@ def _close(connector: Any) -> None:
 
 
 def main_run(args: argparse.Namespace) -> int:
-    from app.runner import run_agent
+    from app.runtime.runner import run_agent
 
     settings = run_settings(args)
     policy = build_policy(args.model, args)
@@ -92,8 +92,8 @@ def main_run(args: argparse.Namespace) -> int:
 
 
 def main_replay(args: argparse.Namespace) -> int:
-    from app.cli import UserError
-    from app.runner import run_agent
+    from app.errors import UserError
+    from app.runtime.runner import run_agent
     from model.policies.scripted import ScriptedPolicy
 
     try:
@@ -120,7 +120,7 @@ def _demo_policy() -> tuple[Any, str]:
 
         return make_policy("tiny"), "tiny model (random weights: expect aimless play)"
     except Exception as exc:  # no torch, no factory yet: still show the pipeline
-        from model.actions import null_action
+        from model.actions.env import null_action
         from model.policies.scripted import ScriptedPolicy
 
         walk = [dict(null_action(), forward=1, camera=[0.0, 2.0]) for _ in range(40)]
@@ -134,11 +134,11 @@ def default_demo(args: argparse.Namespace) -> int:
     On a desktop with minetest installed it starts the demo game and lets the tiny model play it for a
     few seconds; anywhere else it plays a fake game. Either way it prints the loop's telemetry.
     """
-    from app.connectors.fake import FakeConnector
-    from app.control import ControlConfig
-    from app.demo_game import DemoGame, find_binary
-    from app.loop import LoopConfig
-    from app.runner import RunSettings, run_agent
+    from app.games.demo_game import DemoGame, find_binary
+    from app.games.fake import FakeConnector
+    from app.runtime.loop import LoopConfig
+    from app.runtime.runner import RunSettings, run_agent
+    from app.runtime.takeover import ControlConfig
     from recorder import display
 
     policy, what = _demo_policy()
@@ -146,7 +146,7 @@ def default_demo(args: argparse.Namespace) -> int:
     game = None
     connector: Any
     if find_binary() and display.can_inject().ok and os.environ.get("DISPLAY"):
-        from app.connectors.desktop import DesktopConfig, DesktopConnector
+        from app.games.desktop import DesktopConfig, DesktopConnector
 
         print("starting the demo game (minetest) ...")
         game = DemoGame().start()

@@ -33,10 +33,10 @@ def register(sub: Any) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from app.cli import UserError
-    from app.server import ChatServer
+    from app.errors import UserError
     from model.checkpoint import CheckpointError
     from model.policies.factory import model_path
+    from model.server import ChatServer
     from model.vla import VLA
 
     try:

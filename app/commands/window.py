@@ -41,7 +41,7 @@ def _opt(args: argparse.Namespace, name: str) -> Any:
 
 
 def main(args: argparse.Namespace) -> int:
-    from app.cli import UserError
+    from app.errors import UserError
     from recorder.display import display_server
 
     if display_server() == "none" and not os.environ.get("QT_QPA_PLATFORM"):

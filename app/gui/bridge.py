@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from PyQt6.QtCore import QObject, pyqtSignal
 
-from app.latest import Latest
+from app.runtime.latest import Latest
 from app.session import Session, TickView
 
 

@@ -17,16 +17,15 @@ from PyQt6.QtCore import QEvent, QObject, QTimer
 from PyQt6.QtGui import QKeySequence, QShortcut
 from PyQt6.QtWidgets import QApplication, QDialog
 
-from app.episodes_library import library_root
-from app.games import GameError, GameSpec
+from app.games.spec import GameError, GameSpec
 from app.gui.bridge import SessionBridge
 from app.gui.main_window import MainWindow
 from app.gui.overlay import overlay_for
 from app.gui.settings_dialog import SettingsDialog
 from app.gui.workers import Job
 from app.session import Session
-from app.settings import Settings
-from model.actions import describe
+from app.settings import Settings, episodes_root
+from model.actions.env import describe
 from recorder import keymap
 from recorder.input_events import InputEvent
 
@@ -172,7 +171,7 @@ class WindowController(QObject):
         self.session.settings = settings
         self.session.recording = settings.record
         if settings.tasks_file != old.tasks_file:
-            from app import tasks
+            from model import tasks
 
             self.session.tasks, problem = tasks.find(settings.tasks_file or None, None)
             if problem:
@@ -216,7 +215,7 @@ class WindowController(QObject):
     def _episodes_shown(self, shown: bool) -> None:
         """List the recordings folder when the panel opens (lazily: it may hold many episodes)."""
         if shown:
-            self.window.episodes.set_root(library_root(self.session.settings))
+            self.window.episodes.set_root(episodes_root(self.session.settings))
 
     def _game_label(self) -> str | None:
         return self.session.game.label if self.session.game is not None else None

@@ -1,6 +1,6 @@
 """Fine-tune from recordings, watch it learn, then try the adapter live and compare it with the base.
 
-A thin view: ``app.finetune_job`` runs and parses the training child process, ``app.adapters``
+A thin view: ``app.finetune_job`` runs and parses the training child process, ``model.adapters``
 (through ``Session.set_adapter``) swaps adapters into the running model, and the comparison is one
 more child. Child events arrive on reader threads and cross to the GUI thread through this panel's
 private signals. Swaps load weights, so they run as background jobs; the agent keeps playing and
@@ -33,7 +33,6 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from app import adapters
 from app.finetune_job import (
     ChildRun,
     FinetuneJob,
@@ -48,6 +47,7 @@ from app.gui.episodes_panel import ask_yes_no
 from app.gui.panel_jobs import run_job
 from app.session import Session
 from app.settings import default_episodes_dir
+from model import adapters
 
 PROGRESS_MAX = 1000
 

@@ -10,7 +10,7 @@ from PyQt6.QtCore import QStringListModel, Qt, pyqtSignal
 from PyQt6.QtGui import QKeyEvent
 from PyQt6.QtWidgets import QCompleter, QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
 
-from app.tasks import TaskLibrary
+from model.tasks import TaskLibrary
 
 
 class HistoryLineEdit(QLineEdit):

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from model.actions import BUTTONS
+from model.actions.env import BUTTONS
 
 # A camera move of this many degrees or more draws an arrow of ARROW_MAX (the codec's largest bin is ±10°).
 ARROW_FULL_DEGREES = 10.0

@@ -12,11 +12,11 @@ from typing import Any
 
 from PyQt6.QtCore import QObject
 
-from app.adapters import AdapterError
-from app.cli import UserError
-from app.episodes_library import LibraryError
+from app.errors import UserError
 from app.gui.workers import Job
-from app.trash import TrashError
+from model.adapters import AdapterError
+from recorder.library import LibraryError
+from recorder.trash import TrashError
 
 EXPECTED = (AdapterError, LibraryError, TrashError)
 

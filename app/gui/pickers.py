@@ -1,6 +1,6 @@
 """Choose the model (tiny demo, HF id, local folder, server URL) and the game (demo, window, region…).
 
-Pickers only produce spec strings (``app.session`` / ``app.games`` understand them) and emit them when
+Pickers only produce spec strings (``app.session`` / ``app.games.spec`` understand them) and emit them when
 the person presses Load/Open; the loading itself happens elsewhere, off the GUI thread.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 from PyQt6.QtCore import pyqtSignal
 from PyQt6.QtWidgets import QComboBox, QFileDialog, QHBoxLayout, QLabel, QPushButton, QWidget
 
-from app.games import KINDS, GameError, GameSpec, list_windows
+from app.games.spec import KINDS, GameError, GameSpec, list_windows
 
 MODEL_HINT = "tiny, a checkpoint folder, an HF id (owner/name) or a server URL (http://host:8000/v1)"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from PyQt6.QtWidgets import QFormLayout, QGroupBox, QLabel, QWidget
 
 from app.gui.overlay import BADGES
-from app.live_stats import Figures
+from app.runtime.live_stats import Figures
 
 
 class StatusPanel(QGroupBox):

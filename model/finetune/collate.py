@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from model.action_tokens import IM_START_ID
+from model.actions.tokens import IM_START_ID
 from model.image import prepare_frame
 
 IGNORE = -100

@@ -14,8 +14,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from model.action_codec import ActionCodec
-from model.action_tokens import ids_from_text
+from model.actions.codec import ActionCodec
+from model.actions.tokens import ids_from_text
 
 GROUP_NAMES = ("hotbar", "fore_back", "left_right", "sprint_sneak", "use", "drop", "attack", "jump")
 REPORTED = (*GROUP_NAMES, "pitch", "yaw", "action")

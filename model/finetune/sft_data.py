@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from model.action_codec import ActionCodec
+from model.actions.codec import ActionCodec
 from model.prompts import sft_conversation
 from recorder.episode_format import FLAG_NOOP_RUN, list_episodes, read_meta
 from recorder.episode_reader import EpisodeReader

@@ -13,7 +13,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from model.actions import EnvAction, null_action
+from model.actions.env import EnvAction, null_action
 
 
 class PolicyError(RuntimeError):

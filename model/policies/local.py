@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from model.action_codec import ActionCodec, has_segment
+from model.actions.codec import ActionCodec, has_segment
 from model.image import prepare_frame
 from model.policies.base import PolicyStep
 from model.prompts import PromptHistory

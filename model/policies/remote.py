@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from model.action_codec import ActionCodec, has_segment
-from model.action_tokens import ids_from_text
+from model.actions.codec import ActionCodec, has_segment
+from model.actions.tokens import ids_from_text
 from model.image import jpeg_data_url, prepare_frame
 from model.policies.base import PolicyError, PolicyStep
 from model.prompts import Message, PromptHistory

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from model.actions import EnvAction, normalize, null_action
+from model.actions.env import EnvAction, normalize, null_action
 from model.policies.base import PolicyStep
 
 

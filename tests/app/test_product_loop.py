@@ -28,7 +28,7 @@ RULE = "Look down when you see the sky, otherwise turn right."
 
 
 def demonstrate(game: Any, connector: Any, root: Path, episodes: int = 4, per_episode: int = 12) -> Path:
-    from model.actions import null_action
+    from model.actions.env import null_action
     from recorder.episode_format import EpisodeMeta
     from recorder.episode_writer import EpisodeWriter
     from tests.recorder.synth import line_for
@@ -54,8 +54,8 @@ def demonstrate(game: Any, connector: Any, root: Path, episodes: int = 4, per_ep
 def test_corrections_become_behaviour_in_the_live_loop(
     game: Any, xvfb: str, tiny_model_dir: Path, tmp_path: Path
 ) -> None:
-    from app.connectors.desktop import DesktopConfig, DesktopConnector
-    from app.loop import ControlLoop, LoopConfig
+    from app.games.desktop import DesktopConfig, DesktopConnector
+    from app.runtime.loop import ControlLoop, LoopConfig
     from model.finetune.config import FinetuneConfig
     from model.finetune.train import train
     from model.policies.local import LocalPolicy, LocalPolicyConfig

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from app.cli import UserError
 from app.commands import run
+from app.errors import UserError
 from model.policies.scripted import ScriptedPolicy
 
 

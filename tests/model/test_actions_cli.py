@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from model.action_codec import ActionCodec
+from model.actions.codec import ActionCodec
 
 
 def run(args: list[str], stdin: str) -> subprocess.CompletedProcess[str]:

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from model.actions import null_action
+from model.actions.env import null_action
 from model.finetune.collate import IGNORE, SftCollator, mask_labels, role_pattern
 from model.finetune.config import FinetuneConfig
 from model.finetune.evaluate import wilson

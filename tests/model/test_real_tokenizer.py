@@ -6,8 +6,8 @@ import json
 
 import numpy as np
 
-from model.action_codec import ActionCodec
-from model.action_tokens import ACTION_IDS, JARVIS_SPECIAL_TOKENS, token_text
+from model.actions.codec import ActionCodec
+from model.actions.tokens import ACTION_IDS, JARVIS_SPECIAL_TOKENS, token_text
 from tests.conftest import shared_path
 
 

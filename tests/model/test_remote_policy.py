@@ -16,11 +16,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from app.server import ChatServer
-from model.action_tokens import BEGIN_ID, END_ID
-from model.actions import BUTTONS
+from model.actions.env import BUTTONS
+from model.actions.tokens import BEGIN_ID, END_ID
 from model.policies.base import PolicyError
 from model.policies.remote import RemotePolicy, RemotePolicyConfig
+from model.server import ChatServer
 
 
 @pytest.fixture

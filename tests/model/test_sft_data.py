@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from model.action_codec import ActionCodec
+from model.actions.codec import ActionCodec
 from model.finetune.sft_data import SftOptions, _kept_ticks, episode_records, export_sft, split_episodes
 from recorder.episode_format import FLAG_NOOP_RUN, list_episodes, read_meta
 from tests.conftest import shared_path

@@ -10,11 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from model.action_codec import ActionCodec
-from model.action_tokens import ACTION_IDS, BEGIN_ID, END_ID, IMAGE_PAD_ID, token_text
-from model.actions import BUTTONS
+from model.actions.codec import ActionCodec
+from model.actions.env import BUTTONS
+from model.actions.grammar import ALLOWED, START, state_after
+from model.actions.tokens import ACTION_IDS, BEGIN_ID, END_ID, IMAGE_PAD_ID, token_text
 from model.checkpoint import CheckpointError, load_processor, resolve
-from model.grammar import ALLOWED, START, state_after
 from model.policies.local import LocalPolicy, LocalPolicyConfig
 from model.vla import Sampling
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from model.action_codec import ActionCodec
-from model.actions import null_action
+from model.actions.codec import ActionCodec
+from model.actions.env import null_action
 from recorder.episode_format import EpisodeMeta
 from recorder.episode_writer import EpisodeWriter
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from model.action_codec import ActionCodec
-from model.actions import null_action
+from model.actions.codec import ActionCodec
+from model.actions.env import null_action
 from recorder.camera_law import CameraLaw, minecraft_k
 from recorder.episode_format import FLAG_CAMERA_SATURATED, FLAG_NOOP_RUN
 from recorder.human_actions import InputAccumulator, Labeler, TickInput, action_to_tick, tick_to_env

@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from model.action_codec import ActionCodec
-from model.actions import null_action
+from model.actions.codec import ActionCodec
+from model.actions.env import null_action
 from recorder.camera_law import CameraLaw
 from recorder.episode_check import check_episode
 from recorder.episode_format import EpisodeMeta, list_episodes, read_meta

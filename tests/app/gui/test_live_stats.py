@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from app.latest import Latest
-from app.live_stats import LiveStats
-from app.telemetry import TickRecord
+from app.runtime.latest import Latest
+from app.runtime.live_stats import LiveStats
+from app.runtime.telemetry import TickRecord
 
 
 def test_figures_over_the_window() -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from app.gui.overlay import BADGES, overlay_for
-from model.actions import normalize
+from model.actions.env import normalize
 
 
 def test_held_keys_are_labelled_with_their_bindings() -> None:

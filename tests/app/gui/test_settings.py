@@ -55,3 +55,10 @@ def test_config_dir_is_the_platform_folder(monkeypatch) -> None:  # type: ignore
 
     monkeypatch.delenv("JARVIS_PLAY_CONFIG_DIR", raising=False)
     assert settings_mod.config_dir() == Path(user_config_dir("jarvis-play"))
+
+
+def test_episodes_root_follows_settings(tmp_path: Path) -> None:
+    from app.settings import Settings, episodes_root
+
+    assert episodes_root(Settings(episodes_dir=str(tmp_path))) == tmp_path
+    assert episodes_root(Settings()).name == "episodes"

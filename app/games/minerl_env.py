@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from app.connectors.base import FRAME_SIZE
-from model.actions import BUTTONS, EnvAction
+from app.games.connector import FRAME_SIZE
+from model.actions.env import BUTTONS, EnvAction
 
 LOG = logging.getLogger(__name__)
 

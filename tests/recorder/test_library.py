@@ -7,11 +7,11 @@ from urllib.parse import unquote
 
 import pytest
 
-from app import episodes_library as library
-from app.trash import TrashError
+from recorder import library
 from recorder.episode_format import ACTIONS, EpisodeMeta, read_meta
 from recorder.episode_reader import EpisodeReader
 from recorder.episode_writer import EpisodeWriter
+from recorder.trash import TrashError
 from tests.recorder.synth import line_for, read_tick, tick_frame, write_episode
 
 
@@ -151,10 +151,3 @@ def test_player_steps_and_seeks(tmp_path: Path) -> None:
         assert got[-1] is None and player.at_end
     finally:
         player.close()
-
-
-def test_library_root_follows_settings(tmp_path: Path) -> None:
-    from app.settings import Settings
-
-    assert library.library_root(Settings(episodes_dir=str(tmp_path))) == tmp_path
-    assert library.library_root(Settings()).name == "episodes"

@@ -25,7 +25,7 @@ pytestmark = [pytest.mark.xvfb, pytest.mark.game]
 
 
 def act(**kw: Any) -> dict[str, Any]:
-    from model.actions import null_action
+    from model.actions.env import null_action
 
     a = null_action()
     a.update(kw)
@@ -74,7 +74,7 @@ def keys(xvfb: str) -> Iterator[KeyState]:
 
 @pytest.fixture
 def connector(game: Any, xvfb: str) -> Iterator[Any]:
-    from app.connectors.desktop import DesktopConfig, DesktopConnector
+    from app.games.desktop import DesktopConfig, DesktopConnector
 
     conn = DesktopConnector(DesktopConfig(pid=game.proc.pid), display=xvfb).open()
     yield conn
@@ -85,9 +85,9 @@ class Background:
     """``run_agent`` on a thread, so the test can act (press keys, steal focus) while it plays."""
 
     def __init__(self, connector: Any, policy: Any, resume_after: float = 2.0, seconds: float = 20) -> None:
-        from app.control import ControlConfig
-        from app.loop import LoopConfig
-        from app.runner import RunSettings, run_agent
+        from app.runtime.loop import LoopConfig
+        from app.runtime.runner import RunSettings, run_agent
+        from app.runtime.takeover import ControlConfig
 
         self.loop: Any = None
         started = threading.Event()
@@ -151,7 +151,7 @@ def test_replay_forward_two_seconds_walks_north(game: Any, xvfb: str, tmp_path: 
 
 
 def test_yaw_and_pitch_turn_the_right_way_by_about_the_commanded_angle(game: Any, connector: Any) -> None:
-    from app.runner import RunSettings, run_agent
+    from app.runtime.runner import RunSettings, run_agent
 
     settings = RunSettings(listen=False)
     p0 = game.pose()
@@ -169,7 +169,7 @@ def test_yaw_and_pitch_turn_the_right_way_by_about_the_commanded_angle(game: Any
 
 
 def test_attack_digs_the_block_below(game: Any, connector: Any, keys: KeyState) -> None:
-    from app.runner import RunSettings, run_agent
+    from app.runtime.runner import RunSettings, run_agent
 
     game.command(f"tp {SPAWN[0]} {SPAWN[1]} {SPAWN[2]} 0 90")  # look straight down at (0, 99, 0)
     settle(game, 0.2)
@@ -183,7 +183,7 @@ def test_attack_digs_the_block_below(game: Any, connector: Any, keys: KeyState) 
 
 
 def test_panic_key_stops_movement_at_once(game: Any, connector: Any, keys: KeyState, xvfb: str) -> None:
-    from app.control import Mode
+    from app.runtime.takeover import Mode
     from model.policies.scripted import ScriptedPolicy
 
     bg = Background(connector, ScriptedPolicy([act(forward=1)], loop=True))
@@ -249,7 +249,7 @@ def test_focus_loss_pauses_injection_and_focus_return_resumes(
 def test_xdotool_key_preempts_the_agent_and_agent_input_is_not_mistaken(
     game: Any, connector: Any, keys: KeyState, xvfb: str
 ) -> None:
-    from app.control import Mode
+    from app.runtime.takeover import Mode
     from model.policies.scripted import ScriptedPolicy
 
     walk = [act(forward=1, camera=[0.3, 1.5]), act(forward=1, jump=1, camera=[-0.3, -1.5])]
@@ -307,8 +307,8 @@ def test_own_windows_are_never_targets(xvfb: str, monkeypatch: pytest.MonkeyPatc
 
 
 def test_the_pynput_backend_drives_the_game_too(game: Any, xvfb: str) -> None:
-    from app.connectors.desktop import DesktopConfig, DesktopConnector
-    from app.runner import RunSettings, run_agent
+    from app.games.desktop import DesktopConfig, DesktopConnector
+    from app.runtime.runner import RunSettings, run_agent
 
     conn = DesktopConnector(DesktopConfig(pid=game.proc.pid, injector="pynput"), display=xvfb).open()
     try:

@@ -9,7 +9,7 @@ result equals unconstrained greedy whenever the model's own argmax is already in
 
 from __future__ import annotations
 
-from model.action_tokens import (
+from model.actions.tokens import (
     BEGIN_ID,
     END_ID,
     GROUP_BASE_IDS,

@@ -15,7 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from app.connectors.base import Connector
+from app.errors import UserError
+from app.games.connector import Connector
 
 LOG = logging.getLogger(__name__)
 
@@ -29,7 +30,7 @@ KINDS: dict[str, str] = {
 }
 
 
-class GameError(RuntimeError):
+class GameError(UserError):
     """A game that cannot be opened; the message says what to do."""
 
 
@@ -77,7 +78,7 @@ def parse_region(text: str) -> tuple[int, int, int, int]:
 
 
 def auto_game() -> GameSpec:
-    from app.demo_game import find_binary
+    from app.games.demo_game import find_binary
 
     return GameSpec("demo") if find_binary() else GameSpec("screen")
 
@@ -124,7 +125,7 @@ def open_game(
     from recorder.display import can_capture, can_inject
 
     if spec.kind == "fake":
-        from app.connectors.fake import FakeConnector
+        from app.games.fake import FakeConnector
 
         return OpenGame(spec, FakeConnector(), spec.label, None, "fake")
     if spec.kind == "minerl":
@@ -132,13 +133,13 @@ def open_game(
     for capability in (can_capture(), can_inject()):
         if not capability.ok:
             raise GameError(capability.reason)
-    from app.connectors.desktop import DesktopConfig, DesktopConnector
+    from app.games.desktop import DesktopConfig, DesktopConnector
     from recorder import keymap
 
     binds = dict(bindings or keymap.DEFAULT_BINDINGS)
     process = None
     if spec.kind == "demo":
-        from app.demo_game import DemoGame, DemoGameConfig, find_binary
+        from app.games.demo_game import DemoGame, DemoGameConfig, find_binary
 
         if find_binary() is None:
             raise GameError("minetest is not installed (Debian/Ubuntu: sudo apt-get install minetest); "
@@ -171,7 +172,7 @@ def open_game(
 
 
 def _open_minerl(spec: GameSpec, progress: Callable[[str], None]) -> OpenGame:
-    from app.connectors.minerl_env import MineRLConnector, make_env
+    from app.games.minerl_env import MineRLConnector, make_env
 
     env_spec = spec.arg or "minerl"
     progress(f"Starting the {env_spec} environment (Minecraft takes a minute to boot)…")

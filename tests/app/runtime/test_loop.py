@@ -8,10 +8,10 @@ import time
 import numpy as np
 import pytest
 
-from app.connectors.fake import FakeConnector
-from app.control import Control, ControlConfig, Mode
-from app.loop import ControlLoop, LoopConfig, PolicyFailed
-from model.actions import null_action
+from app.games.fake import FakeConnector
+from app.runtime.loop import ControlLoop, LoopConfig, PolicyFailed
+from app.runtime.takeover import Control, ControlConfig, Mode
+from model.actions.env import null_action
 from model.policies.base import PolicyError, PolicyStep
 from model.policies.scripted import ScriptedPolicy
 

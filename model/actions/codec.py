@@ -14,7 +14,9 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from model.action_tokens import (
+from model.actions.camera import JARVIS_CAMERA, CameraQuantizer
+from model.actions.env import BUTTONS, EnvAction
+from model.actions.tokens import (
     BEGIN_ID,
     END_ID,
     GROUP_BASE_IDS,
@@ -24,8 +26,6 @@ from model.action_tokens import (
     YAW_GROUP,
     token_text,
 )
-from model.actions import BUTTONS, EnvAction
-from model.camera import JARVIS_CAMERA, CameraQuantizer
 
 INVENTORY_INDEX = 8640  # joint button index appended after the 8640 product combinations
 N_BUTTON_GROUPS = 9  # groups 0..8 (the camera meta flag is group 8)

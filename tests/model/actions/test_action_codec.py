@@ -9,11 +9,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from model.action_codec import INVENTORY_INDEX, ActionCodec, JointAction
-from model.action_tokens import ACTION_IDS, BEGIN_ID, END_ID, ID_TO_GROUP_VALUE, token_text
-from model.actions import BUTTONS, normalize
-from model.camera import JARVIS_CAMERA
-from model.grammar import ALLOWED, START, state_after
+from model.actions.camera import JARVIS_CAMERA
+from model.actions.codec import INVENTORY_INDEX, ActionCodec, JointAction
+from model.actions.env import BUTTONS, normalize
+from model.actions.grammar import ALLOWED, START, state_after
+from model.actions.tokens import ACTION_IDS, BEGIN_ID, END_ID, ID_TO_GROUP_VALUE, token_text
 
 CODEC = ActionCodec()
 

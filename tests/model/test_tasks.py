@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from app import tasks
+from model import tasks
 from tests.conftest import shared_path
 
 

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from app.connectors.fake import FakeConnector
-from app.loop import LoopConfig
-from app.runner import RunSettings, run_agent
-from model.actions import null_action
+from app.games.fake import FakeConnector
+from app.runtime.loop import LoopConfig
+from app.runtime.runner import RunSettings, run_agent
+from model.actions.env import null_action
 from model.policies.scripted import ScriptedPolicy
 
 REPO = Path(__file__).resolve().parents[2]
@@ -24,10 +24,10 @@ CHILD = textwrap.dedent(
     """
     import sys, time
     sys.path.insert(0, {repo!r})
-    from app.connectors.fake import FakeConnector
-    from app.loop import LoopConfig
-    from app.runner import RunSettings, run_agent
-    from model.actions import null_action
+    from app.games.fake import FakeConnector
+    from app.runtime.loop import LoopConfig
+    from app.runtime.runner import RunSettings, run_agent
+    from model.actions.env import null_action
     from model.policies.scripted import ScriptedPolicy
 
     class Loud(FakeConnector):

@@ -11,8 +11,8 @@ import threading
 
 import numpy as np
 
-from app.connectors.base import FRAME_SIZE
-from model.actions import BUTTONS, EnvAction
+from app.games.connector import FRAME_SIZE
+from model.actions.env import BUTTONS, EnvAction
 
 
 class FakeConnector:

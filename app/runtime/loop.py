@@ -31,10 +31,10 @@ from typing import Literal
 
 import numpy as np
 
-from app.connectors.base import Connector
-from app.control import Control, ControlConfig, Mode
-from app.telemetry import Telemetry, TickRecord
-from model.actions import BUTTONS, EnvAction, is_null, null_action
+from app.games.connector import Connector
+from app.runtime.takeover import Control, ControlConfig, Mode
+from app.runtime.telemetry import Telemetry, TickRecord
+from model.actions.env import BUTTONS, EnvAction, is_null, null_action
 from model.policies.base import Policy, PolicyError, PolicyStep
 
 LOG = logging.getLogger(__name__)

@@ -21,11 +21,10 @@ from typing import Any
 
 import numpy as np
 
-from app.settings import Settings, default_episodes_dir
-from app.trash import move_to_trash
 from recorder.episode_check import is_being_written
 from recorder.episode_format import ACTIONS, FPS, OUTCOMES, EpisodeMeta, list_episodes, read_meta, write_meta
 from recorder.episode_reader import EpisodeReader, parse_lines
+from recorder.trash import move_to_trash
 
 LOG = logging.getLogger(__name__)
 
@@ -68,9 +67,11 @@ class EpisodeSummary:
                 f"{self.instruction or '(no instruction)'}")
 
 
-def library_root(settings: Settings) -> Path:
-    """The recordings folder the session writes to (Settings, else the platform's data folder)."""
-    return Path(settings.episodes_dir or default_episodes_dir()).expanduser()
+def default_root() -> Path:
+    """Where episodes go when nobody chose a folder: the platform's per-user data folder."""
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("jarvis-play")) / "episodes"
 
 
 def list_library(root: Path) -> list[EpisodeSummary]:

@@ -11,7 +11,7 @@ import threading
 from collections import deque
 from dataclasses import dataclass
 
-from app.telemetry import TickRecord
+from app.runtime.telemetry import TickRecord
 
 
 @dataclass(frozen=True)

@@ -23,10 +23,10 @@ from typing import Any
 
 import numpy as np
 
-from app.connectors.base import FRAME_SIZE
-from app.connectors.injector import Injector
-from app.connectors.mouse_law import MouseLaw, gui_pixels_per_degree
-from model.actions import EnvAction
+from app.games.connector import FRAME_SIZE
+from app.games.injector import Injector
+from app.games.mouse_law import MouseLaw, gui_pixels_per_degree
+from model.actions.env import EnvAction
 from recorder import keymap
 from recorder.input_listener import InjectionLedger
 from recorder.window_x11 import WindowInfo
@@ -90,7 +90,7 @@ class DesktopConnector:
     # ----- setup ------------------------------------------------------------------------------
     def open(self) -> DesktopConnector:
         """Find the window and open capture and injection. Separate from __init__: it touches X."""
-        from app.connectors.injector import make_injector
+        from app.games.injector import make_injector
         from recorder.capture import ScreenCapture
         from recorder.window_x11 import X11Windows
 

@@ -11,12 +11,12 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from app.connectors.base import Connector
-from app.control import Control, ControlConfig
-from app.loop import ControlLoop, LoopConfig
-from app.safety import SafetyNet
-from app.telemetry import Telemetry, TickRecord
-from model.actions import EnvAction
+from app.games.connector import Connector
+from app.runtime.loop import ControlLoop, LoopConfig
+from app.runtime.safety import SafetyNet
+from app.runtime.takeover import Control, ControlConfig
+from app.runtime.telemetry import Telemetry, TickRecord
+from model.actions.env import EnvAction
 from model.policies.base import Policy
 
 LOG = logging.getLogger(__name__)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from app.connectors.desktop import DesktopConfig, DesktopConnector
-from model.actions import null_action
+from app.games.desktop import DesktopConfig, DesktopConnector
+from model.actions.env import null_action
 
 
 class RecordingInjector:

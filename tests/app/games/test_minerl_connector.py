@@ -7,9 +7,9 @@ from typing import Any, ClassVar
 import numpy as np
 import pytest
 
-from app.connectors.minerl_env import MineRLConnector, make_env
-from app.loop import ControlLoop, LoopConfig
-from model.actions import null_action
+from app.games.minerl_env import MineRLConnector, make_env
+from app.runtime.loop import ControlLoop, LoopConfig
+from model.actions.env import null_action
 from model.policies.scripted import ScriptedPolicy
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.control import Control, ControlConfig, Mode
+from app.runtime.takeover import Control, ControlConfig, Mode
 from recorder.input_events import InputEvent
 
 

@@ -12,7 +12,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from model.actions import EnvAction
+from model.actions.env import EnvAction
 
 FRAME_SIZE = (640, 360)  # width, height the model was trained on
 

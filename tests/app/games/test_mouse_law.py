@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.connectors.mouse_law import (
+from app.games.mouse_law import (
     MouseLaw,
     degrees_per_count,
     gui_pixels_per_degree,
