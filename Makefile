@@ -29,6 +29,8 @@ test: venv
 
 lint: venv
 	$(VENV)/bin/ruff check app model recorder tests
+	$(VENV)/bin/ruff format --check app model recorder tests
+	$(VENV)/bin/lint-imports --no-logo
 
 system:
 	@if command -v apt-get >/dev/null && ! dpkg -s $(APT_PACKAGES) >/dev/null 2>&1; then \
