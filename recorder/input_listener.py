@@ -9,6 +9,18 @@ move are the game re-centring its captured mouse ("warp-back") and are claimed t
 ``InputListener`` turns pynput callbacks into ``InputEvent``s (keys named by physical key, so Shift+W
 is still ``key.keyboard.w``), puts human ones on a queue, and calls ``on_event`` on the listener
 thread so a panic key can act without waiting for the next tick.
+
+Only input to the game is the person playing. With a ``scope`` (recorder.input_scope: the game has
+focus and the pointer is over it) everything else is dropped: keys typed into jarvis-play's dialogs,
+the pointer crossing other windows, the pointer's jump into the game when it takes focus (the first
+position after entering is a jump, not a move). Leaving the game releases what the person held there,
+as the game itself forgets held keys on focus loss. ``hotkeys`` (panic, pause, save) still reach
+``on_event`` from anywhere, without becoming game input.
+
+Pointer deltas are measured from the last position seen, whoever moved it. A game that holds the mouse
+warps the pointer back to its grab centre after every move; a motion that lands exactly on that centre
+is such a warp and not a move, whenever it comes (a time window cannot tell a quick real move from
+a warp). Without a scope the centre is that of the window with focus and nothing is filtered out.
 """
 
 from __future__ import annotations
@@ -18,12 +30,13 @@ import queue
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
 from recorder import keymap
 from recorder.input_events import EventKind, InputEvent
+from recorder.input_scope import GameScope
 
 LOG = logging.getLogger(__name__)
 
@@ -89,18 +102,44 @@ class InputListener:
         ledger: InjectionLedger | None = None,
         on_event: Callable[[InputEvent], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        scope: GameScope | None = None,
+        hotkeys: Collection[str] = (),
     ) -> None:
         self.ledger = ledger or InjectionLedger()
         self.on_event = on_event
         self.events: queue.SimpleQueue[InputEvent] = queue.SimpleQueue()
+        self.scope = scope  # closed by stop()
+        self.filtering = scope is not None  # False: every event counts (no game named)
+        self.hotkeys = frozenset(hotkeys)
         self._clock = clock
         self._lock = threading.Lock()
+        self._state = threading.RLock()  # scope state, shared by the keyboard and mouse threads
         self._listeners: list[Any] = []
         self._last_pos: tuple[float, float] | None = None
         self._names: dict[int, str | None] = {}
         self._down: set[str] = set()  # keys down now (anyone's), to drop auto-repeat
+        self._held: dict[str, EventKind] = {}  # the person's keys/buttons down in the game -> release kind
+        self._inside = True
+        self._jump_pending = False
         self._xdisplay: Any = None
         self.human_count = 0
+        self.warps = 0  # motions dropped as the game re-centring the pointer
+        self.jumps = 0  # first positions after entering the game
+        self.outside = 0  # events dropped as not input to the game
+
+    @classmethod
+    def for_game(
+        cls,
+        window_id: int,
+        ledger: InjectionLedger | None = None,
+        on_event: Callable[[InputEvent], None] | None = None,
+        hotkeys: Collection[str] = (),
+        display: str | None = None,
+    ) -> InputListener:
+        """A listener that counts only input to the game window ``window_id`` (not started)."""
+        from recorder.input_scope import X11GameScope
+
+        return cls(ledger, on_event, scope=X11GameScope(window_id, display), hotkeys=hotkeys)
 
     def start(self) -> InputListener:
         """Start listening. Raises ImportError (as pynput itself does) when there is no display."""
@@ -120,6 +159,14 @@ class InputListener:
         # Motion events carry absolute positions; without the starting position the person's first
         # move would read as no move and the game's warp back to the centre as a move the other way.
         self._last_pos = _pointer_position(self._xdisplay, mouse)
+        if self.scope is None and self._xdisplay is not None:
+            from recorder.input_scope import FocusedWindowScope
+
+            self.scope = FocusedWindowScope()
+        with self._state:
+            self._inside = not self.filtering or (
+                self._last_pos is not None and self._in_game(*self._last_pos)
+            )
         kb = keyboard.Listener(on_press=self._on_press, on_release=self._on_release)
         ms = mouse.Listener(on_move=self._on_move, on_click=self._on_click, on_scroll=self._on_scroll)
         for listener in (kb, ms):
@@ -142,6 +189,9 @@ class InputListener:
         for listener in self._listeners:  # stop() is asynchronous: wait, so no thread outlives the display
             listener.join(timeout=2.0)
         self._listeners = []
+        if self.scope is not None:
+            self.scope.close()
+            self.scope = None
         if self._xdisplay is not None:
             self._xdisplay.close()
             self._xdisplay = None
@@ -182,51 +232,145 @@ class InputListener:
             keysym += 0x20
         return keymap.from_keysym(keysym) or f"key.keysym.{keysym:#x}"
 
-    def _emit(self, event: InputEvent) -> None:
-        # X repeats a held key's KeyPress (auto-repeat) for the agent's keys and the person's alike:
-        # only the first press of a key that is down is an event
-        if event.kind == "key_down":
-            if event.key in self._down:
-                return
-            self._down.add(event.key)
-        elif event.kind == "key_up":
-            self._down.discard(event.key)
-        if self.ledger.claim(event):
+    # ----- scope ------------------------------------------------------------------------------
+    def _in_game(self, x: float, y: float) -> bool:
+        if not self.filtering or self.scope is None:
+            return True
+        try:
+            return self.scope.in_game(x, y)
+        except Exception:  # a failing scope must not kill the listener thread: nothing counts
+            LOG.exception("input scope failed")
+            return False
+
+    def _enter_or_leave(self, inside: bool) -> list[InputEvent]:
+        """Track the game's scope (call with ``_state`` held); the releases leaving it implies."""
+        if inside == self._inside:
+            return []
+        self._inside = inside
+        if inside:
+            self._jump_pending = True
+            return []
+        now = self._clock()
+        releases = [InputEvent(kind, now, key=key) for key, kind in self._held.items()]
+        self._held.clear()
+        return releases
+
+    def check_scope(self) -> None:
+        """Notice a focus change no event revealed (the loop may call this each tick)."""
+        if not self.filtering:
             return
-        self.human_count += 1
-        self.events.put(event)
+        with self._state:
+            pos = self._last_pos
+            releases = self._enter_or_leave(pos is not None and self._in_game(*pos))
+        self._deliver(releases)
+
+    def _deliver(self, events: list[InputEvent]) -> None:
+        for event in events:
+            self.events.put(event)
+            self._call(event)
+
+    def _call(self, event: InputEvent) -> None:
         if self.on_event is not None:
             try:
                 self.on_event(event)
             except Exception:  # a failing handler must not kill the listener thread
                 LOG.exception("input handler failed")
 
+    def _emit(self, event: InputEvent) -> None:
+        if self.ledger.claim(event):
+            return
+        with self._state:
+            if event.kind in ("key_down", "button_down"):
+                self._held[event.key] = "key_up" if event.kind == "key_down" else "button_up"
+            elif event.kind in ("key_up", "button_up"):
+                self._held.pop(event.key, None)
+        self.human_count += 1
+        self.events.put(event)
+        self._call(event)
+
+    def _key_or_button(self, event: InputEvent) -> None:
+        """A key or button event at the pointer's last position: the game's, a hotkey, or dropped."""
+        with self._state:
+            pos = self._last_pos if event.kind in ("key_down", "key_up") else (event.x, event.y)
+            inside = pos is not None and self._in_game(*pos)
+            releases = self._enter_or_leave(inside)
+        self._deliver(releases)
+        if inside:
+            self._emit(event)
+        elif event.key in self.hotkeys:
+            self._call(event)  # panic/pause work from anywhere, but are not the person's game input
+        else:
+            self.outside += 1
+
+    def _key(self, kind: EventKind, name: str) -> None:
+        # X repeats a held key's KeyPress (auto-repeat) for the agent's keys and the person's alike:
+        # only the first press of a key that is down is an event
+        if kind == "key_down":
+            if name in self._down:
+                return
+            self._down.add(name)
+        else:
+            self._down.discard(name)
+        self._key_or_button(InputEvent(kind, self._clock(), key=name))
+
     def _on_press(self, key: Any, injected: bool = False) -> None:
         name = self._key_name(key)
         if name and not injected:  # injected=True: pynput's in-process echo of our own controller
-            self._emit(InputEvent("key_down", self._clock(), key=name))
+            self._key("key_down", name)
 
     def _on_release(self, key: Any, injected: bool = False) -> None:
         name = self._key_name(key)
         if name and not injected:
-            self._emit(InputEvent("key_up", self._clock(), key=name))
+            self._key("key_up", name)
 
     def _on_move(self, x: float, y: float, injected: bool = False) -> None:
-        prev = self._last_pos or (x, y)
-        self._last_pos = (x, y)
-        if not injected:
-            self._emit(InputEvent("move", self._clock(), dx=x - prev[0], dy=y - prev[1], x=x, y=y))
+        if injected:
+            return
+        with self._state:
+            prev = self._last_pos
+            self._last_pos = (x, y)  # every position, in the game or not: deltas start from here
+            inside = self._in_game(x, y)
+            releases = self._enter_or_leave(inside)
+            event = None
+            if not inside:
+                self.outside += 1
+            elif self._jump_pending:  # the first position in the game: how it got there is no move
+                self._jump_pending = False
+                self.jumps += 1
+            elif self._is_warp(x, y):
+                self.warps += 1
+            elif prev is not None and (x, y) != prev:
+                event = InputEvent("move", self._clock(), dx=x - prev[0], dy=y - prev[1], x=x, y=y)
+        self._deliver(releases)
+        if event is not None:
+            self._emit(event)
+
+    def _is_warp(self, x: float, y: float) -> bool:
+        if self.scope is None:
+            return False
+        try:
+            centre = self.scope.centre()
+        except Exception:
+            return False
+        return centre is not None and (round(x), round(y)) == centre
 
     def _on_click(self, x: float, y: float, button: Any, pressed: bool, injected: bool = False) -> None:
         name = keymap.from_pynput_button(button) or f"key.mouse.{getattr(button, 'name', button)}"
         if not injected:
-            self._emit(
-                InputEvent("button_down" if pressed else "button_up", self._clock(), key=name, x=x, y=y)
-            )
+            kind: EventKind = "button_down" if pressed else "button_up"
+            self._key_or_button(InputEvent(kind, self._clock(), key=name, x=x, y=y))
 
     def _on_scroll(self, x: float, y: float, dx: float, dy: float, injected: bool = False) -> None:
-        if not injected:
+        if injected:
+            return
+        with self._state:
+            inside = self._in_game(x, y)
+            releases = self._enter_or_leave(inside)
+        self._deliver(releases)
+        if inside:
             self._emit(InputEvent("scroll", self._clock(), dx=dx, dy=dy, x=x, y=y))
+        else:
+            self.outside += 1
 
 
 def _pointer_position(xdisplay: Any, mouse: Any) -> tuple[float, float] | None:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Literal
 
 from recorder import keymap
+from recorder.camera_law import CameraLaw
 
 Severity = Literal["breaks", "differs", "ok"]
 
@@ -59,6 +60,25 @@ class MinecraftOptions:
     @property
     def invert_y(self) -> bool:
         return bool(self._bool("invertYMouse"))
+
+    @property
+    def raw_mouse_input(self) -> bool:
+        """Raw input (the default, true) reads the mouse's own counts, unaccelerated."""
+        return self._bool("rawMouseInput") is not False
+
+    def camera_law(self) -> CameraLaw:
+        return CameraLaw.minecraft(self.mouse_sensitivity, self.invert_y)
+
+    def record(self) -> dict[str, object]:
+        """What meta.json keeps: where the law came from and the settings it was made of."""
+        return {
+            "source": str(self.path) if self.path else "defaults (no options.txt)",
+            "mouseSensitivity": self.mouse_sensitivity,
+            "invertYMouse": self.invert_y,
+            "guiScale": self.gui_scale,
+            "rawMouseInput": self.raw_mouse_input,
+            "fov": self.fov_degrees,
+        }
 
     def bindings(self) -> dict[str, str]:
         """env key -> binding name, defaults overridden by the file's ``key_key.*`` lines."""
@@ -167,6 +187,24 @@ def default_path() -> Path:
     if sys.platform == "darwin":
         return Path.home() / "Library" / "Application Support" / "minecraft" / "options.txt"
     return Path.home() / ".minecraft" / "options.txt"
+
+
+def options_path(argv: list[str], env: dict[str, str], cwd: Path | None = None) -> Path:
+    """The options.txt a Minecraft started with ``argv`` reads: ``<--gameDir>/options.txt``, else the
+    default folder of the user it runs as (launchers pass --gameDir for every profile)."""
+    for i, arg in enumerate(argv):
+        given = argv[i + 1] if arg == "--gameDir" and i + 1 < len(argv) else None
+        if arg.startswith("--gameDir="):
+            given = arg.split("=", 1)[1]
+        if given:
+            folder = Path(given)
+            if not folder.is_absolute() and cwd is not None:
+                folder = cwd / folder
+            return folder / "options.txt"
+    home = env.get("HOME")
+    if home and not sys.platform.startswith(("win", "darwin")):
+        return Path(home) / ".minecraft" / "options.txt"
+    return default_path()
 
 
 def load(path: Path | str | None = None) -> MinecraftOptions | None:
