@@ -5,7 +5,8 @@ Three steps, each a small piece:
 1. ``InputAccumulator`` folds the InputEvents seen during one tick into the VPT contractor fields
    (spec §5.2): keys and buttons down *at any time* during the tick (so a tap shorter than a tick
    still shows), the new presses, and mouse dx/dy summed. Events arrive already cleaned by the
-   listener (keycodes not shifted names, warp-backs and the agent's own injections removed).
+   listener (keycodes not shifted names; warps, input outside the game and the agent's own
+   injections removed).
 2. ``tick_to_env`` maps them through the key bindings and the camera law to a raw env action.
 3. ``Labeler`` quantises it exactly as the model's labels are made: the stored action is the codec's
    decoding of its own encoding, so ``encode(stored) == encode(raw)`` and the stored camera is a bin
@@ -67,16 +68,14 @@ class TickInput:
 class InputAccumulator:
     """Feed events during a tick, then ``end_tick()``. Owned by one thread (the loop).
 
-    ``drop_warps``: a game that holds the mouse (Minecraft, minetest) moves the pointer back to the
-    window centre after every move, and a listener that turns positions into deltas reports that
-    warp as an equal and opposite move, which would cancel the person's camera motion. A move that
-    lands exactly where the previous move started, within ``warp_window`` seconds, is taken for such
-    a warp and not counted; the cost is that a person's exact pixel-for-pixel reversal that fast is
-    lost too. (The listener drops warps after the agent's own moves; this catches those after human
-    moves.)
+    The listener already drops the game's warps (a motion landing on its grab centre) and measures
+    every move from the pointer's last position, so the moves fed here are the person's as they are.
+    ``drop_warps`` keeps the old guess for events from elsewhere that still carry warps: a move that
+    lands where the previous one started within ``warp_window`` seconds. It is off by default: a guess
+    by time drops a person's quick exact reversal and keeps a late warp.
     """
 
-    def __init__(self, drop_warps: bool = True, warp_window: float = 0.05) -> None:
+    def __init__(self, drop_warps: bool = False, warp_window: float = 0.05) -> None:
         self.drop_warps = drop_warps
         self.warp_window = warp_window
         self._origin_time = 0.0

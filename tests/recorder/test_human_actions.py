@@ -20,9 +20,17 @@ def ev(
     return InputEvent(kind, t, key=key, dx=dx, dy=dy, x=x, y=y)  # type: ignore[arg-type]
 
 
-def test_warp_backs_of_a_mouse_holding_game_are_not_moves() -> None:
-    # the person moves right 37 and down 5; the game re-centres the pointer after each move
+def test_moves_from_the_listener_count_as_they_are() -> None:
+    # the listener has dropped the warps already: a quick exact reversal is the person's, kept
     acc = InputAccumulator()
+    acc.feed_all([ev("move", dx=5, x=105, y=100, t=1.0), ev("move", dx=-5, x=100, y=100, t=1.01),
+                  ev("move", dx=7, x=107, y=100, t=1.02)])  # fmt: skip
+    assert acc.end_tick().dx == 7 and acc.warps == 0
+
+
+def test_the_old_time_window_guess_still_drops_warp_backs_when_asked() -> None:
+    # the person moves right 37 and down 5; the game re-centres the pointer after each move
+    acc = InputAccumulator(drop_warps=True)
     acc.feed_all([ev("move", dx=37, dy=5, x=677, y=365), ev("move", dx=-37, dy=-5, x=640, y=360),
                   ev("move", dx=3, dy=0, x=643, y=360)])  # fmt: skip
     first = acc.end_tick()
@@ -31,13 +39,13 @@ def test_warp_backs_of_a_mouse_holding_game_are_not_moves() -> None:
     assert (first.dx, first.dy, second.dx, acc.warps) == (40, 5, 0, 2)
     assert tick_to_env(first, MC)["camera"] == pytest.approx([0.75, 6.0])
     # a free cursor (GUI open) moving on never "returns to the origin": every move counts
-    free = InputAccumulator()
+    free = InputAccumulator(drop_warps=True)
     free.feed_all(
         [ev("move", dx=5, x=105, y=100), ev("move", dx=5, x=110, y=100), ev("move", dx=-6, x=104, y=100)]
     )
     assert free.end_tick().dx == 4 and free.warps == 0
     # an exact reversal long after the move is a person, not a warp
-    slow = InputAccumulator()
+    slow = InputAccumulator(drop_warps=True)
     slow.feed_all([ev("move", dx=5, x=105, y=100, t=1.0), ev("move", dx=-5, x=100, y=100, t=1.2)])
     assert slow.end_tick().dx == 0 and slow.warps == 0
     off = InputAccumulator(drop_warps=False)
