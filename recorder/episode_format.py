@@ -7,11 +7,14 @@
         .lock          flock-held while a writer is alive, so a later start can tell a crash
 
 Each jsonl line holds the VPT contractor fields a desktop can know (spec §5.2: ``mouse.{x,y,dx,dy,
-dwheel,buttons,newButtons}``, ``keyboard.{keys,newKeys,chars}``, ``isGuiOpen`` or null when unknown,
-``tick``, ``milli``) so VPT/MineStudio loaders read it unchanged, plus our own fields: ``action`` (the
+scaledX,scaledY,dwheel,buttons,newButtons}``, ``keyboard.{keys,newKeys,chars}``, ``isGuiOpen``,
+``isGuiInventory``, ``hotbar``, ``tick``, ``milli``; the game state ones tracked by ``TickState``),
+plus our own fields: ``action`` (the
 env action as the JARVIS codec labels it), ``action_ids`` (its token ids), ``control`` (agent|human),
 ``phase`` (none|correction), ``instruction`` and ``flags``. New fields are added as optional so old
-recordings keep loading (the owl-control habit); unknown meta keys are kept in ``extra``.
+recordings keep loading (the owl-control habit; lines before hotbar/cursor tracking lack them, and
+``jarvis-play episodes export --format vpt`` fills them in); unknown meta keys are kept in ``extra``.
+The native folder is not VPT's layout: ``recorder.export_vpt`` writes that.
 """
 
 from __future__ import annotations
@@ -57,6 +60,30 @@ LINE_KEYS: tuple[str, ...] = (
     "instruction",
     "flags",
 )
+
+# what VPT's data_loader.py and MineStudio's converters read from every line (spec §5.2, §5.4 item 2,
+# less yaw/pitch/position, which a desktop cannot know)
+VPT_LINE_KEYS: tuple[str, ...] = (
+    "mouse",
+    "keyboard",
+    "isGuiOpen",
+    "isGuiInventory",
+    "hotbar",
+    "tick",
+    "milli",
+)
+VPT_MOUSE_KEYS: tuple[str, ...] = (
+    "x",
+    "y",
+    "dx",
+    "dy",
+    "scaledX",
+    "scaledY",
+    "dwheel",
+    "buttons",
+    "newButtons",
+)
+VPT_KEYBOARD_KEYS: tuple[str, ...] = ("keys", "newKeys", "chars")
 
 # line flags
 FLAG_CAMERA_SATURATED = "camera_saturated"  # |Δ| beyond the ±10° bins: the label is clipped

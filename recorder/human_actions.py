@@ -16,7 +16,7 @@ Three steps, each a small piece:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +26,7 @@ from recorder.camera_law import CameraLaw
 from recorder.episode_format import FLAG_CAMERA_SATURATED, FLAG_NOOP_RUN, FPS
 from recorder.input_events import InputEvent
 from recorder.keymap import DEFAULT_BINDINGS
+from recorder.tick_state import TickFacts, TickState
 
 # VPT jsonl mouse button numbers (0 left, 1 right, 2 middle), not X11's 1/2/3
 VPT_BUTTONS: dict[str, int] = {"key.mouse.left": 0, "key.mouse.right": 1, "key.mouse.middle": 2}
@@ -34,7 +35,11 @@ VPT_BUTTON_NAMES: dict[int, str] = {v: k for k, v in VPT_BUTTONS.items()}
 
 @dataclass
 class TickInput:
-    """The VPT contractor fields of one tick (what a desktop can know)."""
+    """The VPT contractor fields of one tick (what a desktop can know).
+
+    ``x``/``y`` are the pointer in window pixels when the listener saw it; the game-state fields
+    (``hotbar``, GUI, cursor) are settled per session by ``TickState`` and filled in by ``settle``.
+    """
 
     keys: list[str] = field(default_factory=list)
     new_keys: list[str] = field(default_factory=list)
@@ -46,22 +51,52 @@ class TickInput:
     x: float | None = None
     y: float | None = None
     chars: str = ""
+    facts: TickFacts | None = None
 
-    def vpt_fields(self, is_gui_open: bool | None = None) -> dict[str, Any]:
-        """The jsonl ``mouse``/``keyboard``/``isGuiOpen`` fields, VPT names and layout."""
+    @property
+    def position(self) -> tuple[float, float] | None:
+        return (self.x, self.y) if self.x is not None and self.y is not None else None
+
+    def settle(
+        self,
+        state: TickState,
+        is_gui_open: bool | None = None,
+        is_gui_inventory: bool | None = None,
+    ) -> TickFacts:
+        """Let ``state`` fix this tick's hotbar, GUI and cursor fields (once per tick, in order)."""
+        self.facts = state.advance(
+            self.new_keys,
+            self.dwheel,
+            self.dx,
+            self.dy,
+            position=self.position,
+            is_gui_open=is_gui_open,
+            is_gui_inventory=is_gui_inventory,
+        )
+        return self.facts
+
+    def vpt_fields(self) -> dict[str, Any]:
+        """The jsonl ``mouse``/``keyboard``/``isGuiOpen``/``isGuiInventory``/``hotbar`` fields, VPT names
+        and layout (spec §5.2). Unsettled ticks (no ``TickState``) read as a fresh game: slot 0, no GUI,
+        the cursor where the listener saw it or at the centre of a 1280x720 window."""
+        facts = self.facts or TickState().advance([], 0.0, 0.0, 0.0, position=self.position)
         mouse: dict[str, Any] = {
+            "x": facts.x,
+            "y": facts.y,
             "dx": self.dx,
             "dy": self.dy,
+            "scaledX": facts.scaled_x,
+            "scaledY": facts.scaled_y,
             "dwheel": self.dwheel,
             "buttons": list(self.buttons),
             "newButtons": list(self.new_buttons),
         }
-        if self.x is not None and self.y is not None:
-            mouse["x"], mouse["y"] = self.x, self.y
         return {
             "mouse": mouse,
             "keyboard": {"keys": list(self.keys), "newKeys": list(self.new_keys), "chars": self.chars},
-            "isGuiOpen": is_gui_open,
+            "isGuiOpen": facts.is_gui_open,
+            "isGuiInventory": facts.is_gui_inventory,
+            "hotbar": facts.hotbar,
         }
 
 
@@ -73,9 +108,19 @@ class InputAccumulator:
     ``drop_warps`` keeps the old guess for events from elsewhere that still carry warps: a move that
     lands where the previous one started within ``warp_window`` seconds. It is off by default: a guess
     by time drops a person's quick exact reversal and keeps a late warp.
+
+    ``origin`` gives the game window's top-left corner on the screen, so the pointer position (the
+    listener reports screen pixels) is stored in window pixels as VPT's ``mouse.x/y`` are; without it
+    the screen is taken for the window.
     """
 
-    def __init__(self, drop_warps: bool = False, warp_window: float = 0.05) -> None:
+    def __init__(
+        self,
+        drop_warps: bool = False,
+        warp_window: float = 0.05,
+        origin: Callable[[], tuple[float, float]] | None = None,
+    ) -> None:
+        self.origin = origin
         self.drop_warps = drop_warps
         self.warp_window = warp_window
         self._origin_time = 0.0
@@ -134,6 +179,10 @@ class InputAccumulator:
 
     def end_tick(self) -> TickInput:
         """The tick's fields; the next tick starts with the keys and buttons still held."""
+        pos = self._pos
+        if pos is not None and self.origin is not None:
+            left, top = self.origin()[:2]
+            pos = (pos[0] - left, pos[1] - top)
         tick = TickInput(
             keys=list(self._tick_keys),
             new_keys=list(self._new_keys),
@@ -142,8 +191,8 @@ class InputAccumulator:
             dx=self._dx,
             dy=self._dy,
             dwheel=self._wheel,
-            x=self._pos[0] if self._pos else None,
-            y=self._pos[1] if self._pos else None,
+            x=pos[0] if pos else None,
+            y=pos[1] if pos else None,
         )
         self._tick_keys = dict(self._held_keys)  # VPT: accumKeysPressed.retainAll(keysPressed)
         self._tick_buttons = dict(self._held_buttons)
@@ -164,6 +213,8 @@ def tick_to_env(tick: TickInput, law: CameraLaw, bindings: Mapping[str, str] = D
     for env_key, binding in bindings.items():
         if env_key in action and binding in held:
             action[env_key] = 1
+    if tick.facts is not None and tick.facts.hotbar_changed:  # the wheel selects a slot too (VPT loader rule)
+        action[f"hotbar.{tick.facts.hotbar + 1}"] = 1
     pitch, yaw = law.to_degrees(tick.dx, tick.dy)
     action["camera"] = [pitch, yaw]
     return action

@@ -32,6 +32,7 @@ from recorder.episode_writer import EpisodeWriter
 from recorder.human_actions import Labeler, TickInput, action_to_tick, tick_to_env
 from recorder.keymap import DEFAULT_BINDINGS
 from recorder.ring_buffer import RingBuffer
+from recorder.tick_state import DEFAULT_WINDOW, TickState
 
 LOG = logging.getLogger(__name__)
 
@@ -50,6 +51,8 @@ class SessionRecorder:
         noop_run_ticks: int = 2 * FPS,
         on_error: Callable[[str], None] | None = None,
         recover: bool = True,
+        hotbar_slot: int = 0,
+        gui_scale: float = 2.0,
     ) -> None:
         self.root = Path(root)
         self.law = law
@@ -65,6 +68,9 @@ class SessionRecorder:
         self.labeler = Labeler(noop_run_ticks=noop_run_ticks)
         self._recover = recover
         self._previous: TickInput | None = None
+        self.state = TickState(
+            _window_size(meta), slot=hotbar_slot, gui_scale=gui_scale, bindings=self.bindings
+        )  # hotbar, GUI and cursor across agent and human ticks alike
         self._control = "agent"
         self.ticks = 0
         self.saves: list[threading.Thread] = []
@@ -95,6 +101,7 @@ class SessionRecorder:
         action: EnvAction | None = None,
         tick_input: TickInput | None = None,
         is_gui_open: bool | None = None,
+        is_gui_inventory: bool | None = None,
         milli: int | None = None,
         correcting: bool | None = None,
     ) -> dict[str, Any]:
@@ -102,20 +109,24 @@ class SessionRecorder:
 
         ``correcting`` overrides the default tagging (a human tick in corrections mode is a
         correction), e.g. so that ticks where the agent is merely paused are not counted as one.
+        ``is_gui_open``/``is_gui_inventory``: the game's real screen state where the caller can read
+        it; otherwise it is tracked from the inventory and ESC keys (``TickState``).
         """
         if control == "human":
             vpt = tick_input or TickInput()
+            vpt.settle(self.state, is_gui_open, is_gui_inventory)
             raw = tick_to_env(vpt, self.law, self.bindings)
         else:
             raw = action if action is not None else {}
             vpt = action_to_tick(raw, self.law, self._previous, self.bindings)
+            vpt.settle(self.state, is_gui_open, is_gui_inventory)
         self._previous = vpt
         label = self.labeler.label(raw)
         if correcting is None:
             correcting = self.meta.mode == "corrections" and control == "human"
         line: dict[str, Any] = {
             "milli": int(time.time() * 1000) if milli is None else milli,
-            **vpt.vpt_fields(is_gui_open),
+            **vpt.vpt_fields(),
             "action": label.action,
             "action_ids": label.ids,
             "camera_raw": label.camera_raw,
@@ -187,3 +198,11 @@ class SessionRecorder:
                 self.on_error(message)
             except Exception:
                 LOG.exception("on_error callback failed")
+
+
+def _window_size(meta: EpisodeMeta) -> tuple[int, int]:
+    """The game window's size from the meta, else the contractors' 1280x720."""
+    width, height = meta.window.get("width"), meta.window.get("height")
+    if isinstance(width, int) and isinstance(height, int) and width > 0 and height > 0:
+        return width, height
+    return DEFAULT_WINDOW
