@@ -8,11 +8,14 @@ connections are not thread-safe.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from typing import Any
 
 Rect = tuple[int, int, int, int]  # left, top, width, height in root (screen) pixels
+
+NOT_SHOWN = "the game window is not shown (minimized or on another desktop)"
 
 
 @dataclass(frozen=True)
@@ -132,6 +135,64 @@ class X11Windows:
             raise LookupError(f"no window at ({x}, {y})")
         return hits[-1]
 
+    # ----- stacking ---------------------------------------------------------------------------
+    def toplevel(self, wid: int) -> int:
+        """The child of the root that holds ``wid``: the window itself, or its window-manager frame."""
+        win = self._window(wid)
+        for _ in range(16):
+            parent = win.query_tree().parent
+            if parent is None or parent.id in (0, self.root.id):
+                return int(win.id)
+            win = parent
+        return int(win.id)
+
+    def viewable(self, wid: int) -> bool:
+        """Whether ``wid`` and all its ancestors are mapped (an iconified or hidden window is not)."""
+        return bool(self._window(wid).get_attributes().map_state == self._X.IsViewable)
+
+    def covering(self, wid: int, rect: Rect) -> WindowInfo | None:
+        """The top-most shown window stacked above ``wid`` whose rectangle overlaps ``rect``, or None.
+
+        Siblings under the root come bottom-to-top from QueryTree, whether a window manager framed
+        them or not; a compositor's overlay window is never listed, so it does not count as cover.
+        Input-only windows draw nothing and are skipped.
+        """
+        top = self.toplevel(wid)
+        children = self.root.query_tree().children
+        ids = [int(c.id) for c in children]
+        if top not in ids:
+            return None
+        for child in reversed(children[ids.index(top) + 1 :]):
+            try:
+                attrs = child.get_attributes()
+                if attrs.map_state != self._X.IsViewable or attrs.win_class == self._X.InputOnly:
+                    continue
+                geom = child.get_geometry()
+            except Exception:  # closed between the tree query and now
+                continue
+            edge = 2 * geom.border_width
+            other = (geom.x, geom.y, geom.width + edge, geom.height + edge)
+            if _overlap(rect, other):
+                return WindowInfo(int(child.id), self._describe(child), self.pid(child.id), other)
+        return None
+
+    def _describe(self, win: Any) -> str:
+        """A name the person recognises: the window's title, its framed client's, else its class."""
+        stack = [(win, 0)]
+        while stack:
+            node, depth = stack.pop(0)
+            title = self.title(node.id)
+            if title:
+                return title
+            if depth < 2:
+                with contextlib.suppress(Exception):  # gone meanwhile
+                    stack.extend((c, depth + 1) for c in node.query_tree().children)
+        try:
+            wm_class = win.get_wm_class()
+        except Exception:
+            wm_class = None
+        return wm_class[1] if wm_class else f"window {int(win.id):#x}"
+
     # ----- focus ------------------------------------------------------------------------------
     def focused(self) -> int:
         """Id of the window with keyboard focus; 0 for None/PointerRoot."""
@@ -188,3 +249,46 @@ class X11Windows:
     def warp_pointer(self, x: int, y: int) -> None:
         self.root.warp_pointer(x, y)
         self._d.sync()
+
+
+def _overlap(a: Rect, b: Rect) -> bool:
+    return a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]
+
+
+class CoverWatch:
+    """Whether a screen grab shows the game, asked every tick for the price of a socket poll.
+
+    Its own connection listens to the root's SubstructureNotify (a top-level window mapped, unmapped,
+    moved, resized or restacked) and walks the stacking order only after such an event or when the
+    game's rectangle changed. Thread-bound like ``X11Windows``.
+    """
+
+    def __init__(self, display: str | None = None) -> None:
+        self._w = X11Windows(display)
+        self._w.root.change_attributes(event_mask=self._w._X.SubstructureNotifyMask)
+        self._key: tuple[int, Rect] | None = None
+        self._answer: str | None = None
+
+    def reason(self, wid: int, rect: Rect) -> str | None:
+        """Why a screen grab of ``rect`` would not show window ``wid``: covered or not shown; or None."""
+        d = self._w._d
+        changed = False
+        while d.pending_events():
+            d.next_event()
+            changed = True
+        if changed or self._key != (wid, rect):
+            self._key = (wid, rect)
+            self._answer = self._reason(wid, rect)
+        return self._answer
+
+    def _reason(self, wid: int, rect: Rect) -> str | None:
+        try:
+            if not self._w.viewable(wid):
+                return NOT_SHOWN
+            cover = self._w.covering(wid, rect)
+        except Exception:  # the game window is gone: the capture says so itself
+            return None
+        return None if cover is None else f"the window {cover.title!r} covers the game"
+
+    def close(self) -> None:
+        self._w.close()

@@ -1,4 +1,8 @@
-"""Play a game window on this desktop: capture it with mss, drive it with synthetic input.
+"""Play a game window on this desktop: capture it, drive it with synthetic input.
+
+Capture reads the game window's own contents through XComposite where it can, so nothing covering
+the game reaches a frame; otherwise (a screen region, no Composite) it grabs the screen rectangle and
+``covered`` says when that grab would show something else.
 
 Held-state semantics exactly as MineRL executes env actions (spec §1.3): a bound key or button is
 pressed on 0→1 and released on 1→0, never re-pressed while held. Camera degrees become mouse counts
@@ -29,6 +33,7 @@ from app.games.mouse_law import MouseLaw, gui_pixels_per_degree
 from model.actions.env import EnvAction
 from recorder import keymap
 from recorder.input_listener import InjectionLedger
+from recorder.window_capture import WindowGone
 from recorder.window_x11 import WindowInfo
 
 LOG = logging.getLogger(__name__)
@@ -52,6 +57,7 @@ class DesktopConfig:
     require_focus: bool = True  # inject only while the target window has keyboard focus
     geometry_every_s: float = 0.5  # how often the window rectangle is re-read (moves, resizes)
     injector: str = "auto"  # auto (XTEST on X11), xtest or pynput
+    capture: str = "auto"  # auto (the window's own contents if Composite allows, else screen), window, screen
 
 
 class DesktopConnector:
@@ -75,6 +81,8 @@ class DesktopConnector:
         self.gui_open = False
         self._windows: Any = None
         self._capture: Any = None
+        self.capture_kind = ""  # "window" (its own contents) or "screen" (whatever is on top), after open
+        self._cover: Any = None  # CoverWatch, made on the loop thread by the first covered()
         self.window_id = 0
         self._rect: Rect = config.region or (0, 0, *FRAME_SIZE)
         self._rect_time = -1e9
@@ -91,7 +99,6 @@ class DesktopConnector:
     def open(self) -> DesktopConnector:
         """Find the window and open capture and injection. Separate from __init__: it touches X."""
         from app.games.injector import make_injector
-        from recorder.capture import ScreenCapture
         from recorder.window_x11 import X11Windows
 
         cfg = self.config
@@ -115,11 +122,32 @@ class DesktopConnector:
         if win is None:
             win = WindowInfo(0, "(screen region)", None, self._rect)
         self._refresh_rect(force=True)
-        self._capture = ScreenCapture(lambda: self._rect, FRAME_SIZE, self.display)
+        self._capture = self._open_capture()
         if self._injector is None:
             self._injector = make_injector(self.ledger, self.display, cfg.injector)
-        LOG.info("playing window %#x %r at %s", win.id, win.title, self._rect)
+        LOG.info("playing window %#x %r at %s (%s capture)", win.id, win.title, self._rect, self.capture_kind)
         return self
+
+    def _open_capture(self) -> Any:
+        """The window's own contents where Composite works, else a screen grab ``covered`` must vet."""
+        from recorder.capture import ScreenCapture
+        from recorder.window_capture import WindowCapture
+
+        mode = self.config.capture
+        if mode not in ("auto", "window", "screen"):
+            raise ValueError(f"capture must be auto, window or screen, not {mode!r}")
+        if mode != "screen" and self.config.region is None and self.window_id:
+            why = WindowCapture.probe(self.window_id, self.display)
+            if why is None:
+                self.capture_kind = "window"
+                return WindowCapture(self.window_id, FRAME_SIZE, self.display)
+            if mode == "window":
+                raise ValueError(f"cannot capture the game window itself: {why}")
+            LOG.warning("capturing the screen under the game window (%s): windows over it pause play", why)
+        elif mode == "window":
+            raise ValueError("window capture needs the game window (title or pid), not a screen region")
+        self.capture_kind = "screen"
+        return ScreenCapture(lambda: self._rect, FRAME_SIZE, self.display)
 
     def _refresh_rect(self, force: bool = False) -> None:
         if self.config.region is not None:
@@ -139,7 +167,29 @@ class DesktopConnector:
     # ----- Connector protocol -----------------------------------------------------------------
     def observe(self) -> np.ndarray:
         self._refresh_rect()
-        return self._capture.grab()
+        try:
+            return self._capture.grab()
+        except WindowGone as exc:
+            raise GameWindowGone(f"the game window {self.window_id:#x} is gone") from exc
+
+    def covered(self) -> str | None:
+        """Why the next frame would not be the game's own picture, or None when it will be.
+
+        Window capture is only wrong while the window is not shown; a screen grab also whenever
+        another window overlaps the game and is stacked above it. Call on the loop thread, before
+        ``observe``: the loop pauses and shows the reason, and such a tick is never recorded.
+        """
+        if self._capture is None:
+            return None
+        if self.capture_kind == "window":
+            return self._capture.hidden()
+        if not self.window_id:  # a bare screen region: no window to check the stacking of
+            return None
+        if self._cover is None:
+            from recorder.window_x11 import CoverWatch
+
+            self._cover = CoverWatch(self.display)
+        return self._cover.reason(self.window_id, self._rect)
 
     def has_focus(self) -> bool:
         if not self.config.require_focus:
@@ -217,6 +267,9 @@ class DesktopConnector:
             self._closed = True
             if self._capture is not None:
                 self._capture.close()
+            if self._cover is not None:
+                self._cover.close()
+                self._cover = None
             if self._injector is not None:
                 self._injector.close()
             if self._windows is not None:

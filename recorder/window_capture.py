@@ -1,0 +1,237 @@
+"""Capture one X11 window's own pixels, even where other windows cover it (XComposite, as OBS does).
+
+A screen grab records whatever is on top of the game: jarvis-play's own panels, a dialog, a
+notification. With the Composite extension the server keeps the window's contents in an off-screen
+pixmap. ``RedirectAutomatic`` still paints the window on screen as before, so the person sees no
+change; ``NameWindowPixmap`` gives us a handle to that storage and MIT-SHM reads it.
+
+The server gives the window a new pixmap every time it is mapped or resized, so the capture listens
+to the window's StructureNotify events and names the pixmap again after them. While the window is
+unmapped (minimized, another desktop) there is nothing current to read: ``hidden()`` says so and
+grabs repeat the last contents, so the caller can pause instead of recording them.
+
+Same interface as ``recorder.capture.ScreenCapture`` (``grab_bgra``, ``grab``, ``close``, ``size``).
+One X connection per capturing thread (python-xlib connections are not meant to be shared), opened
+on first use like mss's; the redirect ends with the connection.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from typing import Any
+
+import numpy as np
+
+from recorder.capture import to_rgb
+from recorder.window_x11 import NOT_SHOWN
+
+
+class WindowCaptureUnavailable(RuntimeError):
+    """This window cannot be captured through Composite; use a screen grab instead."""
+
+
+class WindowGone(RuntimeError):
+    """The captured window was destroyed."""
+
+
+class _Session:
+    """One connection's redirect of the window, its named pixmap and an SHM segment to read into."""
+
+    def __init__(self, window: int, display: str | None) -> None:
+        from Xlib import X
+        from Xlib import display as xdisplay
+        from Xlib.error import CatchError, DisplayError
+
+        self._X = X
+        try:
+            self._d = xdisplay.Display(display)
+        except DisplayError as exc:
+            raise WindowCaptureUnavailable(f"cannot open the X display: {exc}") from exc
+        try:
+            self._setup(window, CatchError)
+        except Exception:
+            self._d.close()
+            raise
+
+    def _setup(self, window: int, catch_error: Any) -> None:
+        from Xlib.ext import composite
+
+        d, X = self._d, self._X
+        if not d.has_extension(composite.extname):
+            raise WindowCaptureUnavailable("the X server has no Composite extension")
+        d.composite_query_version()  # the protocol requires it before any other Composite request
+        if d.display.info.image_byte_order != X.LSBFirst:
+            raise WindowCaptureUnavailable("the X server sends big-endian images")
+        self._win = d.create_resource_object("window", window)
+        catch = catch_error()
+        try:
+            geom = self._win.get_geometry()
+            attrs = self._win.get_attributes()
+        except Exception as exc:
+            raise WindowGone(f"window {window:#x} does not exist") from exc
+        if geom.depth not in (24, 32):
+            raise WindowCaptureUnavailable(f"window {window:#x} has depth {geom.depth}, not 24 or 32 bits")
+        self._win.change_attributes(event_mask=X.StructureNotifyMask)  # this connection's own mask
+        self._win.composite_redirect_window(composite.RedirectAutomatic, onerror=catch)
+        d.sync()
+        if catch.get_error() is not None:
+            raise WindowCaptureUnavailable(f"the X server refused to redirect window {window:#x}")
+        self.viewable = attrs.map_state == X.IsViewable
+        self.gone = False
+        self._stale = True  # the pixmap must be (re)named before the next read
+        self._pixmap: Any = None
+        self._shape = (0, 0, 0)  # width, height, border of the named pixmap
+        self._shm: Any = None
+        self._retired: list[Any] = []  # outgrown segments
+        self._shm_failed = False
+        self._last: np.ndarray | None = None
+
+    def drain_events(self) -> None:
+        X = self._X
+        while self._d.pending_events():
+            ev = self._d.next_event()
+            if ev.type == X.ConfigureNotify:
+                if (ev.width, ev.height, ev.border_width) != self._shape:
+                    self._stale = True
+            elif ev.type == X.MapNotify:
+                self.viewable = True
+                self._stale = True
+            elif ev.type == X.UnmapNotify:
+                self.viewable = False
+            elif ev.type == X.DestroyNotify:
+                self.gone = True
+
+    def _name_pixmap(self) -> bool:
+        """Name the window's current storage; False when the server has none (window not viewable)."""
+        from Xlib.error import CatchError
+
+        if self._pixmap is not None:
+            self._pixmap.free()
+            self._pixmap = None
+        catch = CatchError()
+        pixmap = self._win.composite_name_window_pixmap(onerror=catch)
+        try:
+            geom = self._win.get_geometry()  # a round trip: the naming above has been answered too
+        except Exception as exc:
+            self.gone = True
+            raise WindowGone("the captured window is gone") from exc
+        if catch.get_error() is not None:  # BadMatch: unmapped, or an ancestor is
+            self.viewable = False
+            return False
+        self._pixmap = pixmap
+        self._shape = (geom.width, geom.height, geom.border_width)
+        self._stale = False
+        return True
+
+    def _read(self) -> np.ndarray:
+        width, height, border = self._shape
+        size = width * height * 4
+        if self._shm is None and not self._shm_failed:
+            self._shm = self._open_shm(size)
+        elif self._shm is not None and self._shm.size < size:
+            self._retired.append(self._shm)  # a caller may still hold a view of it: detach on close
+            self._shm = self._open_shm(size)
+        if self._shm is not None:
+            return self._shm.read(self._pixmap, width, height, border, border)
+        reply = self._pixmap.get_image(border, border, width, height, self._X.ZPixmap, 0xFFFFFFFF)
+        return np.frombuffer(reply.data, np.uint8).reshape(height, width, 4)
+
+    def _open_shm(self, size: int) -> Any:
+        from recorder.x11_shm import ShmImage, ShmUnavailable
+
+        try:
+            return ShmImage(self._d, max(size, 1))
+        except ShmUnavailable:
+            self._shm_failed = True  # a remote display: plain GetImage from now on
+            return None
+
+    def grab_bgra(self) -> np.ndarray:
+        self.drain_events()
+        if self.gone:
+            raise WindowGone("the captured window is gone")
+        if self.viewable and self._stale:
+            self._name_pixmap()
+        if self._pixmap is None:  # never shown yet: black, the size the window claims
+            if self._last is None:
+                geom = self._win.get_geometry()
+                self._last = np.zeros((geom.height, geom.width, 4), np.uint8)
+            return self._last
+        if not self.viewable:  # the old storage still holds the last picture: repeat it, say why
+            if self._last is None:
+                self._last = self._read().copy()
+            return self._last
+        self._last = None
+        return self._read()
+
+    def close(self) -> None:
+        try:
+            for shm in [*self._retired, self._shm]:
+                if shm is not None:
+                    shm.close()
+            if self._pixmap is not None:
+                self._pixmap.free()
+        finally:
+            self._d.close()  # ends the redirect: the window is painted straight to the screen again
+
+
+class WindowCapture:
+    """Frames of one window's own contents (what it draws, not what covers it), at ``size``."""
+
+    def __init__(self, window: int, size: tuple[int, int] = (640, 360), display: str | None = None) -> None:
+        self.window = window
+        self.size = size  # output width, height
+        self.display = display
+        self._local = threading.local()
+        self._sessions: list[_Session] = []
+        self._lock = threading.Lock()
+
+    @classmethod
+    def probe(cls, window: int, display: str | None = None) -> str | None:
+        """Why this window cannot be captured this way, or None when a test read worked."""
+        try:
+            session = _Session(window, display)
+        except (WindowCaptureUnavailable, WindowGone) as exc:
+            return str(exc)
+        try:
+            session.grab_bgra()
+        except Exception as exc:  # anything the server refuses: the screen grab still works
+            return f"reading window {window:#x} failed: {exc}"
+        finally:
+            session.close()
+        return None
+
+    def _session(self) -> _Session:
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = _Session(self.window, self.display)
+            self._local.session = session
+            with self._lock:
+                self._sessions.append(session)
+        return session
+
+    def grab_bgra(self) -> np.ndarray:
+        """The window's contents, H×W×4 BGRX (a view valid until the next grab on this thread)."""
+        return self._session().grab_bgra()
+
+    def grab(self) -> np.ndarray:
+        """RGB uint8 of shape (height, width, 3) at ``self.size``."""
+        return to_rgb(self.grab_bgra(), self.size)
+
+    def hidden(self) -> str | None:
+        """Why the frames are not the game's current picture (it is not shown), or None."""
+        session = getattr(self._local, "session", None)
+        if session is None:
+            return None
+        session.drain_events()
+        if session.viewable:
+            return None
+        return NOT_SHOWN
+
+    def close(self) -> None:
+        with self._lock:
+            sessions, self._sessions = self._sessions, []
+        for session in sessions:
+            with contextlib.suppress(Exception):  # the server may be gone already
+                session.close()
+        self._local = threading.local()

@@ -1,0 +1,287 @@
+"""A window over the game never reaches a frame: XComposite window capture, and cover detection.
+
+Real Xvfb, real windows: a solid magenta window of our own covers the game. A screen grab of the
+game's rectangle shows it (so the cover really covers); the window capture must not, and must still
+follow what the game draws. Where only a screen grab is possible, ``covered`` must name the window.
+The minetest tests use the shared game; the stacking test under a window manager runs openbox on a
+display of its own so the other tests keep their bare Xvfb.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.xvfb
+
+MAGENTA = (255, 0, 255)
+GREEN = (0, 200, 0)
+BLUE = (0, 0, 220)
+
+
+def share(frame: np.ndarray, rgb: tuple[int, int, int], tol: int = 40) -> float:
+    """Fraction of an RGB frame's pixels within ``tol`` of ``rgb`` on every channel."""
+    return float(np.mean(np.all(np.abs(frame.astype(int) - rgb) <= tol, axis=-1)))
+
+
+def wait_for(check: Callable[[], Any], timeout: float = 5.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(0.05)
+
+
+class Painter:
+    """Solid-colour top-level windows on one display, destroyed by ``close``."""
+
+    def __init__(self, display: str) -> None:
+        from Xlib import display as xdisplay
+
+        self.d = xdisplay.Display(display)
+        self.screen = self.d.screen()
+        self.windows: list[Any] = []
+
+    def window(self, title: str, rect: tuple[int, int, int, int], rgb: tuple[int, int, int]) -> Any:
+        from Xlib import X, Xutil
+
+        x, y, w, h = rect
+        win = self.screen.root.create_window(
+            x, y, w, h, 0, self.screen.root_depth, X.InputOutput, X.CopyFromParent,
+            background_pixel=self.pixel(rgb),
+        )  # fmt: skip
+        win.set_wm_name(title)
+        win.set_wm_normal_hints(flags=Xutil.USPosition | Xutil.USSize, x=x, y=y, width=w, height=h)
+        win.map()
+        self.d.sync()
+        self.windows.append(win)
+        return win
+
+    def pixel(self, rgb: tuple[int, int, int]) -> int:
+        return (rgb[0] << 16) | (rgb[1] << 8) | rgb[2]
+
+    def paint(self, win: Any, rgb: tuple[int, int, int]) -> None:
+        """Redraw the whole window in a new colour, as a game draws a new frame."""
+        win.change_attributes(background_pixel=self.pixel(rgb))
+        win.clear_area()
+        self.d.sync()
+
+    def close(self) -> None:
+        for win in self.windows:
+            win.destroy()
+        self.d.sync()
+        self.d.close()
+
+
+@pytest.fixture
+def painter(xvfb: str) -> Iterator[Painter]:
+    p = Painter(xvfb)
+    yield p
+    p.close()
+
+
+# ----- window capture, with windows of our own ------------------------------------------------------
+def test_window_capture_shows_the_window_and_not_the_window_over_it(painter: Painter, xvfb: str) -> None:
+    from recorder.capture import ScreenCapture
+    from recorder.window_capture import WindowCapture
+
+    rect = (20, 20, 640, 360)
+    game = painter.window("toy game", rect, GREEN)
+    painter.window("toy cover", (180, 110, 320, 180), MAGENTA)
+    screen, capture = ScreenCapture(rect, (640, 360), xvfb), WindowCapture(game.id, (640, 360), xvfb)
+    try:
+        assert WindowCapture.probe(game.id, xvfb) is None
+        assert wait_for(lambda: share(screen.grab(), MAGENTA) > 0.2)  # on screen the cover is there
+        frame = capture.grab()
+        assert frame.shape == (360, 640, 3)
+        assert share(frame, MAGENTA) == 0.0
+        assert share(frame, GREEN) > 0.99
+        painter.paint(game, BLUE)  # the game draws while covered: the capture follows it
+        assert wait_for(lambda: share(capture.grab(), BLUE) > 0.99)
+        assert share(capture.grab(), MAGENTA) == 0.0
+        assert capture.hidden() is None
+    finally:
+        screen.close()
+        capture.close()
+
+
+def test_window_capture_follows_resize_unmap_map_and_reports_a_destroyed_window(
+    painter: Painter, xvfb: str
+) -> None:
+    from recorder.window_capture import WindowCapture, WindowGone
+
+    game = painter.window("toy game", (0, 0, 320, 200), GREEN)
+    capture = WindowCapture(game.id, (640, 360), xvfb)
+    try:
+        assert capture.grab_bgra().shape == (200, 320, 4)
+        game.configure(width=500, height=300)
+        painter.d.sync()
+        assert wait_for(lambda: capture.grab_bgra().shape == (300, 500, 4))  # the new pixmap is named
+        assert share(capture.grab(), GREEN) > 0.99  # and read whole: no stale or black part
+        game.unmap()
+        painter.d.sync()
+        assert wait_for(lambda: capture.hidden() is not None)
+        assert "not shown" in (capture.hidden() or "")
+        assert share(capture.grab(), GREEN) > 0.99  # the last picture, not garbage
+        game.map()
+        painter.paint(game, BLUE)
+        assert wait_for(lambda: capture.hidden() is None)
+        assert wait_for(lambda: share(capture.grab(), BLUE) > 0.99)
+        game.destroy()
+        painter.windows.remove(game)
+        painter.d.sync()
+        with pytest.raises(WindowGone):
+            wait_for(lambda: capture.grab_bgra() is None, timeout=2)
+    finally:
+        capture.close()
+
+
+# ----- cover detection for the screen grab -----------------------------------------------------------
+def test_cover_watch_names_the_window_over_the_game_until_it_moves_off_or_goes_below(
+    painter: Painter, xvfb: str
+) -> None:
+    from Xlib import X
+
+    from recorder.window_x11 import NOT_SHOWN, CoverWatch
+
+    rect = (0, 0, 400, 300)
+    game = painter.window("toy game", rect, GREEN)
+    painter.window("beside it", (400, 0, 200, 200), BLUE)  # above but not overlapping: no cover
+    watch = CoverWatch(xvfb)
+    try:
+        assert watch.reason(game.id, rect) is None
+        cover = painter.window("Fine-tune panel", (300, 200, 200, 200), MAGENTA)
+        assert "Fine-tune panel" in (wait_for(lambda: watch.reason(game.id, rect)) or "")
+        cover.configure(x=420, y=320)  # moved off the game
+        painter.d.sync()
+        assert wait_for(lambda: watch.reason(game.id, rect) is None)
+        cover.configure(x=100, y=100)
+        painter.d.sync()
+        assert wait_for(lambda: watch.reason(game.id, rect))
+        game.configure(stack_mode=X.Above)  # the game raised over it
+        painter.d.sync()
+        assert wait_for(lambda: watch.reason(game.id, rect) is None)
+        game.unmap()
+        painter.d.sync()
+        assert wait_for(lambda: watch.reason(game.id, rect)) == NOT_SHOWN
+    finally:
+        watch.close()
+
+
+@pytest.fixture
+def openbox() -> Iterator[str]:
+    """A display of its own with openbox managing it: frames, placement, raise on activate."""
+    from recorder.virtual_display import VirtualDisplay
+
+    if shutil.which("openbox") is None:
+        pytest.skip("openbox is not installed (apt-get install openbox)")
+    vd = VirtualDisplay(1024, 768).start()
+    wm = subprocess.Popen(
+        ["openbox", "--sm-disable"],
+        env={**os.environ, "DISPLAY": vd.name},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        from Xlib import display as xdisplay
+
+        d = xdisplay.Display(vd.name)
+        check = d.intern_atom("_NET_SUPPORTING_WM_CHECK")
+        assert wait_for(lambda: d.screen().root.get_full_property(check, 0) is not None, 10), "no openbox"
+        d.close()
+        yield vd.name
+    finally:
+        wm.terminate()
+        wm.wait(5)
+        vd.stop()
+
+
+def test_under_a_window_manager_the_cover_is_named_and_never_captured(openbox: str) -> None:
+    from recorder.window_capture import WindowCapture
+    from recorder.window_x11 import CoverWatch, X11Windows
+
+    painter = Painter(openbox)
+    windows, watch = X11Windows(openbox), CoverWatch(openbox)
+    capture: Any = None
+    try:
+        game = painter.window("toy game", (50, 50, 400, 300), GREEN)
+        assert wait_for(lambda: windows.toplevel(game.id) != game.id), "openbox did not frame the game"
+        time.sleep(0.2)
+        rect = windows.rect(game.id)
+        capture = WindowCapture(game.id, (640, 360), openbox)
+        assert share(capture.grab(), GREEN) > 0.99
+        cover = painter.window("toy cover", (rect[0] + 50, rect[1] + 50, 200, 150), MAGENTA)
+        assert wait_for(lambda: windows.toplevel(cover.id) != cover.id)
+        cover.configure(x=rect[0] + 50, y=rect[1] + 50)  # wherever openbox placed it: over the game
+        painter.d.sync()
+        assert "toy cover" in (wait_for(lambda: watch.reason(game.id, windows.rect(game.id))) or "")
+        assert share(capture.grab(), MAGENTA) == 0.0
+        windows.focus(game.id)  # activating raises the game over the cover
+        assert wait_for(lambda: watch.reason(game.id, windows.rect(game.id)) is None)
+    finally:
+        if capture is not None:
+            capture.close()
+        watch.close()
+        windows.close()
+        painter.close()
+
+
+# ----- the desktop connector on a real minetest ------------------------------------------------------
+@pytest.mark.game
+def test_a_window_over_minetest_never_reaches_a_frame_and_frames_still_follow_the_game(
+    game: Any, xvfb: str, painter: Painter
+) -> None:
+    from app.games.desktop import DesktopConfig, DesktopConnector
+    from recorder.capture import ScreenCapture
+
+    conn = DesktopConnector(DesktopConfig(pid=game.proc.pid), display=xvfb).open()
+    screen = ScreenCapture(conn.rect, (640, 360), xvfb)
+    try:
+        assert conn.capture_kind == "window"  # Composite is there on Xvfb: chosen by itself
+        left, top, width, height = conn.rect
+        painter.window("toy cover", (left + width // 4, top + height // 4, width // 2, height // 2), MAGENTA)
+        assert wait_for(lambda: share(screen.grab(), MAGENTA) > 0.2)  # the screen shows the cover
+        assert conn.covered() is None
+        before = conn.observe()
+        assert share(before, MAGENTA) < 0.001
+        for _ in range(6):  # turn the view 60° while covered: the frames must show the turn
+            conn.apply({"camera": [0.0, 10.0]})
+            time.sleep(0.05)
+        time.sleep(0.5)
+        after = conn.observe()
+        assert share(after, MAGENTA) < 0.001
+        change = float(np.mean(np.abs(after.astype(int) - before.astype(int))))
+        print(f"mean change after the turn: {change:.1f}")
+        assert change > 5.0
+    finally:
+        screen.close()
+        conn.close()
+
+
+@pytest.mark.game
+def test_with_a_screen_grab_covered_names_the_window_over_minetest(
+    game: Any, xvfb: str, painter: Painter
+) -> None:
+    from app.games.desktop import DesktopConfig, DesktopConnector
+
+    conn = DesktopConnector(DesktopConfig(pid=game.proc.pid, capture="screen"), display=xvfb).open()
+    try:
+        assert conn.capture_kind == "screen"
+        conn.observe()
+        assert conn.covered() is None
+        left, top, width, height = conn.rect
+        cover = painter.window("Fine-tune panel", (left + width - 100, top + height - 80, 300, 200), MAGENTA)
+        assert "Fine-tune panel" in (wait_for(conn.covered) or "")
+        cover.unmap()
+        painter.d.sync()
+        assert wait_for(lambda: conn.covered() is None)
+    finally:
+        conn.close()
