@@ -14,9 +14,17 @@ Lockstep (a MineRL environment): every step waits for the policy, and each actio
 step. Replay: the actions come from a list, one per tick, no policy.
 
 Threads: ``run`` owns the connector's observe/apply; ``set_instruction`` and ``stop`` may be called
-from any thread; the policy object is touched only by the worker thread (and ``close`` at the end).
-A policy that raises stops the loop; one that runs longer than ``policy_timeout_s`` is declared hung
-and stops it too. Every way out of ``run`` releases all held input.
+from any thread; the policy object is touched only by the worker thread. A policy that raises stops
+the loop; one that runs longer than ``policy_timeout_s`` is declared hung and stops it too. Every way
+out of ``run`` releases all held input.
+
+The loop borrows its policy: it never closes it, so one policy can serve many loops (a session that
+restarts its loop, a GUI that switches tasks). Whoever made the policy closes it once ``run`` returns;
+``run`` first waits a little (``FINISH_WAIT_S``) for a step still running on the worker, so that close
+rarely lands in the middle of one.
+
+Time comes from the injected ``clock`` and ``sleep`` (the real ones by default): the loop, the worker's
+timestamps and that wait all use them, so a test can run the loop on a fake clock, tick for tick.
 """
 
 from __future__ import annotations
@@ -41,6 +49,7 @@ LOG = logging.getLogger(__name__)
 
 Fallback = Literal["chunk", "repeat", "null"]
 FALLBACKS: tuple[str, ...] = ("chunk", "repeat", "null")
+FINISH_WAIT_S = 0.5  # at the end of a run, how long to wait for a policy step still in flight
 
 
 class PolicyFailed(RuntimeError):
@@ -59,7 +68,7 @@ class LoopConfig:
 @dataclass
 class _Result:
     step: PolicyStep
-    frame_time: float  # perf_counter when the frame it answers was captured
+    frame_time: float  # loop clock when the frame it answers was captured
     started: float
     finished: float
 
@@ -67,8 +76,9 @@ class _Result:
 class PolicyWorker:
     """Runs ``policy.act`` on a daemon thread, one request at a time; results are polled, never awaited."""
 
-    def __init__(self, policy: Policy) -> None:
+    def __init__(self, policy: Policy, clock: Callable[[], float] = time.perf_counter) -> None:
         self.policy = policy
+        self._clock = clock
         self._cv = threading.Condition()
         self._request: tuple[np.ndarray, str, float] | None = None
         self._result: _Result | None = None
@@ -88,7 +98,7 @@ class PolicyWorker:
                     return
                 frame, instruction, frame_time = self._request  # type: ignore[misc]
                 self._request = None
-            started = time.perf_counter()
+            started = self._clock()
             try:
                 step = self.policy.act(frame, instruction)
             except PolicyError as exc:  # a late or unreachable model: the loop's fallback covers it
@@ -102,8 +112,9 @@ class PolicyWorker:
                     self._error = exc
                     self._busy_since = None
                 return
+            finished = self._clock()
             with self._cv:
-                self._result = _Result(step, frame_time, started, time.perf_counter())
+                self._result = _Result(step, frame_time, started, finished)
                 self._busy_since = None
 
     @property
@@ -115,7 +126,7 @@ class PolicyWorker:
         with self._cv:
             if self._busy_since is not None or self._closed or self._error is not None:
                 return False
-            self._busy_since = time.perf_counter()
+            self._busy_since = self._clock()
             self._request = (frame, instruction, frame_time)
             self._cv.notify()
             return True
@@ -129,13 +140,19 @@ class PolicyWorker:
 
     def busy_for(self) -> float:
         with self._cv:
-            return 0.0 if self._busy_since is None else time.perf_counter() - self._busy_since
+            return 0.0 if self._busy_since is None else self._clock() - self._busy_since
+
+    @property
+    def busy(self) -> bool:
+        """A request is waiting for the policy or in its ``act``."""
+        with self._cv:
+            return self._busy_since is not None
 
     def close(self) -> None:
+        """Take no more requests; the thread ends once a step in flight returns (never waited for here)."""
         with self._cv:
             self._closed = True
             self._cv.notify()
-        self._thread.join(timeout=0.5)
 
 
 def held_only(action: EnvAction) -> EnvAction:
@@ -173,6 +190,9 @@ class ControlLoop:
         self._sleep = sleep
         self.error: BaseException | None = None
         self.frame: np.ndarray | None = None  # the latest observation, for viewers
+        # The policy's worker while ``run`` runs in real time: a fake clock in tests waits for it to
+        # settle before moving time on, so that "the model took 0.2 s" is exact.
+        self.worker: PolicyWorker | None = None
 
     # ----- any thread -------------------------------------------------------------------------
     @property
@@ -227,7 +247,9 @@ class ControlLoop:
 
     def _run_realtime(self) -> None:
         period = 1.0 / self.config.hz
-        worker = PolicyWorker(self.policy) if self.policy is not None else None
+        worker = PolicyWorker(self.policy, self._clock) if self.policy is not None else None
+        self.worker = worker
+        hung = False
         self.connector.observe()  # warm-up: the first grab opens the capture on this thread (~50 ms)
         chunk: list[EnvAction] = []
         last: EnvAction = null_action()
@@ -261,6 +283,7 @@ class ControlLoop:
                 if worker is not None:
                     result = worker.poll()
                     if worker.busy_for() > self.config.policy_timeout_s:
+                        hung = True
                         raise PolicyFailed(
                             f"the policy did not answer within {self.config.policy_timeout_s:g} s"
                         )
@@ -315,9 +338,15 @@ class ControlLoop:
         finally:
             self.connector.release_all()
             if worker is not None:
-                if self.policy is not None:
-                    self.policy.close()
                 worker.close()
+                if not hung:
+                    self._wait_for(worker, FINISH_WAIT_S)
+
+    def _wait_for(self, worker: PolicyWorker, seconds: float) -> None:
+        """Give a step in flight a moment to return, so the policy's owner can close it safely."""
+        deadline = self._clock() + seconds
+        while worker.busy and self._clock() < deadline:
+            self._sleep(0.005)
 
     def _fallback(self, chunk: list[EnvAction], last: EnvAction) -> EnvAction:
         mode = self.config.fallback
@@ -331,51 +360,48 @@ class ControlLoop:
         assert self.policy is not None
         t0 = self._clock()
         tick = 0
-        try:
-            while not self._done(tick, t0):
-                mode = self.control.update()
-                if mode is Mode.STOPPED:
+        while not self._done(tick, t0):
+            mode = self.control.update()
+            if mode is Mode.STOPPED:
+                break
+            c0 = self._clock()
+            frame = self.connector.observe()
+            frame_time = self._clock()
+            self.frame = frame
+            if mode is not Mode.AGENT:
+                self._publish(
+                    TickRecord(tick, frame_time - t0, mode.value, capture_ms=(frame_time - c0) * 1000)
+                )
+                tick += 1
+                self._sleep(1.0 / self.config.hz)
+                continue
+            m0 = self._clock()
+            step = self.policy.act(frame, self.instruction)
+            model_ms = (self._clock() - m0) * 1000
+            for i, action in enumerate(step.actions or [null_action()]):
+                if self._done(tick, t0):
                     break
-                c0 = self._clock()
-                frame = self.connector.observe()
-                frame_time = self._clock()
-                self.frame = frame
-                if mode is not Mode.AGENT:
-                    self._publish(
-                        TickRecord(tick, frame_time - t0, mode.value, capture_ms=(frame_time - c0) * 1000)
-                    )
-                    tick += 1
-                    self._sleep(1.0 / self.config.hz)
-                    continue
-                m0 = self._clock()
-                step = self.policy.act(frame, self.instruction)
-                model_ms = (self._clock() - m0) * 1000
-                for i, action in enumerate(step.actions or [null_action()]):
-                    if self._done(tick, t0):
-                        break
-                    rec = TickRecord(
-                        tick,
-                        self._clock() - t0,
-                        mode.value,
-                        fresh=True,
-                        capture_ms=(frame_time - c0) * 1000 if i == 0 else 0.0,
-                    )
-                    i0 = self._clock()
+                rec = TickRecord(
+                    tick,
+                    self._clock() - t0,
+                    mode.value,
+                    fresh=True,
+                    capture_ms=(frame_time - c0) * 1000 if i == 0 else 0.0,
+                )
+                i0 = self._clock()
 
-                    def inject(a: EnvAction = action) -> None:
-                        self.connector.apply(a)
+                def inject(a: EnvAction = action) -> None:
+                    self.connector.apply(a)
 
-                    rec.injected = self.control.run_if_agent(inject)
-                    i1 = self._clock()
-                    rec.inject_ms = (i1 - i0) * 1000
-                    rec.null = is_null(action)
-                    if i == 0:
-                        rec.model_ms = model_ms
-                        rec.e2e_ms = (i1 - frame_time) * 1000
-                    rec.work_ms = (self._clock() - rec.t - t0) * 1000
-                    self._publish(rec)
-                    tick += 1
-                    if i + 1 < len(step.actions):
-                        frame = self.connector.observe()  # keep the env's latest pov current
-        finally:
-            self.policy.close()
+                rec.injected = self.control.run_if_agent(inject)
+                i1 = self._clock()
+                rec.inject_ms = (i1 - i0) * 1000
+                rec.null = is_null(action)
+                if i == 0:
+                    rec.model_ms = model_ms
+                    rec.e2e_ms = (i1 - frame_time) * 1000
+                rec.work_ms = (self._clock() - rec.t - t0) * 1000
+                self._publish(rec)
+                tick += 1
+                if i + 1 < len(step.actions):
+                    frame = self.connector.observe()  # keep the env's latest pov current
