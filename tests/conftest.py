@@ -14,8 +14,23 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # Xvfb + minetest session fixtures (xvfb, minetest_session, game) for the real-game tests
 pytest_plugins = ["tests.game_fixtures"]
 
+# A test that uses one of these fixtures starts Xvfb (and minetest): it gets the markers that
+# `make test-fast` (-m "not slow and not game and not xvfb") leaves out, whether or not its module says so.
+FIXTURE_MARKERS = {"xvfb": ("xvfb",), "minetest_session": ("xvfb", "game"), "game": ("xvfb", "game")}
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects anything
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        for fixture, markers in FIXTURE_MARKERS.items():
+            if fixture in names:
+                for marker in markers:
+                    if item.get_closest_marker(marker) is None:
+                        item.add_marker(marker)
 
 
 def shared_path(*parts: str) -> Path:
