@@ -13,7 +13,7 @@ APT_PACKAGES := xvfb xauth xdotool x11-utils imagemagick mesa-utils libgl1-mesa-
 	libxcb-icccm4 libxcb-keysyms1 libxcb-cursor0 libxkbcommon-x11-0 libxcb-image0 libxcb-render-util0 \
 	libxcb-shape0 libxcb-randr0 libxcb-xfixes0 libegl1 libgl1 libfontconfig1 libdbus-1-3
 
-.PHONY: play test system venv lint bench
+.PHONY: play test test-fast system venv lint bench
 
 play: venv
 	@if [ -n "$$DISPLAY$$WAYLAND_DISPLAY" ]; then $(VENV)/bin/jarvis-play; else \
@@ -26,6 +26,11 @@ play: venv
 
 test: venv
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+# The tier to run while working: everything but the slow tests and those that start Xvfb or minetest
+# (a test using the xvfb/game fixtures is marked so by tests/conftest.py). `make test` still runs all.
+test-fast: venv
+	HF_HUB_OFFLINE=1 $(PY) -m pytest -q -p no:cacheprovider -m "not slow and not game and not xvfb" $(PYTEST_ARGS)
 
 lint: venv
 	$(VENV)/bin/ruff check app model recorder tests
