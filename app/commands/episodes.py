@@ -5,10 +5,14 @@
     jarvis-play episodes check ~/jarvis-episodes --no-repair --deep
     jarvis-play episodes export ~/jarvis-episodes --out ~/sft/run1 --valid-fraction 0.1
     jarvis-play episodes export ~/jarvis-episodes --out ~/sft/fixes --only-corrections --with-context
+    jarvis-play episodes export ~/jarvis-episodes --out ~/vpt --format vpt
 
 ``check`` exits 1 when an episode is broken or (with --no-repair) needs a repair. ``export`` writes
 parquet (``OUT/data/{train,valid}-*.parquet``) that ``datasets.load_dataset(OUT)`` and the official
-JARVIS-VLA training script read; it refuses an existing non-empty OUT rather than overwrite it.
+JARVIS-VLA training script read (``--format jarvis-sft``, the default), or the VPT contractor layout
+(``--format vpt``: ``OUT/<id>.{mp4,jsonl}`` for VPT's data_loader.py, ``OUT/{mp4,jsonl}/`` for
+MineStudio's converters). Either refuses an existing non-empty OUT rather than overwrite it. The
+episode folders themselves stay in the native format.
 """
 
 from __future__ import annotations
@@ -34,9 +38,18 @@ def register(sub: Any) -> None:
     ck.add_argument("--deep", action="store_true", help="decode every frame (slower, catches a cut-off end)")
     ck.set_defaults(func=_check)
 
-    ex = verbs.add_parser("export", help="write the JARVIS-VLA SFT dataset (parquet, train/valid by episode)")
+    ex = verbs.add_parser(
+        "export", help="write the JARVIS-VLA SFT dataset (parquet, train/valid) or VPT-format episodes"
+    )
     ex.add_argument("dir", type=Path, nargs="+", help="episode folders or folders of episodes")
     ex.add_argument("--out", type=Path, required=True, help="a new (or empty) output folder")
+    ex.add_argument(
+        "--format",
+        choices=("jarvis-sft", "vpt"),
+        default="jarvis-sft",
+        help="jarvis-sft: parquet for JARVIS-VLA training (default); vpt: mp4+jsonl for VPT/MineStudio tools."
+        " The options below are for jarvis-sft",
+    )
     ex.add_argument(
         "--valid-fraction", type=float, default=0.1, help="share of episodes for valid (default 0.1)"
     )
@@ -98,6 +111,8 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
+    if args.format == "vpt":
+        return _export_vpt(args)
     from app.errors import UserError
     from model.finetune.sft_data import SftOptions, export_sft
     from recorder.episode_format import FLAG_CAMERA_SATURATED, FLAG_NOOP_RUN
@@ -127,4 +142,23 @@ def _export(args: argparse.Namespace) -> int:
     for split, rows in report.rows.items():
         print(f"{split}: {rows} rows from {len(report.episodes[split])} episodes")
     print(f"wrote {report.out} (load with datasets.load_dataset({str(report.out)!r}))")
+    return 0
+
+
+def _export_vpt(args: argparse.Namespace) -> int:
+    from app.errors import UserError
+    from recorder.export_vpt import export_vpt
+
+    try:
+        report = export_vpt(args.dir, args.out)
+    except (FileExistsError, ValueError) as exc:
+        raise UserError(str(exc)) from exc
+    for line in report.skipped:
+        print(f"skipped {line}")
+    for name, lines in report.lines.items():
+        print(f"{name}: {lines} ticks")
+    print(
+        f"wrote {len(report.lines)} episodes to {report.out} "
+        f"(VPT: DataLoader({str(report.out)!r}); MineStudio: --input-dir {report.out})"
+    )
     return 0

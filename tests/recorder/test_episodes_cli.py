@@ -60,3 +60,29 @@ def test_list_check_export(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     bad.write_text(bad.read_text() + '{"tick": 4, "torn')
     assert main(["episodes", "check", str(eps), "--no-repair"]) == 1
     assert main(["episodes", "check", str(eps)]) == 0  # repaired: the torn line is cut off
+
+
+def test_record_then_export_vpt_reads_back_the_stored_actions(tmp_path: Path) -> None:
+    from model.actions.codec import ActionCodec
+    from tests.recorder import vpt_oracle
+
+    script = tmp_path / "walk.jsonl"
+    steps = [{"forward": 1, "camera": [0, 2]}, {"hotbar.4": 1, "attack": 1}, {"jump": 1, "camera": [-3, 0]}]
+    script.write_text("\n".join(json.dumps(s) for s in steps * 4))
+    eps = tmp_path / "eps"
+    argv = ["record", "--fake", "--out", str(eps), "--seconds", "1", "--mode", "agent",
+            "--model", f"scripted:{script}", "--no-listen", "--instruction", "walk"]  # fmt: skip
+    assert main(argv) == 0
+    (folder,) = list_episodes(eps)
+    out = tmp_path / "vpt"
+    assert main(["episodes", "export", str(eps), "--out", str(out), "--format", "vpt"]) == 0
+    assert not (out / "data").exists()  # not the SFT layout
+    native = [json.loads(s) for s in (folder / "actions.jsonl").read_text().splitlines()]
+    assert {line["hotbar"] for line in native} >= {3}  # the agent's hotbar.4 selected slot 3
+    codec = ActionCodec()
+    loaded = vpt_oracle.load_trajectory(*vpt_oracle.vpt_pairs(out)[folder.name])
+    assert len(loaded) == len(native)
+    for step, line in zip(loaded, native, strict=True):
+        action = {**step.action, "camera": [float(v) for v in step.action["camera"]]}
+        assert codec.encode(action) == line["action_ids"], step.index
+    assert main(["episodes", "export", str(eps), "--out", str(out), "--format", "vpt"]) == 2  # no overwrite
