@@ -53,7 +53,7 @@ def process_info(pid: int) -> tuple[list[str], dict[str, str], Path | None]:
 
 
 def game_of(argv: list[str]) -> str | None:
-    """"minetest" or "minecraft" from a command line; None for anything else."""
+    """The game a command line runs ("minetest" or "minecraft"); None for anything else."""
     if argv and any(n in Path(argv[0]).name.lower() for n in ("minetest", "luanti")):
         return "minetest"
     joined = " ".join(argv).lower()
