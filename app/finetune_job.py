@@ -23,9 +23,11 @@ import sys
 import threading
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+
+from model.finetune.config import FinetuneConfig, to_flags
 
 LOG = logging.getLogger(__name__)
 
@@ -34,30 +36,12 @@ CANCELLED_EXIT = 3  # app.commands.finetune: "cancelled at step N; continue with
 STDERR_KEEP = 20  # last stderr lines kept to explain a crash
 
 
-@dataclass
-class FinetuneRequest:
-    """What the panel asks for; ``args`` turns it into the CLI's flags."""
-
-    model: str
-    episodes: list[str]
-    out: str
-    steps: int = 0  # 0: one pass over the data
-    lora_r: int = 16
-    correction_weight: int = 3
-    batch_size: int = 8
-    eval_every: int = 0  # 0: ten evaluations over the run
-    eval_samples: int = 64
-    device: str | None = None  # None: what accelerate picks (the GPU when there is one)
+class FinetuneRequest(FinetuneConfig):
+    """What the panel asks for: the trainer's own settings (defaults and all), plus the child's argv."""
 
     def args(self, resume: bool = False) -> list[str]:
-        args = ["finetune", "--model", self.model, "--episodes", *self.episodes, "--out", self.out,
-                "--steps", str(self.steps), "--lora-r", str(self.lora_r),
-                "--correction-weight", str(self.correction_weight), "--batch-size", str(self.batch_size),
-                "--eval-every", str(self.eval_every), "--eval-samples", str(self.eval_samples),
-                "--json-progress"]
-        if self.device:
-            args += ["--device", self.device]
-        return [*args, "--resume"] if resume else args
+        """``finetune`` flags that rebuild exactly this request in the child, every setting spelled out."""
+        return ["finetune", *to_flags(replace(self, resume=resume)), "--json-progress"]
 
 
 def can_resume(out: str | Path) -> bool:
@@ -97,9 +81,13 @@ class FinetuneState:
             return f"step {self.step}/{self.steps}, about {minutes} min {seconds:02d} s left"
         if self.status == "running":
             return f"step {self.step}/{self.steps}" if self.steps else "preparing data and model…"
-        return {"done": f"done: adapter in {self.out}", "cancelling": "cancelling: saving a checkpoint…",
-                "cancelled": f"cancelled at step {self.step}: Resume continues from the checkpoint",
-                "failed": self.message, "idle": ""}.get(self.status, self.status)
+        return {
+            "done": f"done: adapter in {self.out}",
+            "cancelling": "cancelling: saving a checkpoint…",
+            "cancelled": f"cancelled at step {self.step}: Resume continues from the checkpoint",
+            "failed": self.message,
+            "idle": "",
+        }.get(self.status, self.status)
 
     def apply(self, event: dict[str, Any]) -> None:
         """Fold one progress event into the state (unknown events are ignored: newer trainers)."""
@@ -146,13 +134,24 @@ Listener = Callable[[FinetuneState], None]
 class ChildRun:
     """One ``python -m app.cli ...`` child: stdout lines to ``on_line``, exit code to ``on_exit``."""
 
-    def __init__(self, args: list[str], on_line: Callable[[str], None],
-                 on_exit: Callable[[int, str], None], python: str = sys.executable) -> None:
+    def __init__(
+        self,
+        args: list[str],
+        on_line: Callable[[str], None],
+        on_exit: Callable[[int, str], None],
+        python: str = sys.executable,
+    ) -> None:
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
         self._stderr: deque[str] = deque(maxlen=STDERR_KEEP)
-        self.proc = subprocess.Popen([python, "-m", "app.cli", *args], stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True, env=env, cwd=str(REPO))
+        self.proc = subprocess.Popen(
+            [python, "-m", "app.cli", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            cwd=str(REPO),
+        )
         self._on_line, self._on_exit = on_line, on_exit
         self._err = threading.Thread(target=self._drain_stderr, name="child stderr", daemon=True)
         self._out = threading.Thread(target=self._read, name="child stdout", daemon=True)
@@ -271,17 +270,42 @@ class GroupRow:
 def comparison_rows(result: dict[str, Any]) -> list[GroupRow]:
     """The ``--compare`` JSON as table rows, one per action group, in the trainer's order."""
     base, adapter = result["base"], result["adapter"]
-    return [GroupRow(g, base[g]["accuracy"], (base[g]["ci_low"], base[g]["ci_high"]),
-                     adapter[g]["accuracy"], (adapter[g]["ci_low"], adapter[g]["ci_high"]))
-            for g in base if g in adapter]
+    return [
+        GroupRow(
+            g,
+            base[g]["accuracy"],
+            (base[g]["ci_low"], base[g]["ci_high"]),
+            adapter[g]["accuracy"],
+            (adapter[g]["ci_low"], adapter[g]["ci_high"]),
+        )
+        for g in base
+        if g in adapter
+    ]
 
 
-def run_compare(model: str, adapter: str, episodes: list[str], on_done: Callable[[dict[str, Any]], None],
-                on_error: Callable[[str], None], samples: int = 64, device: str | None = None,
-                python: str = sys.executable) -> ChildRun:
+def run_compare(
+    model: str,
+    adapter: str,
+    episodes: list[str],
+    on_done: Callable[[dict[str, Any]], None],
+    on_error: Callable[[str], None],
+    samples: int = 64,
+    device: str | None = None,
+    python: str = sys.executable,
+) -> ChildRun:
     """Evaluate base and adapter on held-out ``episodes`` in a child; one callback when it ends."""
-    args = ["finetune", "--model", model, "--episodes", *episodes, "--compare", adapter,
-            "--eval-samples", str(samples), "--json-progress"]
+    args = [
+        "finetune",
+        "--model",
+        model,
+        "--episodes",
+        *episodes,
+        "--compare",
+        adapter,
+        "--eval-samples",
+        str(samples),
+        "--json-progress",
+    ]
     if device:
         args += ["--device", device]
     results: list[dict[str, Any]] = []
@@ -300,7 +324,9 @@ def run_compare(model: str, adapter: str, episodes: list[str], on_done: Callable
             return
         tail = stderr_tail.strip().splitlines()
         reason = tail[-1].removeprefix("jarvis-play: ") if tail else f"exit code {code}"
-        on_error(f"Could not compare the adapter with its base: {reason}. "
-                 "Check the adapter folder and the held-out episodes, then try again.")
+        on_error(
+            f"Could not compare the adapter with its base: {reason}. "
+            "Check the adapter folder and the held-out episodes, then try again."
+        )
 
     return ChildRun(args, line, exited, python)

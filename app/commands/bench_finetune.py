@@ -18,17 +18,20 @@ from typing import Any
 
 import numpy as np
 
+from model.finetune.config import DEFAULTS, FinetuneConfig, add_flags
+
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("finetune", help="LoRA training samples/s and peak memory at sequence length 512")
-    p.add_argument("--model", default="tiny")
+    p = sub.add_parser(
+        "finetune", help=f"LoRA training samples/s and peak memory at sequence length {DEFAULTS.max_length}"
+    )
+    add_flags(p, ("model", "batch_size", "lora_r", "gradient_checkpointing"))
     p.add_argument("--config", type=Path, help="Qwen2-VL config.json: that architecture with random weights")
     p.add_argument("--device", help="cpu or cuda (default: cuda when available)")
-    p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--steps", type=int, default=10, help="measured steps (after 2 warm-up steps)")
-    p.add_argument("--lora-r", type=int, default=16)
-    p.add_argument("--seq", type=int, default=512, help="padded sequence length (official: 512)")
-    p.add_argument("--gradient-checkpointing", action="store_true")
+    p.add_argument(
+        "--seq", type=int, default=DEFAULTS.max_length, help="padded sequence length (default: %(default)s)"
+    )
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=main)
 
@@ -52,27 +55,27 @@ def _records(n: int) -> list[dict[str, Any]]:
 
 def main(args: argparse.Namespace) -> int:
     import torch
-    from peft import LoraConfig, get_peft_model
 
     from model.finetune.collate import SftCollator, answer_loss
-    from model.finetune.config import LORA_TARGETS
+    from model.finetune.train import optimizer_for, with_lora
     from model.policies.factory import model_path
     from model.random_weights import random_vla
     from model.vla import VLA
 
+    # The trainer's own settings, so the bench measures the LoRA, optimizer and length it trains with.
+    config = FinetuneConfig(
+        model=args.model,
+        batch_size=args.batch_size,
+        lora_r=args.lora_r,
+        max_length=args.seq,
+        gradient_checkpointing=args.gradient_checkpointing,
+    )
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     vla = random_vla(args.config, device) if args.config else VLA.load(model_path(args.model), device=device)
-    model = vla.model
-    model.train()
-    if args.gradient_checkpointing:
-        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-        model.enable_input_require_grads()
-    model = get_peft_model(
-        model, LoraConfig(r=args.lora_r, lora_alpha=2 * args.lora_r, target_modules=LORA_TARGETS)
-    )
+    model = with_lora(vla.model, config)
     params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=1e-4, betas=(0.9, 0.95))
-    collator = SftCollator(vla.processor, max_length=args.seq, pad_to_max=True)
+    optimizer = optimizer_for(params, config)
+    collator = SftCollator(vla.processor, max_length=config.max_length, pad_to_max=True)
     batch = {k: v.to(device) for k, v in collator(_records(args.batch_size)).items()}
 
     def step() -> None:

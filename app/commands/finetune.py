@@ -16,34 +16,17 @@ import json
 import sys
 from typing import Any
 
+from model.finetune.config import add_flags, from_flags
+
 
 def register(sub: Any) -> None:
     p = sub.add_parser(
         "finetune", help="LoRA fine-tune on recorded episodes, or compare an adapter with its base"
     )
-    p.add_argument("--model", default="tiny", help="base model: HF id, folder or 'tiny'")
-    p.add_argument("--episodes", nargs="+", required=True, help="episode folders or folders of episodes")
-    p.add_argument("--out", help="adapter output folder (required unless --compare)")
+    add_flags(p)
     p.add_argument(
         "--compare", metavar="ADAPTER", help="only evaluate ADAPTER against the base on --episodes"
     )
-    p.add_argument("--steps", type=int, default=0, help="optimizer steps (default: one pass over the data)")
-    p.add_argument("--batch-size", type=int, default=8)
-    p.add_argument("--grad-accum", type=int, default=1)
-    p.add_argument("--lr", type=float, default=2e-4)
-    p.add_argument("--lora-r", type=int, default=16)
-    p.add_argument("--lora-alpha", type=int, default=32)
-    p.add_argument("--correction-weight", type=int, default=3, help="times each correction tick counts")
-    p.add_argument("--only-corrections", action="store_true", help="train on correction ticks alone")
-    p.add_argument("--valid-fraction", type=float, default=0.2, help="share of episodes held out")
-    p.add_argument("--eval-every", type=int, default=0)
-    p.add_argument("--eval-samples", type=int, default=64)
-    p.add_argument("--max-length", type=int, default=512)
-    p.add_argument("--gradient-checkpointing", action="store_true")
-    p.add_argument("--load-in-4bit", action="store_true")
-    p.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", help="cpu or cuda (default: what accelerate picks)")
     p.add_argument(
         "--json-progress", action="store_true", help="one JSON object per progress event on stdout"
     )
@@ -81,35 +64,13 @@ def _printer(json_lines: bool) -> Any:
 def main(args: argparse.Namespace) -> int:
     from app.errors import UserError
     from model.checkpoint import CheckpointError
-    from model.finetune.config import FinetuneConfig
     from model.finetune.train import FinetuneError
 
     if args.compare:
         return _compare(args)
     if not args.out:
         raise UserError("--out ADAPTER_DIR is required to train (or use --compare ADAPTER)")
-    config = FinetuneConfig(
-        model=args.model,
-        episodes=list(args.episodes),
-        out=args.out,
-        steps=args.steps,
-        batch_size=args.batch_size,
-        grad_accum=args.grad_accum,
-        lr=args.lr,
-        lora_r=args.lora_r,
-        lora_alpha=args.lora_alpha,
-        correction_weight=args.correction_weight,
-        only_corrections=args.only_corrections,
-        valid_fraction=args.valid_fraction,
-        eval_every=args.eval_every,
-        eval_samples=args.eval_samples,
-        max_length=args.max_length,
-        gradient_checkpointing=args.gradient_checkpointing,
-        load_in_4bit=args.load_in_4bit,
-        resume=args.resume,
-        seed=args.seed,
-        device=args.device,
-    )
+    config = from_flags(args)
     from model.finetune.train import train
 
     show = _printer(args.json_progress)

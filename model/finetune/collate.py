@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from model.actions.tokens import IM_START_ID
+from model.finetune.config import DEFAULTS
 from model.image import prepare_frame
 
 IGNORE = -100
@@ -48,7 +49,7 @@ def mask_labels(
 @dataclass
 class SftCollator:
     processor: Any
-    max_length: int = 512  # the released training script's max_seq_length
+    max_length: int = DEFAULTS.max_length
     pad_to_max: bool = False  # pad every batch to max_length, as the official collator does
 
     def __post_init__(self) -> None:

@@ -1,42 +1,124 @@
-"""Fine-tuning settings: defaults follow the released JARVIS-VLA recipe where it applies to LoRA."""
+"""Fine-tuning settings, each defined once: defaults follow the released JARVIS-VLA recipe where it applies
+to LoRA.
+
+Every field carries its help text, so the ``finetune`` command's flags (``add_flags``/``from_flags``),
+the child command line the window starts (``to_flags``) and the window's initial values all come from
+this one dataclass; a new setting appears everywhere by being added here.
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import argparse
+from dataclasses import MISSING, Field, asdict, dataclass, field, fields, replace
 from typing import Any
 
 # Language-model linear layers only: the vision tower and merger stay frozen, as upstream freezes them.
 LORA_TARGETS = r".*language_model.*\.(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)"
 
 
+def _setting(default: Any, help: str, /, **flag: Any) -> Any:
+    """A field with its CLI help; ``flag`` overrides what ``add_argument`` gets (nargs, default...)."""
+    return field(default=default, metadata={"help": help, "flag": flag})
+
+
 @dataclass
 class FinetuneConfig:
-    model: str = "tiny"
-    episodes: list[str] = field(default_factory=list)
-    out: str = "adapter"
-    steps: int = 0  # 0: one pass over the training samples
-    batch_size: int = 8  # per device, as the released script
-    grad_accum: int = 1
-    lr: float = 2e-4  # LoRA learns at a higher rate than the 5e-6 of full fine-tuning
-    warmup_steps: int = 0  # 0: 5% of the steps (the official 200 assumes a far longer run)
-    weight_decay: float = 0.0
-    betas: tuple[float, float] = (0.9, 0.95)
-    max_grad_norm: float = 1.0
-    lora_r: int = 16
-    lora_alpha: int = 32
-    lora_dropout: float = 0.05
-    max_length: int = 512
-    correction_weight: int = 3  # each correction tick counts this many times
-    only_corrections: bool = False
-    valid_fraction: float = 0.2
-    eval_every: int = 0  # 0: ten evaluations over the run
-    eval_samples: int = 64  # validation samples decoded for action accuracy
-    checkpoint_every: int = 0  # 0: at every evaluation
-    gradient_checkpointing: bool = False
-    load_in_4bit: bool = False
-    seed: int = 0
-    resume: bool = False
-    device: str | None = None
+    model: str = _setting("tiny", "base model: HF id, folder or 'tiny'")
+    episodes: list[str] = field(
+        default_factory=list,
+        metadata={"help": "episode folders or folders of episodes", "flag": {"nargs": "+", "required": True}},
+    )
+    # The CLI has no default output: a run must not silently write ./adapter.
+    out: str = _setting("adapter", "adapter output folder (required unless --compare)", default=None)
+    steps: int = _setting(0, "optimizer steps (0: one pass over the training samples)")
+    batch_size: int = _setting(8, "samples per device and step, as the released script")
+    grad_accum: int = _setting(1, "batches accumulated into one optimizer step")
+    lr: float = _setting(2e-4, "peak learning rate (LoRA learns faster than the 5e-6 of full fine-tuning)")
+    warmup_steps: int = _setting(
+        0, "linear warm-up steps (0: 5% of the steps; the official 200 assumes a far longer run)"
+    )
+    weight_decay: float = _setting(0.0, "AdamW weight decay")
+    betas: tuple[float, float] = _setting((0.9, 0.95), "AdamW betas", metavar=("B1", "B2"))
+    max_grad_norm: float = _setting(1.0, "gradient norm clip")
+    lora_r: int = _setting(16, "LoRA rank")
+    lora_alpha: int = _setting(32, "LoRA alpha: the update is scaled by alpha / r")
+    lora_dropout: float = _setting(0.05, "dropout on the LoRA input")
+    max_length: int = _setting(512, "tokens per sample, the released script's max_seq_length")
+    correction_weight: int = _setting(3, "times each correction tick counts")
+    only_corrections: bool = _setting(False, "train on correction ticks alone")
+    valid_fraction: float = _setting(0.2, "share of episodes held out for validation")
+    eval_every: int = _setting(0, "steps between evaluations (0: ten evaluations over the run)")
+    eval_samples: int = _setting(64, "validation samples decoded for action accuracy")
+    checkpoint_every: int = _setting(0, "steps between checkpoints (0: at every evaluation)")
+    gradient_checkpointing: bool = _setting(False, "recompute activations in the backward pass: less memory")
+    load_in_4bit: bool = _setting(False, "4-bit base weights (needs bitsandbytes on a CUDA GPU)")
+    seed: int = _setting(0, "seed of the episode split, the shuffling and the LoRA initialisation")
+    resume: bool = _setting(False, "continue from the last checkpoint in --out")
+    device: str | None = _setting(None, "cpu or cuda (default: what accelerate picks)")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+DEFAULTS = FinetuneConfig()
+
+
+def _flag(f: Field[Any]) -> str:
+    return "--" + f.name.replace("_", "-")
+
+
+def _default(f: Field[Any]) -> Any:
+    return f.default_factory() if f.default is MISSING else f.default  # type: ignore[misc]
+
+
+def setting_help(name: str) -> str:
+    """The help text of one setting (the window shows it as a tooltip)."""
+    return next(f.metadata["help"] for f in fields(FinetuneConfig) if f.name == name)
+
+
+def add_flags(parser: argparse.ArgumentParser, names: tuple[str, ...] | None = None) -> None:
+    """One flag per setting (or per setting in ``names``), its type, default and help from the field."""
+    for f in fields(FinetuneConfig):
+        if names is not None and f.name not in names:
+            continue
+        default = _default(f)
+        kwargs: dict[str, Any] = {"help": f.metadata["help"].replace("%", "%%")}
+        if isinstance(default, bool):
+            kwargs["action"] = "store_true"
+        elif isinstance(default, tuple):
+            kwargs.update(nargs=len(default), type=type(default[0]), default=default)
+        elif isinstance(default, list):
+            kwargs["default"] = default
+        else:
+            kwargs.update(type=str if default is None else type(default), default=default)
+        kwargs.update(f.metadata["flag"])
+        shown = kwargs.get("default")
+        if shown is not None and shown is not False and shown != []:
+            kwargs["help"] += " (default: %(default)s)"
+        parser.add_argument(_flag(f), **kwargs)
+
+
+def from_flags(args: argparse.Namespace, base: FinetuneConfig | None = None) -> FinetuneConfig:
+    """The settings ``add_flags`` parsed into ``args`` (others as in ``base``)."""
+    values = {}
+    for f in fields(FinetuneConfig):
+        if hasattr(args, f.name):
+            value = getattr(args, f.name)
+            values[f.name] = tuple(value) if isinstance(_default(f), tuple) else value
+    return replace(base or FinetuneConfig(), **values)
+
+
+def to_flags(config: FinetuneConfig) -> list[str]:
+    """The argv that ``add_flags``/``from_flags`` turn back into ``config``, every setting spelled out."""
+    argv: list[str] = []
+    for f in fields(FinetuneConfig):
+        value = getattr(config, f.name)
+        if value is None or value is False:
+            continue
+        if value is True:
+            argv.append(_flag(f))
+        elif isinstance(value, (list, tuple)):
+            argv += [_flag(f), *map(str, value)]
+        else:
+            argv += [_flag(f), str(value)]
+    return argv

@@ -65,7 +65,6 @@ def load_records(config: FinetuneConfig) -> tuple[list[dict[str, Any]], list[dic
 
 def build_model(config: FinetuneConfig, device: str) -> tuple[Any, Any, str]:
     import torch
-    from peft import LoraConfig, get_peft_model
 
     from model.checkpoint import load_model, load_processor, resolve
     from model.policies.factory import model_path
@@ -78,7 +77,15 @@ def build_model(config: FinetuneConfig, device: str) -> tuple[Any, Any, str]:
             "--load-in-4bit needs bitsandbytes on a CUDA GPU; install it with "
             "`pip install bitsandbytes` on a GPU machine"
         )
-    model = load_model(path, device, dtype)
+    model = with_lora(load_model(path, device, dtype), config)
+    return model, processor, str(path)
+
+
+def with_lora(model: Any, config: FinetuneConfig) -> Any:
+    """``model`` in training mode with the configured LoRA (shared with ``bench finetune``, so the bench
+    measures the training this module runs)."""
+    from peft import LoraConfig, get_peft_model
+
     model.train()
     if config.gradient_checkpointing:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
@@ -90,8 +97,14 @@ def build_model(config: FinetuneConfig, device: str) -> tuple[Any, Any, str]:
         target_modules=LORA_TARGETS,
         task_type="CAUSAL_LM",
     )
-    model = get_peft_model(model, lora)
-    return model, processor, str(path)
+    return get_peft_model(model, lora)
+
+
+def optimizer_for(params: list[Any], config: FinetuneConfig) -> Any:
+    """AdamW over the trainable (LoRA) ``params`` with the configured rate, betas and decay."""
+    import torch
+
+    return torch.optim.AdamW(params, lr=config.lr, betas=config.betas, weight_decay=config.weight_decay)
 
 
 def check_memory(config: FinetuneConfig, model_config: Any, device: str, progress: Progress) -> None:
@@ -180,7 +193,7 @@ def train(
     steps = config.steps or max(1, math.ceil(len(loader) / config.grad_accum))
     warmup = config.warmup_steps or max(1, steps // 20)
     params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=config.lr, betas=config.betas, weight_decay=config.weight_decay)
+    optimizer = optimizer_for(params, config)
     scheduler = get_cosine_schedule_with_warmup(optimizer, warmup, steps)
     model, optimizer, loader, scheduler = accelerator.prepare(model, optimizer, loader, scheduler)
     eval_every = config.eval_every or max(1, steps // 10)

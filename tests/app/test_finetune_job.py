@@ -6,25 +6,52 @@ tick. The events are the trainer's own; nothing here is scripted.
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
 import threading
 from pathlib import Path
 
 import pytest
 
 from app.finetune_job import FinetuneJob, FinetuneRequest, FinetuneState, can_resume, comparison_rows
+from model.finetune.config import FinetuneConfig, from_flags
 from tests.recorder.synth import write_episode
 
 
-def small_request(tiny_model_dir: Path, episodes: Path, out: Path, steps: int,
-                  eval_every: int) -> FinetuneRequest:
-    return FinetuneRequest(model=str(tiny_model_dir), episodes=[str(episodes)], out=str(out), steps=steps,
-                           lora_r=4, batch_size=1, eval_every=eval_every, eval_samples=1, device="cpu")
+def small_request(
+    tiny_model_dir: Path, episodes: Path, out: Path, steps: int, eval_every: int
+) -> FinetuneRequest:
+    return FinetuneRequest(
+        model=str(tiny_model_dir),
+        episodes=[str(episodes)],
+        out=str(out),
+        steps=steps,
+        lora_r=4,
+        batch_size=1,
+        eval_every=eval_every,
+        eval_samples=1,
+        device="cpu",
+    )
 
 
 def synthetic_episodes(root: Path, count: int = 3) -> Path:
     for _ in range(count):
         write_episode(root, 6)
     return root
+
+
+def test_request_reaches_the_child_unchanged() -> None:
+    """The argv the job starts parses, through the real ``finetune`` command, back into the request."""
+    from app.commands import finetune
+
+    parser = argparse.ArgumentParser()
+    finetune.register(parser.add_subparsers())
+    request = FinetuneRequest(model="m", episodes=["a", "b"], out="o", lora_r=7, lr=1e-3, betas=(0.8, 0.9))
+    assert request.batch_size == FinetuneConfig().batch_size  # the trainer's defaults, not a copy
+    for resume in (False, True):
+        args = parser.parse_args(request.args(resume))
+        assert args.json_progress and args.func is finetune.main
+        assert from_flags(args) == dataclasses.replace(FinetuneConfig(**request.to_dict()), resume=resume)
 
 
 def test_state_folds_events_and_exit_codes() -> None:
@@ -46,6 +73,7 @@ def test_state_folds_events_and_exit_codes() -> None:
     assert refused.status == "failed" and refused.message == "no usable episodes in x."
 
 
+@pytest.mark.slow  # a training child process: tens of seconds on a CPU
 def test_cancel_with_sigterm_then_resume_to_the_end(tmp_path: Path, tiny_model_dir: Path) -> None:
     episodes = synthetic_episodes(tmp_path / "episodes")
     out = tmp_path / "adapter"
@@ -79,6 +107,7 @@ def test_cancel_with_sigterm_then_resume_to_the_end(tmp_path: Path, tiny_model_d
     assert done.fraction == 1.0 and (out / "adapter_config.json").is_file()
 
 
+@pytest.mark.slow  # a training child process: tens of seconds on a CPU
 def test_a_failing_run_reports_the_trainers_message(tmp_path: Path, tiny_model_dir: Path) -> None:
     empty = tmp_path / "no-episodes"
     empty.mkdir()
@@ -92,8 +121,10 @@ def test_a_failing_run_reports_the_trainers_message(tmp_path: Path, tiny_model_d
 
 @pytest.mark.parametrize("delta", [0.5, -0.25])
 def test_comparison_rows_keep_groups_and_intervals(delta: float) -> None:
-    base = {"attack": {"accuracy": 0.5, "ci_low": 0.2, "ci_high": 0.8},
-            "action": {"accuracy": 0.25, "ci_low": 0.1, "ci_high": 0.5}}
+    base = {
+        "attack": {"accuracy": 0.5, "ci_low": 0.2, "ci_high": 0.8},
+        "action": {"accuracy": 0.25, "ci_low": 0.1, "ci_high": 0.5},
+    }
     adapter = {g: {**v, "accuracy": v["accuracy"] + delta / 2} for g, v in base.items()}
     rows = comparison_rows({"samples": 4, "base": base, "adapter": adapter})
     assert [r.group for r in rows] == ["attack", "action"]

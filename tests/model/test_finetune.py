@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
 import json
 import os
 import subprocess
@@ -14,7 +16,7 @@ import pytest
 
 from model.actions.env import null_action
 from model.finetune.collate import IGNORE, SftCollator, mask_labels, role_pattern
-from model.finetune.config import FinetuneConfig
+from model.finetune.config import FinetuneConfig, add_flags, from_flags, to_flags
 from model.finetune.evaluate import wilson
 from model.finetune.memory import estimate, suggestions
 from tests.conftest import shared_path
@@ -79,6 +81,37 @@ def test_collator_trains_only_the_answer(tmp_path: Path, tiny_vla) -> None:  # t
         assert text.startswith("<|im_start|>assistant\n<|reserved_special_token_178|>")
         assert text.endswith("<|reserved_special_token_179|><|im_end|>\n")
         assert int((row == 151655).sum()) == 299  # the frame went in at 644×364
+
+
+def _changed(value: object) -> object:
+    """A value of the same kind as ``value`` that differs from it."""
+    if value is None:
+        return "cpu"
+    if isinstance(value, bool):
+        return not value
+    if isinstance(value, (int, float)):
+        return value * 3 + 1
+    if isinstance(value, str):
+        return value + "-x"
+    if isinstance(value, tuple):
+        return tuple(v / 2 for v in value)
+    assert isinstance(value, list), value
+    return ["first folder", "second"]
+
+
+def test_every_setting_survives_the_command_line() -> None:
+    """What the window passes to its child (to_flags) parses back to the same settings, for every field."""
+    default = FinetuneConfig()
+    changed = FinetuneConfig(
+        **{f.name: _changed(getattr(default, f.name)) for f in dataclasses.fields(default)}
+    )
+    assert all(getattr(changed, f.name) != getattr(default, f.name) for f in dataclasses.fields(default))
+    parser = argparse.ArgumentParser()
+    add_flags(parser)
+    assert from_flags(parser.parse_args(to_flags(changed))) == changed
+    plain = FinetuneConfig(episodes=["e"], out="o")
+    assert from_flags(parser.parse_args(["--episodes", "e", "--out", "o"])) == plain  # dataclass defaults
+    assert "LoRA rank (default: 16)" in " ".join(parser.format_help().split())
 
 
 def test_wilson_interval() -> None:
