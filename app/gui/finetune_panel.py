@@ -48,6 +48,7 @@ from app.gui.panel_jobs import run_job
 from app.session import Session
 from app.settings import default_episodes_dir
 from model import adapters
+from model.finetune.config import setting_help
 
 PROGRESS_MAX = 1000
 
@@ -88,13 +89,15 @@ class FinetunePanel(QWidget):
         self.steps = QSpinBox()
         self.steps.setRange(0, 1_000_000)
         self.steps.setSpecialValueText("one pass over the data")
+        self.steps.setValue(self.template.steps)
         self.lora_r = QSpinBox()
         self.lora_r.setRange(1, 512)
-        self.lora_r.setValue(16)
+        self.lora_r.setValue(self.template.lora_r)  # the trainer's defaults (model.finetune.config)
+        self.lora_r.setToolTip(setting_help("lora_r"))
         self.correction_weight = QSpinBox()
         self.correction_weight.setRange(1, 50)
-        self.correction_weight.setValue(3)
-        self.correction_weight.setToolTip("How many times each correction tick counts")
+        self.correction_weight.setValue(self.template.correction_weight)
+        self.correction_weight.setToolTip(setting_help("correction_weight"))
         self.out = QLineEdit()
         self.out_button = QPushButton("…")
         self.start_button = QPushButton("Start")
