@@ -35,7 +35,7 @@ test-fast: venv
 lint: venv
 	$(VENV)/bin/ruff check app model recorder tests
 	$(VENV)/bin/ruff format --check app model recorder tests
-	$(VENV)/bin/lint-imports --no-logo
+	$(VENV)/bin/lint-imports --no-logo --no-cache
 
 system:
 	@if command -v apt-get >/dev/null && ! dpkg -s $(APT_PACKAGES) >/dev/null 2>&1; then \
