@@ -10,9 +10,15 @@ which is what both the official ``MultimodalChatDataCollatorforVLM`` (``image_by
 training collator does its own ``smart_resize`` to 644×364, as at inference.
 
 Splits are by episode, never by tick: neighbouring ticks are near-duplicates, so a tick-level split
-would leak the validation set into training. The output folder holds ``data/train-*.parquet``,
-``data/valid-*.parquet`` and a README whose ``configs`` block makes ``load_dataset(OUT)`` return
-exactly the splits ``train`` and ``valid`` (the default name inference would say ``validation``).
+would leak the validation set into training. A single episode is cut once instead, its last share
+of ticks going to ``valid`` (one seam, not interleaved ticks), because the official ``train.py``
+opens both splits. The output folder holds ``data/train-*.parquet``, ``data/valid-*.parquet`` and a
+README whose ``configs`` block makes ``load_dataset(OUT)`` return exactly the splits ``train`` and
+``valid`` (the default name inference would say ``validation``).
+
+The parquet files carry the plain Arrow schema only (list<struct>, binary image bytes), without the
+``huggingface`` features metadata that ``datasets`` writes: 4.x writes a ``List`` feature type that
+datasets 3.x (JarvisVLA's era) cannot parse, while both versions infer the same features from Arrow.
 """
 
 from __future__ import annotations
@@ -94,13 +100,17 @@ def _kept_ticks(lines: list[dict[str, Any]], corrections: list[dict[str, int]], 
     return counts
 
 
-def episode_records(folder: Path, opt: SftOptions | None = None) -> Iterator[dict[str, Any]]:
-    """The SFT records of one episode, in tick order."""
+def episode_records(
+    folder: Path, opt: SftOptions | None = None, ticks: range | None = None
+) -> Iterator[dict[str, Any]]:
+    """The SFT records of one episode (or of its ``ticks``), in tick order."""
     opt = opt or SftOptions()
     reader = EpisodeReader(folder)
     codec = ActionCodec()
     lines = reader.lines
     counts = _kept_ticks(lines, reader.meta.corrections, opt)
+    if ticks is not None:
+        counts = [c if i in ticks else 0 for i, c in enumerate(counts)]
     if not any(counts):
         return
     last = max(i for i, c in enumerate(counts) if c)
@@ -136,6 +146,21 @@ def split_episodes(
     return sorted(order[n_valid:]), sorted(order[:n_valid])
 
 
+def split_ticks(folder: Path, opt: SftOptions) -> tuple[range, range] | None:
+    """(train, valid) tick ranges of a lone episode: its last ``valid_fraction`` of kept ticks (at
+    least one) go to valid. None when there is nothing to split (under two kept ticks, or no valid)."""
+    if opt.valid_fraction <= 0:
+        return None
+    reader = EpisodeReader(folder)
+    counts = _kept_ticks(reader.lines, reader.meta.corrections, opt)
+    kept = [i for i, c in enumerate(counts) if c]
+    if len(kept) < 2:
+        return None
+    n_valid = min(len(kept) - 1, max(1, round(len(kept) * opt.valid_fraction)))
+    cut = kept[len(kept) - n_valid]
+    return range(0, cut), range(cut, len(counts))
+
+
 def usable_episodes(roots: Iterable[Path], statuses: tuple[str, ...]) -> tuple[list[Path], list[str]]:
     folders, skipped = [], []
     for root in roots:
@@ -153,21 +178,31 @@ def usable_episodes(roots: Iterable[Path], statuses: tuple[str, ...]) -> tuple[l
 
 
 def features() -> Any:
-    from datasets import Features, List, Value
+    """The row schema, spelt so that datasets 3.x and 4.x and later build the same Arrow types
+    (``[feature]`` is a list in both; ``List`` exists only from 4.0)."""
+    from datasets import Features, Value
 
     return Features(
         {
             "id": Value("string"),
-            "conversations": List(
-                {"role": Value("string"), "content": List({"type": Value("string"), "text": Value("string")})}
-            ),
-            "image_bytes": List(Value("binary")),
+            "conversations": [
+                {"role": Value("string"), "content": [{"type": Value("string"), "text": Value("string")}]}
+            ],
+            "image_bytes": [Value("binary")],
             "episode": Value("string"),
             "tick": Value("int32"),
             "phase": Value("string"),
             "control": Value("string"),
         }
     )
+
+
+def write_parquet(ds: Any, path: Path) -> None:
+    """The rows as plain Arrow parquet: no ``huggingface`` schema metadata (see the module docstring)."""
+    import pyarrow.parquet as pq
+
+    table = ds.with_format("arrow")[:]
+    pq.write_table(table.replace_schema_metadata(None), str(path))
 
 
 README = """---
@@ -195,7 +230,12 @@ def export_sft(roots: Iterable[Path], out: Path, opt: SftOptions | None = None) 
     folders, skipped = usable_episodes(roots, opt.statuses)
     if not folders:
         raise ValueError("no usable episodes found" + ("".join(f"\n  {s}" for s in skipped)))
-    train, valid = split_episodes(folders, opt.valid_fraction, opt.seed)
+    train_eps, valid_eps = split_episodes(folders, opt.valid_fraction, opt.seed)
+    train: list[tuple[Path, range | None]] = [(f, None) for f in train_eps]
+    valid: list[tuple[Path, range | None]] = [(f, None) for f in valid_eps]
+    cut = split_ticks(folders[0], opt) if len(folders) == 1 else None
+    if cut is not None:
+        train, valid = [(folders[0], cut[0])], [(folders[0], cut[1])]
     report = ExportReport(out, skipped=skipped)
     # datasets caches a loaded folder under its name and config; a per-export id in the file names
     # keeps a re-export into a same-named folder from loading the previous export's cached rows
@@ -203,11 +243,11 @@ def export_sft(roots: Iterable[Path], out: Path, opt: SftOptions | None = None) 
     (out / "data").mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="sft-export-") as cache:
         for split, members in (("train", train), ("valid", valid)):
-            report.episodes[split] = [f.name for f in members]
+            report.episodes[split] = [f.name for f, _ in members]
 
-            def gen(members: list[Path] = members) -> Iterator[dict[str, Any]]:
-                for folder in members:
-                    yield from episode_records(folder, opt)
+            def gen(members: list[tuple[Path, range | None]] = members) -> Iterator[dict[str, Any]]:
+                for folder, ticks in members:
+                    yield from episode_records(folder, opt, ticks)
 
             ds = Dataset.from_generator(gen, features=features(), cache_dir=cache) if members else None
             report.rows[split] = len(ds) if ds is not None else 0
@@ -217,7 +257,7 @@ def export_sft(roots: Iterable[Path], out: Path, opt: SftOptions | None = None) 
             shards = max(1, -(-len(ds) // ROWS_PER_SHARD))
             for i in range(shards):
                 part = ds.shard(shards, i, contiguous=True)
-                part.to_parquet(str(out / "data" / f"{split}-{export_id}-{i:05d}-of-{shards:05d}.parquet"))
+                write_parquet(part, out / "data" / f"{split}-{export_id}-{i:05d}-of-{shards:05d}.parquet")
             del ds
         shutil.rmtree(cache, ignore_errors=True)
     stats = "\n".join(

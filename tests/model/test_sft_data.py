@@ -115,3 +115,34 @@ def test_exported_rows_render_through_the_chat_template(episodes: Path, tmp_path
         assert len(row["image_bytes"]) == text.count("<|image_pad|>") == 1
         checked += 1
     assert checked == 5
+
+
+def test_a_single_episode_still_gives_train_and_valid(episodes: Path, tmp_path: Path) -> None:
+    out = tmp_path / "sft"
+    folder = _episode(episodes, "chop a tree")  # 6 ticks
+    report = export_sft([folder], out, SftOptions(valid_fraction=0.34))
+    ds = datasets.load_dataset(str(out))
+    assert set(ds) == {"train", "valid"}  # what the official train.py opens
+    assert report.rows == {"train": 4, "valid": 2}
+    # one cut, the tail to valid: no tick in both, no interleaving
+    assert sorted(ds["train"]["tick"]) == [0, 1, 2, 3] and sorted(ds["valid"]["tick"]) == [4, 5]
+
+
+def test_parquet_carries_plain_arrow_types_any_datasets_version_reads(episodes: Path, tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    out = tmp_path / "sft"
+    export_sft([episodes], out, SftOptions(valid_fraction=0.34))
+    for path in sorted((out / "data").glob("*.parquet")):
+        schema = pq.read_schema(path)
+        # datasets >= 4 writes its "List" feature type into this metadata; 3.x cannot parse it
+        assert not schema.metadata or b"huggingface" not in schema.metadata
+        content = pa.list_(pa.struct([("type", pa.string()), ("text", pa.string())]))
+        assert schema.field("conversations").type == pa.list_(
+            pa.struct([("role", pa.string()), ("content", content)])
+        )
+        assert schema.field("image_bytes").type == pa.list_(pa.binary())
+    row = datasets.load_dataset(str(out))["train"][0]
+    assert isinstance(row["image_bytes"][0], bytes)
+    assert row["conversations"][0]["content"][0]["type"] == "text"  # a list of dicts, not a dict of lists
