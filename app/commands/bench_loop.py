@@ -76,7 +76,7 @@ def measure(connector: Any, ticks: int, hz: float, warmup: int = 40) -> dict[str
                 gc.collect()
                 gc.freeze()
             t0 = clock()
-            bgra = connector._capture.grab_bgra()
+            bgra = connector.capture.grab_bgra()
             t1 = clock()
             frame = to_rgb(bgra, (640, 360))
             t2 = clock()

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from app.games.connector import FRAME_SIZE
+from app.games.connector import FRAME_SIZE, Rect
 from app.games.injector import Injector
 from app.games.mouse_law import MouseLaw, gui_pixels_per_degree
 from model.actions.env import EnvAction
@@ -37,8 +37,6 @@ from recorder.window_capture import WindowGone
 from recorder.window_x11 import WindowInfo
 
 LOG = logging.getLogger(__name__)
-
-Rect = tuple[int, int, int, int]
 
 
 class GameWindowGone(RuntimeError):
@@ -84,6 +82,7 @@ class DesktopConnector:
         self.capture_kind = ""  # "window" (its own contents) or "screen" (whatever is on top), after open
         self._cover: Any = None  # CoverWatch, made on the loop thread by the first covered()
         self.window_id = 0
+        self.window_title = ""
         self._rect: Rect = config.region or (0, 0, *FRAME_SIZE)
         self._rect_time = -1e9
         self._closed = False
@@ -163,6 +162,17 @@ class DesktopConnector:
     @property
     def rect(self) -> Rect:
         return self._rect
+
+    @property
+    def finished(self) -> bool:
+        """A desktop game has no episode end of its own; the person or a time limit stops play."""
+        return False
+
+    @property
+    def capture(self) -> Any:
+        """The capture behind ``observe`` (window or screen grab; None before ``open``), for the loop
+        benchmark's stage timings."""
+        return self._capture
 
     # ----- Connector protocol -----------------------------------------------------------------
     def observe(self) -> np.ndarray:
@@ -264,6 +274,8 @@ class DesktopConnector:
     def close(self) -> None:
         self.release_all()
         with self._lock:
+            if self._closed:
+                return
             self._closed = True
             if self._capture is not None:
                 self._capture.close()

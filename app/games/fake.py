@@ -1,8 +1,9 @@
 """A connector with no game behind it: a moving test pattern in, actions recorded out.
 
 For tests, for the GUI without Minecraft, and for the no-verb demo on machines without a display.
-It keeps the same held-key bookkeeping as the desktop connector, so tests can check that a handover
-or a panic really left nothing pressed.
+It keeps the same held-key bookkeeping as the desktop connector (and its inventory-toggle notion of
+"GUI open"), so tests can check that a handover or a panic really left nothing pressed. Nothing is
+injected into the desktop: no ledger, no window, no config; ``finished`` is settable to end an episode.
 """
 
 from __future__ import annotations
@@ -11,13 +12,22 @@ import threading
 
 import numpy as np
 
-from app.games.connector import FRAME_SIZE
+from app.games.connector import FRAME_SIZE, Rect
 from model.actions.env import BUTTONS, EnvAction
 
 
 class FakeConnector:
+    ledger = None
+    config = None
+    display = None
+    window_id = 0
+    window_title = ""
+    rect: Rect = (0, 0, *FRAME_SIZE)
+
     def __init__(self, realtime: bool = True) -> None:
         self.realtime = realtime
+        self.finished = False  # a test sets it to end the episode, as an environment's done would
+        self.gui_open = False
         self.applied: list[EnvAction] = []
         self.presses: list[str] = []  # env keys pressed (0→1), in order
         self.releases: list[str] = []
@@ -47,12 +57,16 @@ class FakeConnector:
 
     def apply(self, action: EnvAction) -> None:
         with self._lock:
+            if self.closed:
+                return
             self.applied.append(action)
             for key in BUTTONS:
                 want = bool(action.get(key, 0))
                 if want and key not in self._held:
                     self._held.add(key)
                     self.presses.append(key)
+                    if key == "inventory":
+                        self.gui_open = not self.gui_open
                 elif not want and key in self._held:
                     self._held.discard(key)
                     self.releases.append(key)

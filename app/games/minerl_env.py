@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from app.games.connector import FRAME_SIZE
+from app.games.connector import FRAME_SIZE, Rect
 from model.actions.env import BUTTONS, EnvAction
 
 LOG = logging.getLogger(__name__)
@@ -27,6 +27,14 @@ EXTRA_KEYS = ("ESC", "pickItem", "swapHands")  # in MineRL 1.0's space, never pr
 
 class MineRLConnector:
     realtime = False
+    # the environment renders and takes env actions itself: no desktop input, window or key bindings
+    ledger = None
+    config = None
+    display = None
+    window_id = 0
+    window_title = ""
+    rect: Rect = (0, 0, *FRAME_SIZE)  # the frame the environment renders, resized to the model's
+    gui_open = False  # the environment tracks its own GUI screens; this connector cannot tell
 
     def __init__(self, env: Any, pov_keys: tuple[str, ...] = ("pov", "image")) -> None:
         self.env = env
@@ -34,7 +42,7 @@ class MineRLConnector:
         self.finished = False  # the episode ended (done / terminated / truncated)
         self.steps = 0
         self.total_reward = 0.0
-        self.last_info: Mapping[str, Any] = {}
+        self._closed = False
         self._frame: np.ndarray | None = None
         self._keys = _action_keys(env)
 
@@ -46,8 +54,6 @@ class MineRLConnector:
         return self
 
     def _take(self, obs: Any, info: Any) -> None:
-        info = info if isinstance(info, Mapping) else {}
-        self.last_info = info
         frame = None
         if isinstance(info, Mapping) and "pov" in info:
             frame = info["pov"]
@@ -75,7 +81,7 @@ class MineRLConnector:
         return self._frame
 
     def apply(self, action: EnvAction) -> None:
-        if self.finished:
+        if self.finished or self._closed:
             return
         out = self.env.step(self.to_env(action))
         if len(out) == 5:
@@ -99,7 +105,10 @@ class MineRLConnector:
         return True
 
     def close(self) -> None:
-        close = getattr(self.env, "close", None)
+        if self._closed:
+            return
+        self._closed = True
+        close = getattr(self.env, "close", None)  # duck-typed env: closing is optional
         if close is not None:
             close()
 
