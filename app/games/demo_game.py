@@ -39,7 +39,7 @@ def find_binary() -> str | None:
 
 def mod_source() -> Path:
     """The Lua mod, next to the package in a source checkout or an editable install."""
-    path = Path(__file__).resolve().parent.parent / "assets" / "minetest" / MOD_NAME
+    path = Path(__file__).resolve().parents[2] / "assets" / "minetest" / MOD_NAME  # repo/app/games/..
     if not (path / "init.lua").is_file():
         raise FileNotFoundError(f"the {MOD_NAME} mod is missing (looked in {path})")
     return path
@@ -321,17 +321,6 @@ class DemoGame:
         if pose is None:
             raise RuntimeError("no pose logged yet")
         return pose
-
-    def pose_after(self, t_wall: float, timeout: float = 3.0) -> Pose:
-        """The first pose logged after the wall-clock time ``t_wall`` (time.monotonic())."""
-        assert self.log is not None
-        base = len(self.log.poses)
-        while time.monotonic() < t_wall:
-            time.sleep(0.005)
-        self.log.poll()
-        base = len(self.log.poses)
-        self.wait_for(lambda: (self.log.poll() or True) and len(self.log.poses) > base, timeout, "a pose")  # type: ignore[union-attr]
-        return self.log.poses[base]
 
     def close(self) -> None:
         proc, self.proc = self.proc, None

@@ -15,7 +15,7 @@ from typing import Any
 
 from PyQt6.QtCore import QEvent, QObject, QTimer
 from PyQt6.QtGui import QKeySequence, QShortcut
-from PyQt6.QtWidgets import QApplication, QDialog
+from PyQt6.QtWidgets import QDialog
 
 from app.games.spec import GameError, GameSpec
 from app.gui.bridge import SessionBridge
@@ -297,13 +297,4 @@ class WindowController(QObject):
         self.window.finetune.shutdown()
         self.save_settings(self.session.settings)
         self.session.close()
-
-
-def process_events_for(seconds: float) -> None:
-    """Let Qt run for a while (scripted runs and tests)."""
-    app = QApplication.instance()
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline and app is not None:
-        app.processEvents()
-        time.sleep(0.005)
 

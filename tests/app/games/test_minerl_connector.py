@@ -123,7 +123,7 @@ def test_step_with_a_wrong_tuple_is_reported() -> None:
 
 
 def test_make_env_by_module_path_and_clear_errors() -> None:
-    assert isinstance(make_env("tests.app.test_minerl_connector:make_gym_env"), GymEnv)
+    assert isinstance(make_env("tests.app.games.test_minerl_connector:make_gym_env"), GymEnv)
     with pytest.raises(ValueError, match="unknown environment"):
         make_env("nonsense")
     with pytest.raises(ImportError, match="pip install"):
