@@ -31,7 +31,6 @@ class FakeConnector:
         self.applied: list[EnvAction] = []
         self.presses: list[str] = []  # env keys pressed (0→1), in order
         self.releases: list[str] = []
-        self.release_calls = 0
         self.focused = True
         self.closed = False
         self.yaw = 0.0  # integrated camera, degrees
@@ -76,7 +75,6 @@ class FakeConnector:
 
     def release_all(self) -> None:
         with self._lock:
-            self.release_calls += 1
             self.releases.extend(sorted(self._held))
             self._held.clear()
 
