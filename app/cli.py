@@ -13,7 +13,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from app.errors import UserError
+from app.errors import own_error_types
 
 # verb modules, in the order ``--help`` lists them
 COMMAND_MODULES: tuple[str, ...] = (
@@ -28,6 +28,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "app.commands.run",
     "app.commands.demo_game",
     "app.commands.bench",
+    "app.commands.calibrate",
 )
 
 
@@ -52,16 +53,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(levelname)s %(name)s: %(message)s",
     )
     func = getattr(args, "func", None)
-    if func is None:
-        try:
-            window = importlib.import_module("app.commands.window")
-        except ModuleNotFoundError:
-            func = importlib.import_module("app.commands.run").default_demo
-        else:
-            func = window.main
+    if func is None:  # no verb: the window on the embedded defaults
+        func = importlib.import_module("app.commands.window").main
     try:
         return int(func(args) or 0)
-    except UserError as exc:
+    except own_error_types() as exc:  # a message that already says what to do: no traceback
         print(f"jarvis-play: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -63,8 +63,10 @@ def pip_package(module_name: str | None) -> str:
 def _hint(exc: BaseException) -> str:
     text = str(exc)
     if isinstance(exc, ModuleNotFoundError):
-        return (f"Python package {exc.name!r} is missing: install it (pip install {pip_package(exc.name)}) "
-                "and try again.")
+        return (
+            f"Python package {exc.name!r} is missing: install it (pip install {pip_package(exc.name)}) "
+            "and try again."
+        )
     if isinstance(exc, MemoryError) or "out of memory" in text.lower():
         return "Not enough memory for this model: pick a smaller one, a server URL, or the tiny model."
     if isinstance(exc, TimeoutError):

@@ -1,10 +1,15 @@
-"""The composition root: settings in, a running connector + policy + control + loop + recorder out.
+"""The composition root: a game spec, a model spec and settings in; a running agent out.
 
-The only module that names the concrete classes; the window and headless commands both drive a
-``Session``. Slow steps (``load_model``, ``open_game``) block and belong off the GUI thread; the rest
-returns at once. A session outlives many loops: Stop ends a ``ControlLoop`` (and its ``Control``,
-whose STOPPED state is final), Start makes a new one on the same game and the same loaded model, and
-switching model swaps the policy under a running loop by restarting it.
+Every door builds its agent here: the window, ``run``, ``replay`` and ``record`` (and later
+``eval``). So each gets the same safety net (signals release held input), the same reading of
+settings, the same human-input listener and the same recording. This is the only module that names
+the concrete classes (connector, policy, control, loop, recording).
+
+Slow steps (``load_model``, ``open_game``) block and belong off the GUI thread; the rest returns at
+once. A session outlives many loops: Stop ends a ``ControlLoop`` (and its ``Control``, whose STOPPED
+state is final), Start makes a new one on the same game and the same loaded model, and switching
+model swaps the policy under a running loop by restarting it. The session owns the policy and the
+game; a loop only borrows them.
 
 Threads: public methods may be called from any thread (one lock guards the session's state). Tick
 callbacks (``on_tick``) run on the loop thread and must be quick; ``on_mode``/``on_stopped``/
@@ -15,36 +20,69 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from app.games.connector import Connector
-from app.games.spec import GameSpec, OpenGame, open_game
+from app.games.spec import GameOptions, GameSpec, OpenGame, open_game
 from app.runtime.live_stats import LiveStats
 from app.runtime.loop import ControlLoop, LoopConfig
+from app.runtime.recording import Recording, RecordingSetup
+from app.runtime.safety import SafetyNet
 from app.runtime.takeover import Control, ControlConfig
-from app.runtime.telemetry import TickRecord
-from app.settings import Settings, default_episodes_dir
+from app.runtime.telemetry import Telemetry, TickRecord
+from app.settings import Settings, episodes_root
 from model import tasks as task_lib
 from model.actions.env import EnvAction
 from model.policies.base import Policy, PolicyStep
-from recorder.camera_law import CameraLaw
+from model.spec import ModelSpec
 from recorder.input_events import InputEvent
 
 LOG = logging.getLogger(__name__)
 
 
-class SharedPolicy:
-    """The session's policy as lent to one loop: ``close`` is the session's job, not the loop's.
+def make_policy(spec: ModelSpec, settings: Settings) -> Policy:
+    """Load a model (seconds to minutes). Errors say what to do (``CheckpointError``, ``PolicyError``)."""
+    from model.policies.factory import PolicyOptions
+    from model.policies.factory import make_policy as factory
 
-    ``act`` is serialised, because a stopped loop's worker may still be finishing a call while the
-    next loop's worker starts one.
-    """
+    return factory(spec, PolicyOptions(temperature=settings.temperature, history_num=settings.history_frames))
+
+
+def game_options(settings: Settings) -> GameOptions:
+    return GameOptions(
+        options_file=settings.options_file,
+        bindings=dict(settings.key_bindings),
+        degrees_per_count=settings.degrees_per_count or None,
+        gui_scale=settings.gui_scale or None,
+        require_focus=settings.require_focus,
+    )
+
+
+def control_config(settings: Settings, paused: bool = False, person_only: bool = False) -> ControlConfig:
+    return ControlConfig(
+        panic_key=binding(settings.panic_key),
+        pause_key=binding(settings.pause_key),
+        resume_after_s=max(0.0, settings.resume_after_s),
+        start_paused=paused,
+        person_only=person_only,
+    )
+
+
+def app_version() -> str:
+    import importlib.metadata
+
+    try:
+        return importlib.metadata.version("jarvis-play")
+    except importlib.metadata.PackageNotFoundError:
+        return "dev"
+
+
+class _BorrowedPolicy:
+    """The session's policy as lent to one loop. ``act`` is serialised, because a stopped loop's
+    worker may still be finishing a call while the next loop's worker starts one."""
 
     def __init__(self, policy: Policy) -> None:
         self.policy = policy
@@ -59,7 +97,7 @@ class SharedPolicy:
             return self.policy.act(frame, instruction)
 
     def close(self) -> None:
-        """Lent, not owned: nothing to do."""
+        """Borrowed: the session closes the policy it owns."""
 
     def wait_idle(self, timeout: float = 30.0) -> bool:
         """Wait for a call still running on a stopped loop's worker (closing a model mid-call, or
@@ -70,31 +108,22 @@ class SharedPolicy:
         return False
 
 
-class WatchedConnector:
-    """A connector that remembers the last action applied and the last frame seen, for viewers."""
+class _WatchedConnector:
+    """The game's connector as lent to one loop: remembers the last action applied, for viewers
+    and the recorder; closing it is the session's job."""
 
-    def __init__(self, inner: Connector) -> None:
+    def __init__(self, inner: Any) -> None:
         self.inner = inner
-        self.realtime = inner.realtime
         self.action: EnvAction | None = None
-
-    def observe(self) -> np.ndarray:
-        return self.inner.observe()
 
     def apply(self, action: EnvAction) -> None:
         self.inner.apply(action)
         self.action = action
 
-    def release_all(self) -> None:
-        self.inner.release_all()
-
-    def has_focus(self) -> bool:
-        return self.inner.has_focus()
-
     def close(self) -> None:
-        """The session closes the real connector when the game changes."""
+        """Borrowed: the session closes the game when it changes or ends."""
 
-    def __getattr__(self, name: str) -> Any:  # finished, gui_open, window_id, ...
+    def __getattr__(self, name: str) -> Any:  # every other member of the Connector protocol
         return getattr(self.inner, name)
 
 
@@ -109,23 +138,15 @@ class TickView:
     instruction: str
 
 
-def make_policy(spec: str, settings: Settings) -> Policy:
-    """Load a model (seconds to minutes). Errors say what to do (``CheckpointError``, ``PolicyError``)."""
-    from model.policies.factory import PolicyOptions
-    from model.policies.factory import make_policy as factory
+@dataclass
+class RunOutcome:
+    """How a run ended, for the headless doors' report and exit code."""
 
-    return factory(spec, PolicyOptions(temperature=settings.temperature, history_num=settings.history_frames))
-
-
-def checkpoint_folder(spec: str) -> str | None:
-    """The local folder of a model spec, where an instructions.json may sit (None for servers)."""
-    if spec.startswith(("http://", "https://")):
-        return None
-    if spec == "tiny":
-        from model.tiny import default_tiny_dir
-
-        return str(default_tiny_dir())
-    return spec if Path(spec).expanduser().is_dir() else None
+    reason: str
+    telemetry: Telemetry | None
+    error: BaseException | None = None
+    human_events: int = 0
+    episode: Any = None  # the recorded episode's meta, when one was written
 
 
 Callback = Callable[..., None]
@@ -135,9 +156,9 @@ Callback = Callable[..., None]
 class Session:
     settings: Settings
     display: str | None = None
-    policy_factory: Callable[[str, Settings], Policy] = make_policy
+    policy_factory: Callable[[ModelSpec, Settings], Policy] = make_policy
     game_factory: Callable[..., OpenGame] = open_game
-    listen: bool = True  # global keyboard/mouse listener for takeover and the panic key
+    listen: bool = True  # global keyboard/mouse listener for takeover and the hotkeys
     on_tick: list[Callable[[TickView], None]] = field(default_factory=list)
     on_mode: list[Callable[[str], None]] = field(default_factory=list)
     on_stopped: list[Callable[[str], None]] = field(default_factory=list)
@@ -151,52 +172,88 @@ class Session:
         self.game: OpenGame | None = None
         self.loop: ControlLoop | None = None
         self._thread: threading.Thread | None = None
-        self._watched: WatchedConnector | None = None
-        self._shared: SharedPolicy | None = None
+        self._watched: _WatchedConnector | None = None
+        self._borrowed: _BorrowedPolicy | None = None
         self._listener: Any = None
-        self._recorder: Any = None
+        self._recorder: Recording | None = None
+        self._safety: SafetyNet | None = None
+        self._outcome: RunOutcome | None = None
+        self._done = threading.Event()
+        self._pending_outcome: str | None = None
         self.recording = self.settings.record
         self.stats = LiveStats()
         self.tasks, problem = task_lib.find(self.settings.tasks_file or None, None)
         self.notes: list[str] = [problem] if problem else []
         self.instruction = self.settings.instruction
 
+    # ----- safety: every door ------------------------------------------------------------------
+    def install_safety(
+        self, on_signal: Callable[[int], None] | None = None, raise_after: bool = True
+    ) -> None:
+        """SIGINT/SIGTERM/SIGHUP and interpreter exit release every held key and stop the agent.
+
+        Call on the main thread. Headless doors keep ``raise_after`` so the signal unwinds their
+        ``with`` block; the window passes False and quits its event loop in ``on_signal``.
+        """
+        if self._safety is not None:
+            return
+
+        def signalled(signum: int) -> None:
+            self.stop(f"signal {signum}")
+            if on_signal is not None:
+                on_signal(signum)
+
+        self._safety = SafetyNet(self.release_all, on_signal=signalled, raise_after=raise_after).__enter__()
+
+    def release_all(self) -> None:
+        """Release whatever the agent holds in the current game (any thread, idempotent)."""
+        game = self.game
+        if game is not None:
+            game.connector.release_all()
+
+    def __enter__(self) -> Session:
+        self.install_safety()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     # ----- slow: call off the GUI thread --------------------------------------------------------
-    def load_model(self, spec: str, progress: Callable[[str], None] = lambda _: None) -> None:
-        """Load ``spec`` and make it the session's policy; a running loop restarts on it."""
-        progress(f"Loading model {spec}…")
-        policy = self.policy_factory(spec, self.settings)
+    def load_model(
+        self, spec: ModelSpec | str | None = None, progress: Callable[[str], None] = lambda _: None
+    ) -> None:
+        """Load ``spec`` (default: the settings' model) and make it the session's policy; a running
+        loop restarts on it."""
+        parsed = ModelSpec.parse(spec if spec is not None else self.settings.model)
+        progress(f"Loading model {parsed}…")
+        policy = self.policy_factory(parsed, self.settings)
         with self._lock:
-            old, self.policy, self.model_spec = self.policy, policy, spec
-            old_shared = self._shared
+            old, self.policy, self.model_spec = self.policy, policy, str(parsed)
+            old_borrowed = self._borrowed
             running = self.running
             mode = self.mode
             if running:
                 self._stop_and_join("switching model")
             if not self.settings.tasks_file:
-                library, problem = task_lib.find(None, checkpoint_folder(spec))
+                library, problem = task_lib.find(None, _folder(parsed))
                 self.tasks = library
                 if problem:
                     self._emit(self.on_error, problem)
             if running:
                 self.start(paused=mode == "paused")
         if old is not None:
-            if old_shared is not None:
-                old_shared.wait_idle()
+            if old_borrowed is not None:
+                old_borrowed.wait_idle()
             old.close()
-        progress(f"Model {spec} ready.")
+        progress(f"Model {parsed} ready.")
 
-    def open_game(self, spec: GameSpec, progress: Callable[[str], None] = lambda _: None) -> None:
-        s = self.settings
-        from recorder import keymap
-
-        game = self.game_factory(
-            spec,
-            degrees_per_count=CameraLaw.minecraft(s.mouse_sensitivity).degrees_per_count,
-            bindings=keymap.resolve_bindings(s.key_bindings),
-            display=self.display,
-            progress=progress,
-        )
+    def open_game(
+        self, spec: GameSpec | str | None = None, progress: Callable[[str], None] = lambda _: None
+    ) -> OpenGame:
+        """Open ``spec`` (default: the settings' game) and play it from now on."""
+        if not isinstance(spec, GameSpec):
+            spec = GameSpec.parse(spec if spec is not None else self.settings.game)
+        game = self.game_factory(spec, game_options(self.settings), display=self.display, progress=progress)
         with self._lock:
             running = self.running
             if running:
@@ -205,10 +262,13 @@ class Session:
             self._stop_listener()
         if old is not None:
             old.close()
+        for note in game.notes:
+            progress(note)
         self._start_listener()
         if running:
             self.start()
         progress(f"Playing {game.label}.")
+        return game
 
     # ----- fast: any thread -------------------------------------------------------------------
     @property
@@ -226,36 +286,74 @@ class Session:
             return "stopped" if loop is not None else "idle"
         return loop.control.mode.value
 
-    def start(self, paused: bool = False) -> None:
-        """A new loop on the current game and model. Raises RuntimeError when either is missing."""
+    def start(
+        self,
+        paused: bool = False,
+        *,
+        seconds: float | None = None,
+        actions: Iterable[EnvAction] | None = None,
+        teleop: bool = False,
+    ) -> None:
+        """A new loop on the current game: the agent plays (needs a model), ``actions`` are replayed
+        one per tick, or (``teleop``) the person plays and nothing is injected. Each start is one
+        episode when recording. Raises RuntimeError when the game or the model is missing."""
         with self._lock:
             if self.running:
                 return
-            if self.policy is None or self.game is None:
-                raise RuntimeError("load a model and open a game first")
+            if self.game is None:
+                raise RuntimeError("open a game first")
+            if self.policy is None and actions is None and not teleop:
+                raise RuntimeError("load a model first")
             if self._thread is not None:
                 self._thread.join(timeout=2.0)
             s = self.settings
-            watched = WatchedConnector(self.game.connector)
-            control = Control(
-                ControlConfig(panic_key=_binding(s.panic_key), pause_key=_binding(s.pause_key),
-                              resume_after_s=s.resume_after_s, start_paused=paused),
-                watched.release_all,
+            watched = _WatchedConnector(self.game.connector)
+            control = Control(control_config(s, paused, person_only=teleop), watched.release_all)
+            config = LoopConfig(
+                hz=s.tick_hz, fallback=s.fallback, seconds=seconds, policy_timeout_s=s.policy_timeout_s
             )
-            self._shared = SharedPolicy(self.policy)
-            loop = ControlLoop(watched, self._shared, self.prompt(), LoopConfig(hz=s.tick_hz), control)
+            self._borrowed = None
+            if teleop:  # nothing to inject: the loop only observes, the person plays
+                loop = ControlLoop(watched, None, self.prompt(), config, control, actions=[])
+            elif actions is not None and watched.realtime:
+                loop = ControlLoop(watched, None, self.prompt(), config, control, actions=actions)
+            elif actions is not None:  # an environment steps once per action: hand them out in order
+                from model.policies.scripted import ScriptedPolicy
+
+                plan = list(actions)
+                scripted = ScriptedPolicy(plan, chunk=len(plan) or 1)
+                loop = ControlLoop(watched, scripted, self.prompt(), config, control)
+            else:
+                assert self.policy is not None
+                self._borrowed = _BorrowedPolicy(self.policy)
+                loop = ControlLoop(watched, self._borrowed, self.prompt(), config, control)
             loop.subscribers.append(self._on_tick)
             self.loop, self._watched = loop, watched
             self.stats.reset()
             self._last_mode = ""
-            self._recorder = self._make_recorder()
+            self._outcome = None
+            self._done.clear()
+            self._recorder = self._make_recorder("teleop" if teleop else s.record_mode)
             self._thread = threading.Thread(target=self._run, args=(loop,), name="control-loop", daemon=True)
             self._thread.start()
-        try:
-            self.game.focus()
-        except Exception as exc:  # focus is a convenience: the window says when the game lacks it
-            LOG.warning("could not focus the game: %s", exc)
+        if not teleop:
+            try:
+                self.game.focus()
+            except Exception as exc:  # focus is a convenience: the window says when the game lacks it
+                LOG.warning("could not focus the game: %s", exc)
         self._emit_mode()
+
+    def wait(self, timeout: float | None = None) -> RunOutcome | None:
+        """Block until the current run ends (None on timeout). The main thread stays interruptible,
+        so a signal reaches the safety net while a headless door waits here."""
+        done = self._done
+        step = 0.1
+        waited = 0.0
+        while not done.wait(step):
+            waited += step
+            if timeout is not None and waited >= timeout:
+                return None
+        return self._outcome
 
     def stop(self, reason: str = "stop button") -> None:
         loop = self.loop
@@ -321,19 +419,28 @@ class Session:
         recorder = self._recorder
         return recorder is not None and recorder.save_last() is not None
 
+    def set_outcome(self, outcome: str) -> None:
+        """The outcome written into the current episode's meta.json when it closes."""
+        self._pending_outcome = outcome
+
     def close(self) -> None:
         with self._lock:
             self._stop_and_join("closing")
             self._stop_listener()
             game, self.game = self.game, None
             policy, self.policy = self.policy, None
-            shared = self._shared
-        if game is not None:
-            game.close()
-        if shared is not None:
-            shared.wait_idle()
-        if policy is not None:
-            policy.close()
+            borrowed = self._borrowed
+            safety, self._safety = self._safety, None
+        try:
+            if game is not None:
+                game.close()
+            if borrowed is not None:
+                borrowed.wait_idle()
+            if policy is not None:
+                policy.close()
+        finally:
+            if safety is not None:
+                safety.__exit__(None, None, None)
 
     # ----- internals ----------------------------------------------------------------------------
     def _stop_and_join(self, reason: str) -> None:
@@ -343,19 +450,27 @@ class Session:
 
     def _run(self, loop: ControlLoop) -> None:
         reason = "stopped"
+        error: BaseException | None = None
+        episode = None
         try:
             telemetry = loop.run()
-            reason = loop.control.stop_reason or "stopped"
+            reason = loop.control.stop_reason or "finished"
             LOG.info("run ended (%s)\n%s", reason, telemetry.format())
         except Exception as exc:
             from app.errors import describe_error
 
+            error = exc
             reason = "error"
             self._emit(self.on_error, describe_error(exc, "keep playing"))
         finally:
             recorder, self._recorder = self._recorder, None
             if recorder is not None:
-                recorder.close()
+                episode = recorder.close(self._pending_outcome)
+            listener = self._listener
+            self._outcome = RunOutcome(
+                reason, loop.telemetry, error, listener.human_count if listener is not None else 0, episode
+            )
+            self._done.set()
         self._emit(self.on_stopped, reason)
         self._emit_mode()
 
@@ -388,10 +503,10 @@ class Session:
 
     def _on_input(self, event: InputEvent) -> None:
         loop = self.loop
-        hotkeys = (_binding(self.settings.panic_key), _binding(self.settings.pause_key))
+        hotkeys = (binding(self.settings.panic_key), binding(self.settings.pause_key))
         if event.key not in hotkeys and self.ignore_input(event):
             return
-        if event.key == _binding(self.settings.save_last_key) and event.kind == "key_down":
+        if event.key == binding(self.settings.save_last_key) and event.kind == "key_down":
             self.save_last()
             return
         if loop is not None and self.running:
@@ -400,9 +515,8 @@ class Session:
                 self._recorder.feed(event)
 
     def _start_listener(self) -> None:
-        connector = self.game.connector if self.game is not None else None
-        ledger = getattr(connector, "ledger", None)
-        if not self.listen or ledger is None:
+        game = self.game
+        if not self.listen or game is None or game.connector.ledger is None or not game.connector.realtime:
             return
         from recorder.display import can_inject
 
@@ -411,47 +525,62 @@ class Session:
         try:
             from recorder.input_listener import InputListener
 
-            self._listener = InputListener(ledger, on_event=self._on_input).start()
+            self._listener = InputListener(game.connector.ledger, on_event=self._on_input).start()
         except Exception as exc:
             self._listener = None
-            self._emit(self.on_error, f"Taking over with the keyboard and the panic key are off ({exc}); "
-                                      "use the window's buttons instead.")
+            self._emit(
+                self.on_error,
+                f"Taking over with the keyboard and the panic key are off ({exc}); "
+                "use the window's buttons instead.",
+            )
 
     def _stop_listener(self) -> None:
         listener, self._listener = self._listener, None
         if listener is not None:
             listener.stop()
 
-    def _make_recorder(self) -> Any:
-        from app.runtime.recording import Recording
-
+    def _make_recorder(self, mode: str) -> Recording:
         s = self.settings
-        root = Path(s.episodes_dir or default_episodes_dir()).expanduser()
-        assert self.game is not None
-        return Recording(
-            root,
+        game = self.game
+        assert game is not None
+        connector = game.connector
+        rect = connector.rect
+        extra: dict[str, Any] = {}
+        gui_scale = getattr(connector.config, "gui_scale", None) if connector.config is not None else None
+        if gui_scale is not None:
+            extra["gui_scale"] = gui_scale
+        setup = RecordingSetup(
+            root=episodes_root(s),
+            mode=mode,
             record=self.recording,
-            law=CameraLaw.minecraft(s.mouse_sensitivity),
-            game=self.game.game_name,
-            model=self.model_spec,
-            on_error=lambda m: self._emit(self.on_error, m),
+            law=game.law,
+            game=game.game_name,
+            connector=type(connector).__name__,
+            window={
+                "title": connector.window_title,
+                "width": rect[2] if rect else None,
+                "height": rect[3] if rect else None,
+            },
+            bindings=dict(getattr(connector.config, "bindings", None) or {}),
+            model=ModelSpec.parse(self.model_spec).redacted() if self.model_spec else None,
+            app_version=app_version(),
+            ring_seconds=s.ring_seconds,
+            extra=extra,
+            origin=lambda: (float(connector.rect[0]), float(connector.rect[1])),
         )
+        return Recording(setup, on_error=lambda m: self._emit(self.on_error, m))
 
 
-def _binding(text: str) -> str:
+def _folder(spec: ModelSpec) -> str | None:
+    folder = spec.folder
+    return str(folder) if folder is not None else None
+
+
+def binding(text: str) -> str:
+    """A key name as settings hold it ("f12") -> the binding name the listener reports."""
     from recorder import keymap
 
     try:
         return keymap.binding_name(text)
     except ValueError:
         return text
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float, step: float = 0.01) -> bool:
-    """Poll ``predicate`` for up to ``timeout`` seconds (used by tests and the headless runner)."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(step)
-    return True

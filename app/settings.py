@@ -49,13 +49,22 @@ class Settings:
     tick_hz: float = 20.0  # loop ticks per second; JARVIS-VLA was trained at 20
     temperature: float = 0.7  # sampling temperature (upstream evaluate.py default)
     history_frames: int = 0  # past (frame, answer) pairs in each prompt; upstream: kill 0, mine 3, GUI 4
-    mouse_sensitivity: float = 0.5  # Minecraft's options.txt mouseSensitivity (0.5: the training value)
+    fallback: str = "chunk"  # a late model: "chunk" (rest of its last plan, then null), "repeat", "null"
+    policy_timeout_s: float = 30.0  # one model call longer than this counts as hung and stops the run
+    # the game: read from the game's own settings where possible; these only override
+    mouse_sensitivity: float = 0.5  # Minecraft's mouseSensitivity when its options.txt cannot be read
+    options_file: str = ""  # Minecraft's options.txt; empty: the running game's, else ~/.minecraft
+    degrees_per_count: float = 0.0  # camera degrees per mouse count; 0: from the game's settings
+    gui_scale: float = 0.0  # Minecraft guiScale; 0: from options.txt or the window height
+    require_focus: bool = True  # inject only while the game window has keyboard focus
     key_bindings: dict[str, str] = field(default_factory=dict)  # env key -> key, only where not default
     panic_key: str = "f12"  # stops the agent and releases every key, from anywhere
     pause_key: str = "f9"  # pauses / resumes the agent
     save_last_key: str = "f8"  # saves the last seconds of play as an episode
     resume_after_s: float = 2.0  # the agent takes back control after this much human quiet; 0: never
-    record: bool = False  # record every session to episodes_dir
+    record: bool = False  # record every run to episodes_dir
+    record_mode: str = "corrections"  # teleop (you play), agent, corrections (agent + your takeovers)
+    ring_seconds: float = 30.0  # what the save-last key keeps
     episodes_dir: str = ""  # empty: the platform's user data folder
     history: list[str] = field(default_factory=list)  # instructions typed before, newest last
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from model.spec import ModelSpec
+
 
 class AdapterError(RuntimeError):
     """A swap that cannot be done; the message says what to do instead."""
@@ -27,7 +29,7 @@ def swap_problem(policy: Any, spec: str | None) -> str | None:
     """Why adapters cannot be swapped into this policy (None: they can)."""
     if policy is None:
         return "No model is loaded yet: pick one first."
-    if spec is not None and spec.startswith(("http://", "https://")):
+    if spec is not None and ModelSpec.parse(spec).remote:
         return (f"The model runs on a server ({spec}): adapters cannot be swapped from the window. "
                 "Restart the server with the adapter, or pick a local model.")
     if local_vla(policy) is None:

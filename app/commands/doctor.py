@@ -81,9 +81,14 @@ def _display(report: Report) -> None:
 
 
 def _model(report: Report, spec: str, load: bool) -> None:
-    from model.policies.factory import is_remote, model_path
+    from model.policies.factory import model_path
+    from model.spec import ModelSpec
 
-    if is_remote(spec):
+    parsed = ModelSpec.parse(spec)
+    if parsed.kind == "scripted":
+        report.line(True, "model", f"{spec}: replays a file of actions, no weights")
+        return
+    if parsed.remote:
         from model.policies.base import PolicyError
         from model.policies.remote import RemotePolicy, RemotePolicyConfig
 

@@ -8,7 +8,6 @@
 
 Hotkeys while it runs: F12 stops the agent and releases everything; F9 pauses/resumes; touching the
 keyboard or mouse yourself takes over, and the agent resumes after --resume-after seconds of quiet.
-With no verb at all, ``default_demo`` shows the whole pipeline in a few seconds.
 """
 
 from __future__ import annotations
@@ -16,32 +15,22 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 from typing import Any
 
-from app.commands.connect_args import (
-    add_loop_args,
-    add_target_args,
-    build_connector,
-    build_policy,
-    run_settings,
-)
+from app.commands.connect_args import add_loop_args, add_target_args, open_session, settings_from
 
 LOG = logging.getLogger(__name__)
-
-DEMO_INSTRUCTION = "Mine the oak log."
-DEMO_SECONDS = 8.0
 
 
 def register(sub: Any) -> None:
     run = sub.add_parser("run", help="let the model play a game window or environment, without the GUI")
     run.add_argument(
         "--model",
-        default="tiny",
+        default=None,
         help="tiny, a local folder, an HF id, an http(s) URL of an OpenAI-compatible server, "
-        "or scripted:ACTIONS.jsonl",
+        "or scripted:ACTIONS.jsonl (default: the settings' model, tiny on a first run)",
     )
-    run.add_argument("--instruction", default="", help="what the agent should do")
+    run.add_argument("--instruction", default=None, help="what the agent should do")
     add_target_args(run)
     add_loop_args(run)
     run.set_defaults(func=main_run)
@@ -53,120 +42,58 @@ def register(sub: Any) -> None:
     replay.set_defaults(func=main_replay)
 
 
-def _report(result: Any, as_json: bool) -> None:
-    tel = result.telemetry
-    control = result.control
+def report(outcome: Any, as_json: bool) -> None:
+    tel = outcome.telemetry
     if as_json:
-        summary = tel.summary()
-        summary["stop_reason"] = control.stop_reason
-        summary["human_events"] = result.human_events
+        summary = tel.summary() if tel is not None else {}
+        summary["stop_reason"] = outcome.reason
+        summary["human_events"] = outcome.human_events
         print(json.dumps(summary))
         return
-    print(tel.format())
-    if control.stop_reason:
-        print(f"stopped: {control.stop_reason}")
-    if result.human_events:
-        print(f"human input events: {result.human_events}")
+    if tel is not None:
+        print(tel.format())
+    print(f"stopped: {outcome.reason}")
+    if outcome.human_events:
+        print(f"human input events: {outcome.human_events}")
 
 
-def _close(connector: Any) -> None:
+def play(session: Any, **start: Any) -> Any:
+    """Start a run and wait for its end; Ctrl+C or a signal stops it (the safety net released input)."""
     try:
-        connector.close()
-    except Exception:
-        LOG.exception("closing the connector failed")
+        session.start(**start)
+        outcome = session.wait()
+    except KeyboardInterrupt:
+        session.stop("interrupted")
+        outcome = session.wait(10.0)
+    return outcome
 
 
 def main_run(args: argparse.Namespace) -> int:
-    from app.runtime.runner import run_agent
-
-    settings = run_settings(args)
-    policy = build_policy(args.model, args)
-    connector = build_connector(args)
-    try:
-        print(f"playing: {args.instruction or '(no instruction)'}  — F12 stops, F9 pauses")
-        result = run_agent(connector, policy, args.instruction, settings)
-    finally:
-        _close(connector)
-    _report(result, args.json)
-    return 1 if result.loop.error else 0
+    settings = settings_from(args)
+    if args.instruction is not None:
+        settings.instruction = args.instruction
+    model = args.model or settings.model
+    with open_session(args, settings, model=model) as session:
+        session.set_instruction(settings.instruction)
+        print(f"playing: {settings.instruction or '(no instruction)'}  — F12 stops, F9 pauses")
+        outcome = play(session, seconds=args.seconds)
+    if outcome is None:
+        return 1
+    report(outcome, args.json)
+    return 1 if outcome.error is not None else 0
 
 
 def main_replay(args: argparse.Namespace) -> int:
     from app.errors import UserError
-    from app.runtime.runner import run_agent
     from model.policies.scripted import ScriptedPolicy
 
     try:
         actions = ScriptedPolicy.from_jsonl(args.actions).actions
     except (OSError, ValueError) as exc:
         raise UserError(str(exc)) from exc
-    settings = run_settings(args)
-    connector = build_connector(args)
-    try:
-        if connector.realtime:
-            result = run_agent(connector, None, "", settings, actions=actions)
-        else:  # an environment steps once per action: a policy that hands them out in order
-            result = run_agent(connector, ScriptedPolicy(actions, chunk=len(actions) or 1), "", settings)
-    finally:
-        _close(connector)
-    _report(result, args.json)
-    return 1 if result.loop.error else 0
-
-
-def _demo_policy() -> tuple[Any, str]:
-    """The tiny model when the model package can build it; a scripted stroll otherwise."""
-    try:
-        from model.policies.factory import make_policy
-
-        return make_policy("tiny"), "tiny model (random weights: expect aimless play)"
-    except Exception as exc:  # no torch, no factory yet: still show the pipeline
-        from model.actions.env import null_action
-        from model.policies.scripted import ScriptedPolicy
-
-        walk = [dict(null_action(), forward=1, camera=[0.0, 2.0]) for _ in range(40)]
-        walk += [dict(null_action(), attack=1, camera=[1.0, 0.0]) for _ in range(20)]
-        return ScriptedPolicy(walk, loop=True), f"a scripted walk (the model is unavailable: {exc})"
-
-
-def default_demo(args: argparse.Namespace) -> int:
-    """``jarvis-play`` with no verb, before the GUI exists: a short headless run of the whole pipeline.
-
-    On a desktop with minetest installed it starts the demo game and lets the tiny model play it for a
-    few seconds; anywhere else it plays a fake game. Either way it prints the loop's telemetry.
-    """
-    from app.games.demo_game import DemoGame, find_binary
-    from app.games.fake import FakeConnector
-    from app.runtime.loop import LoopConfig
-    from app.runtime.runner import RunSettings, run_agent
-    from app.runtime.takeover import ControlConfig
-    from recorder import display
-
-    policy, what = _demo_policy()
-    settings = RunSettings(LoopConfig(seconds=DEMO_SECONDS), ControlConfig())
-    game = None
-    connector: Any
-    if find_binary() and display.can_inject().ok and os.environ.get("DISPLAY"):
-        from app.games.desktop import DesktopConfig, DesktopConnector
-
-        print("starting the demo game (minetest) ...")
-        game = DemoGame().start()
-        assert game.proc is not None
-        connector = DesktopConnector(DesktopConfig(pid=game.proc.pid)).open()
-        where = f"minetest window {game.window_id:#x}"
-    else:
-        connector = FakeConnector()
-        settings.listen = False
-        reason = "minetest is not installed" if not find_binary() else display.can_inject().reason
-        where = f"a fake game ({reason})"
-    print(f"jarvis-play demo: {what} playing {where} for {DEMO_SECONDS:g} s; F12 stops, F9 pauses.")
-    print(
-        "(the window opens with `jarvis-play` once the GUI is installed; see `jarvis-play --help` for verbs)"
-    )
-    try:
-        result = run_agent(connector, policy, DEMO_INSTRUCTION, settings)
-    finally:
-        _close(connector)
-        if game is not None:
-            game.close()
-    _report(result, False)
-    return 0
+    with open_session(args) as session:
+        outcome = play(session, seconds=args.seconds, actions=actions)
+    if outcome is None:
+        return 1
+    report(outcome, args.json)
+    return 1 if outcome.error is not None else 0

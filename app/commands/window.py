@@ -45,8 +45,10 @@ def main(args: argparse.Namespace) -> int:
     from recorder.display import display_server
 
     if display_server() == "none" and not os.environ.get("QT_QPA_PLATFORM"):
-        raise UserError("no display to open the window on (DISPLAY is not set). Run it in a desktop "
-                        "session, under xvfb-run, or use `jarvis-play run` for a headless agent.")
+        raise UserError(
+            "no display to open the window on (DISPLAY is not set). Run it in a desktop "
+            "session, under xvfb-run, or use `jarvis-play run` for a headless agent."
+        )
     from PyQt6.QtWidgets import QApplication
 
     from app import settings as settings_mod
@@ -56,8 +58,12 @@ def main(args: argparse.Namespace) -> int:
 
     loaded = settings_mod.load()
     settings = loaded.settings
-    for name, field in (("model", "model"), ("game", "game"), ("tasks", "tasks_file"),
-                        ("instruction", "instruction")):
+    for name, field in (
+        ("model", "model"),
+        ("game", "game"),
+        ("tasks", "tasks_file"),
+        ("instruction", "instruction"),
+    ):
         if _opt(args, name):
             setattr(settings, field, _opt(args, name))
 
@@ -71,6 +77,7 @@ def main(args: argparse.Namespace) -> int:
     app.setApplicationName("jarvis-play")
     window = MainWindow()
     session = Session(settings)
+    _install_safety(app, session)
     controller = WindowController(window, session, save)
     for message in loaded.messages:
         controller.show_message(message, "note")
@@ -84,7 +91,25 @@ def main(args: argparse.Namespace) -> int:
     if _opt(args, "quit_after"):
         seconds = float(_opt(args, "quit_after"))
         scripted = ScriptedExit(controller, seconds, _opt(args, "screenshot"), _opt(args, "report"))  # noqa: F841
-    return int(app.exec())
+    try:
+        return int(app.exec())
+    finally:
+        session.close()  # idempotent: the controller closes it too when the window closes
+
+
+def _install_safety(app: Any, session: Any) -> None:
+    """SIGINT, SIGTERM and SIGHUP release held input at once and close the window the ordinary way.
+
+    Python runs signal handlers only between bytecodes, and Qt's event loop is C++: a light timer
+    hands control back to Python a few times a second so a signal is seen promptly.
+    """
+    from PyQt6.QtCore import QTimer
+
+    session.install_safety(on_signal=lambda _signum: app.quit(), raise_after=False)
+    pulse = QTimer(app)
+    pulse.timeout.connect(lambda: None)
+    pulse.start(200)
+    app._jarvis_signal_pulse = pulse  # keep it alive as long as the app
 
 
 class ScriptedExit:

@@ -1,7 +1,8 @@
 """Which game to play, as a short spec string, and opening it as a connector.
 
 Specs: ``demo`` (a fresh minetest world, started and closed by us), ``window:<title>`` (a window
-whose title contains the text), ``region:left,top,width,height`` (a fixed screen rectangle),
+whose title contains the text), ``pid:<process id>`` (the window of that process),
+``region:left,top,width,height`` (a fixed screen rectangle),
 ``screen`` (the whole screen), ``minerl:<env>`` (a MineRL environment in lockstep: ``minerl``,
 ``minestudio`` or ``module:callable``), ``fake`` (a test pattern, no game), and ``auto`` (the demo
 game when minetest is installed, else the whole screen). Opening is slow (starting minetest takes
@@ -12,17 +13,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from app.errors import UserError
 from app.games.connector import Connector
+from recorder.camera_law import CameraLaw
 
 LOG = logging.getLogger(__name__)
 
 KINDS: dict[str, str] = {
     "demo": "Demo game (minetest)",
     "window": "Game window",
+    "pid": "Game process",
     "region": "Screen region",
     "screen": "Whole screen",
     "minerl": "MineRL environment",
@@ -48,13 +51,15 @@ class GameSpec:
             return auto_game()
         if kind not in KINDS:
             raise GameError(
-                f"unknown game {text!r}: use demo, window:<title>, region:l,t,w,h, screen, "
-                "minerl:<env> or fake"
+                f"unknown game {text!r}: use demo, window:<title>, pid:<process id>, region:l,t,w,h, "
+                "screen, minerl:<env> or fake"
             )
         if kind == "window" and not arg.strip():
             raise GameError("window: needs part of the game window's title, e.g. window:Minecraft")
         if kind == "region":
             parse_region(arg)
+        if kind == "pid" and not arg.strip().isdigit():
+            raise GameError(f"pid: needs the game's process id, e.g. pid:4242; not {arg!r}")
         return cls(kind, arg.strip())
 
     def __str__(self) -> str:
@@ -84,6 +89,21 @@ def auto_game() -> GameSpec:
 
 
 @dataclass
+class GameOptions:
+    """How the game is set up, where the app cannot read it from the game itself.
+
+    Defaults suit a first run: bindings, sensitivity and GUI scale come from the game's own settings
+    (Minecraft's options.txt) when they can be read, else from the training setup.
+    """
+
+    options_file: str = ""  # Minecraft's options.txt; empty: the default ~/.minecraft/options.txt
+    bindings: dict[str, str] = field(default_factory=dict)  # env key -> key, only where not default
+    degrees_per_count: float | None = None  # camera degrees per mouse count; None: from the game
+    gui_scale: float | None = None  # Minecraft guiScale; None: from options.txt or the window height
+    require_focus: bool = True  # inject only while the game window has keyboard focus
+
+
+@dataclass
 class OpenGame:
     """An open connector and whatever else must be closed with it (the demo game's process)."""
 
@@ -91,16 +111,18 @@ class OpenGame:
     connector: Connector
     label: str
     process: Any = None  # DemoGame for "demo"
-    game_name: str = "unknown"
+    game_name: str = "unknown"  # meta.game: minecraft, minetest, fake or minerl
+    law: CameraLaw = field(default_factory=CameraLaw.minecraft)  # mouse counts <-> camera degrees
+    notes: list[str] = field(default_factory=list)  # what the game's settings mean for the agent
 
     def focus(self) -> None:
         """Give the game keyboard focus, so injected input reaches it (the window's clicks took it)."""
-        window_id = getattr(self.connector, "window_id", 0)
+        window_id = self.connector.window_id
         if not window_id:
             return
         from recorder.window_x11 import X11Windows
 
-        windows = X11Windows(getattr(self.connector, "display", None))
+        windows = X11Windows(self.connector.display)
         try:
             windows.focus(window_id)
         finally:
@@ -116,45 +138,49 @@ class OpenGame:
 
 def open_game(
     spec: GameSpec,
+    options: GameOptions | None = None,
     *,
-    degrees_per_count: float = 0.15,
-    bindings: dict[str, str] | None = None,
     display: str | None = None,
     progress: Callable[[str], None] = lambda _: None,
 ) -> OpenGame:
-    from recorder.display import can_capture, can_inject
-
+    """Open ``spec`` as a connector: slow (starting minetest takes seconds), so off the GUI thread."""
+    options = options or GameOptions()
     if spec.kind == "fake":
         from app.games.fake import FakeConnector
 
         return OpenGame(spec, FakeConnector(), spec.label, None, "fake")
     if spec.kind == "minerl":
         return _open_minerl(spec, progress)
+    from recorder.display import can_capture, can_inject
+
     for capability in (can_capture(), can_inject()):
         if not capability.ok:
             raise GameError(capability.reason)
     from app.games.desktop import DesktopConfig, DesktopConnector
-    from recorder import keymap
 
-    binds = dict(bindings or keymap.DEFAULT_BINDINGS)
+    config = DesktopConfig(require_focus=options.require_focus)
     process = None
     if spec.kind == "demo":
         from app.games.demo_game import DemoGame, DemoGameConfig, find_binary
 
         if find_binary() is None:
-            raise GameError("minetest is not installed (Debian/Ubuntu: sudo apt-get install minetest); "
-                            "pick a game window or a screen region instead.")
+            raise GameError(
+                "minetest is not installed (Debian/Ubuntu: sudo apt-get install minetest); "
+                "pick a game window or a screen region instead."
+            )
         progress("Starting the demo game (minetest)…")
-        process = DemoGame(DemoGameConfig(degrees_per_count=degrees_per_count), display=display).start()
-        config = DesktopConfig(pid=process.proc.pid, bindings=binds, degrees_per_count=degrees_per_count)
-        name = "minetest"
-    elif spec.kind == "window":
-        config = DesktopConfig(title=spec.arg, bindings=binds, degrees_per_count=degrees_per_count)
-        name = "desktop-window"
+        demo = DemoGameConfig()
+        process = DemoGame(demo, display=display).start()
+        config.pid = process.proc.pid
+        law = CameraLaw.minetest(demo.degrees_per_count)
     else:
-        region = parse_region(spec.arg) if spec.kind == "region" else _screen_rect(display)
-        config = DesktopConfig(region=region, bindings=binds, degrees_per_count=degrees_per_count)
-        name = "desktop-region"
+        if spec.kind == "window":
+            config.title = spec.arg
+        elif spec.kind == "pid":
+            config.pid = int(spec.arg)
+        else:
+            config.region = parse_region(spec.arg) if spec.kind == "region" else _screen_rect(display)
+        law = CameraLaw.minecraft()
     progress(f"Opening {spec.label}…")
     connector = DesktopConnector(config, display=display)
     try:
@@ -162,13 +188,72 @@ def open_game(
     except LookupError as exc:
         if process is not None:
             process.close()
-        raise GameError(f"{exc}; start the game first, or check the title in the game picker") from exc
+        raise GameError(
+            f"{exc}; start the game first (jarvis-play demo-game starts one), "
+            "or check the title in the game picker"
+        ) from exc
     except BaseException:
         if process is not None:
             process.close()
         raise
-    label = f"{spec.label}: {getattr(connector, 'window_title', '')} at {connector.rect}"
-    return OpenGame(spec, connector, label, process, name)
+    try:
+        name = "minetest" if process is not None or _is_minetest(connector.window_title) else "minecraft"
+        notes = _configure(connector, options, name, law)
+    except BaseException:
+        connector.close()
+        if process is not None:
+            process.close()
+        raise
+    law = CameraLaw(
+        connector.config.degrees_per_count, law.game if name == "minetest" else "minecraft", law.sensitivity
+    )
+    label = f"{spec.label}: {connector.window_title} at {connector.rect}"
+    return OpenGame(spec, connector, label, process, name, law, notes)
+
+
+def _is_minetest(title: str | None) -> bool:
+    title = (title or "").lower()
+    return any(n in title for n in ("minetest", "luanti"))
+
+
+def _configure(connector: Any, options: GameOptions, name: str, law: CameraLaw) -> list[str]:
+    """Bindings, camera law and GUI scale from the game's settings and the options; returns notes."""
+    from app.games import minecraft_options
+    from recorder import keymap
+
+    cfg = connector.config
+    notes: list[str] = []
+    bindings = dict(keymap.DEFAULT_BINDINGS)
+    cfg.degrees_per_count = law.degrees_per_count
+    if name == "minecraft":
+        found = minecraft_options.load(options.options_file or None)
+        if options.options_file and found is None:
+            raise GameError(f"no options file at {options.options_file}")
+        if found is not None:
+            findings = found.findings(window_height=connector.rect[3])
+            notes += [f"[{f.severity}] {f.text}" for f in findings] or [f"{found.path}: all as in training"]
+            bindings.update(found.bindings())
+            cfg.degrees_per_count = CameraLaw.minecraft(found.mouse_sensitivity).degrees_per_count
+            cfg.gui_scale = float(found.gui_scale or max(1, round(connector.rect[3] / 360)))
+            cfg.invert_y = found.invert_y
+        else:
+            notes.append(
+                "no Minecraft options.txt found: assuming training settings (sensitivity 100%, guiScale 2)"
+            )
+    for env_key, key in options.bindings.items():
+        if env_key not in keymap.DEFAULT_BINDINGS:
+            raise GameError(f"cannot bind {env_key!r}: the actions are {', '.join(keymap.DEFAULT_BINDINGS)}")
+        try:
+            bindings[env_key] = keymap.binding_name(key)
+        except ValueError as exc:
+            raise GameError(str(exc)) from exc
+    cfg.bindings = bindings
+    if options.degrees_per_count:
+        cfg.degrees_per_count = options.degrees_per_count
+    if options.gui_scale:
+        cfg.gui_scale = options.gui_scale
+    connector.reconfigure()
+    return notes
 
 
 def _open_minerl(spec: GameSpec, progress: Callable[[str], None]) -> OpenGame:
@@ -180,7 +265,7 @@ def _open_minerl(spec: GameSpec, progress: Callable[[str], None]) -> OpenGame:
         connector = MineRLConnector(make_env(env_spec)).open()
     except ImportError as exc:
         raise GameError(f"{exc}; or pick the demo game or a game window instead") from exc
-    return OpenGame(spec, connector, spec.label, None, env_spec)
+    return OpenGame(spec, connector, spec.label, None, "minerl")
 
 
 def _screen_rect(display: str | None) -> tuple[int, int, int, int]:

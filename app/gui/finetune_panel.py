@@ -211,7 +211,7 @@ class FinetunePanel(QWidget):
         """Use ``session`` for swaps and its model (when local) as the default base."""
         self.session = session
         spec = session.model_spec or session.settings.model
-        if not self.model.text() and not spec.startswith(("http://", "https://")):
+        if not self.model.text() and not _is_server(spec):
             self.model.setText(spec)
         root = Path(episodes_root or session.settings.episodes_dir or default_episodes_dir()).expanduser()
         if self.episodes.count() == 0:
@@ -267,7 +267,7 @@ class FinetunePanel(QWidget):
             return "Add at least one folder of episodes to train on."
         if not request.out:
             return "Choose a folder for the adapter."
-        if not request.model or request.model.startswith(("http://", "https://")):
+        if not request.model or _is_server(request.model):
             return ("Fine-tuning needs the model's weights on this machine: put a checkpoint folder, "
                     "an HF id or 'tiny' as the base model (not a server URL).")
         return None
@@ -383,3 +383,12 @@ class FinetunePanel(QWidget):
             self.job.cancel()
         if self.compare_run is not None:
             self.compare_run.signal(15)
+
+
+def _is_server(spec: str) -> bool:
+    from model.spec import ModelSpec, ModelSpecError
+
+    try:
+        return ModelSpec.parse(spec).remote
+    except ModelSpecError:
+        return False

@@ -15,14 +15,19 @@ MODEL_HINT = "tiny, a checkpoint folder, an HF id (owner/name) or a server URL (
 
 
 def model_kind(spec: str) -> str:
-    spec = spec.strip()
-    if spec == "tiny":
-        return "embedded tiny model (random weights: it plays randomly)"
-    if spec.startswith(("http://", "https://")):
-        return "OpenAI-compatible server"
-    if spec.startswith(("/", ".", "~")) or "\\" in spec or spec.count("/") != 1:
-        return "local folder"
-    return "Hugging Face id (downloaded once, then cached)"
+    from model.spec import ModelSpec, ModelSpecError
+
+    try:
+        kind = ModelSpec.parse(spec).kind
+    except ModelSpecError:
+        return "no model"
+    return {
+        "tiny": "embedded tiny model (random weights: it plays randomly)",
+        "server": "OpenAI-compatible server",
+        "folder": "local folder",
+        "hub": "Hugging Face id (downloaded once, then cached)",
+        "scripted": "scripted actions from a file",
+    }[kind]
 
 
 class ModelPicker(QWidget):

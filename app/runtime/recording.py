@@ -1,10 +1,14 @@
-"""The recorder as a loop subscriber: each agent run is one ``corrections`` episode.
+"""The recorder as a loop subscriber: each run of the loop is one episode, in any of three modes.
 
-Agent ticks are recorded with the action the agent applied, human ticks (after a takeover) with the
-person's input folded per tick, so each takeover becomes a correction with the agent play that led
-to it. Paused ticks are not recorded. Whether or not recording is on, the last seconds stay in the
-ring buffer for the save-last hotkey. The ``SessionRecorder`` is made on the loop thread at the first
-tick (it checks old episodes for crash repair, which may take a moment).
+* ``teleop``: the person plays throughout; every tick is a human tick.
+* ``agent``: agent ticks carry the action the agent applied; a takeover is recorded as human play.
+* ``corrections``: as ``agent``, and each takeover is tagged as a correction with the agent play
+  that led to it.
+
+Paused ticks are not recorded. Whether or not recording is on, the last seconds stay in the ring
+buffer for the save-last hotkey. The ``SessionRecorder`` is made on the loop thread at the first
+tick (it checks old episodes for crash repair, which may take a moment). Every door (window,
+``record``, ``run``) records through this one class, so their episodes are alike.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import logging
 import queue
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,30 +25,44 @@ from recorder.input_events import InputEvent
 
 LOG = logging.getLogger(__name__)
 
+MODES = ("teleop", "agent", "corrections")
+
+
+@dataclass
+class RecordingSetup:
+    """What an episode's meta.json says about where it came from."""
+
+    root: Path
+    mode: str = "corrections"
+    record: bool = True  # False: only the ring buffer (save-last) runs
+    law: CameraLaw = field(default_factory=CameraLaw.minecraft)
+    game: str = "unknown"
+    connector: str = "unknown"
+    window: dict[str, Any] = field(default_factory=dict)
+    bindings: dict[str, str] = field(default_factory=dict)
+    model: str | None = None
+    app_version: str = ""
+    ring_seconds: float = 30.0
+    extra: dict[str, Any] = field(default_factory=dict)
+    # the game window's top-left on the screen: pointer positions are stored in window pixels
+    origin: Callable[[], tuple[float, float]] | None = None
+
 
 class Recording:
-    def __init__(
-        self,
-        root: Path,
-        *,
-        record: bool,
-        law: CameraLaw,
-        game: str = "unknown",
-        model: str | None = None,
-        on_error: Callable[[str], None] | None = None,
-        ring_seconds: float = 30.0,
-    ) -> None:
-        self.root = root
-        self.record = record
-        self.law = law
-        self.game = game
-        self.model = model
+    def __init__(self, setup: RecordingSetup, on_error: Callable[[str], None] | None = None) -> None:
+        if setup.mode not in MODES:
+            raise ValueError(f"record mode {setup.mode!r}: use one of {', '.join(MODES)}")
+        self.setup = setup
         self.on_error = on_error
-        self.ring_seconds = ring_seconds
         self._events: queue.SimpleQueue[InputEvent] = queue.SimpleQueue()
         self._session: Any = None
         self._accumulator: Any = None
         self._failed = False
+        self.meta: Any = None  # the closed episode's meta, once closed
+
+    @property
+    def record(self) -> bool:
+        return self.setup.record
 
     def feed(self, event: InputEvent) -> None:
         """A human input event (listener thread)."""
@@ -54,16 +73,34 @@ class Recording:
         from recorder.human_actions import InputAccumulator
         from recorder.session_recorder import SessionRecorder
 
-        meta = EpisodeMeta(mode="corrections", game=self.game, connector="desktop", model_id=self.model)
-        session = SessionRecorder(self.root, meta, law=self.law, record=self.record,
-                                  ring_seconds=self.ring_seconds, on_error=self.on_error)
+        s = self.setup
+        meta = EpisodeMeta(
+            mode=s.mode,
+            game=s.game,
+            connector=s.connector,
+            window=dict(s.window),
+            key_bindings=dict(s.bindings),
+            model_id=s.model if s.mode != "teleop" else None,
+            app_version=s.app_version,
+            extra=dict(s.extra),
+        )
+        recorder_kwargs: dict[str, Any] = {"bindings": s.bindings} if s.bindings else {}
+        session = SessionRecorder(
+            s.root,
+            meta,
+            law=s.law,
+            record=s.record,
+            ring_seconds=s.ring_seconds,
+            on_error=self.on_error,
+            **recorder_kwargs,
+        )
         if not session.start() and self.on_error is not None:
-            self.on_error(f"recording could not start in {self.root}; play continues without it")
-        self._accumulator = InputAccumulator()
+            self.on_error(f"recording could not start in {s.root}; play continues without it")
+        self._accumulator = InputAccumulator(origin=s.origin)
         return session
 
     def on_tick(self, view: Any) -> None:
-        """Loop thread, once per tick."""
+        """Loop thread, once per tick: ``view`` has ``frame``, ``action``, ``mode``, ``instruction``."""
         if self._failed or view.frame is None:
             return
         try:
@@ -78,11 +115,18 @@ class Recording:
             self._accumulator.feed_all(events)
             tick_input = self._accumulator.end_tick()
             if view.mode == "human":
-                self._session.on_tick(view.frame, control="human", instruction=view.instruction,
-                                      tick_input=tick_input)
+                correcting = self.setup.mode == "corrections"
+                self._session.on_tick(
+                    view.frame,
+                    control="human",
+                    instruction=view.instruction,
+                    tick_input=tick_input,
+                    correcting=correcting,
+                )
             elif view.mode == "agent" and view.action is not None:
-                self._session.on_tick(view.frame, control="agent", instruction=view.instruction,
-                                      action=view.action)
+                self._session.on_tick(
+                    view.frame, control="agent", instruction=view.instruction, action=view.action
+                )
         except Exception as exc:  # recording must never stop play
             self._failed = True
             LOG.exception("recording failed")
@@ -96,9 +140,11 @@ class Recording:
     def save_last(self) -> Any:
         return self._session.save_last() if self._session is not None else None
 
-    def close(self) -> None:
+    def close(self, outcome: str | None = None) -> Any:
+        """Finish the episode; returns its meta (None when nothing was written)."""
         session, self._session = self._session, None
         if session is not None:
-            meta = session.close()
-            if meta is not None:
-                LOG.info("episode saved: %s (%d frames)", session.folder, meta.frame_count)
+            self.meta = session.close(outcome)
+            if self.meta is not None:
+                LOG.info("episode saved: %s (%d frames)", session.folder, self.meta.frame_count)
+        return self.meta

@@ -26,9 +26,17 @@ SIGNALS = tuple(
 class SafetyNet:
     """``with SafetyNet(connector.release_all): loop.run()``"""
 
-    def __init__(self, release: Callable[[], None], on_signal: Callable[[int], None] | None = None) -> None:
+    def __init__(
+        self,
+        release: Callable[[], None],
+        on_signal: Callable[[int], None] | None = None,
+        raise_after: bool = True,
+    ) -> None:
         self._release = release
-        self._on_signal = on_signal  # e.g. tell the loop to stop
+        self._on_signal = on_signal  # e.g. tell the loop to stop, or ask Qt to quit
+        # False for an event loop (Qt): an exception raised inside its callback aborts the process,
+        # so the handler only releases and lets ``on_signal`` end the loop the ordinary way.
+        self._raise_after = raise_after
         self._previous: dict[int, Any] = {}
         self.signalled: int | None = None
 
@@ -43,6 +51,8 @@ class SafetyNet:
         self.release()
         if self._on_signal is not None:
             self._on_signal(signum)
+        if not self._raise_after:
+            return
         if signum == signal.SIGINT:
             raise KeyboardInterrupt
         raise SystemExit(128 + signum)

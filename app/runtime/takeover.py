@@ -51,6 +51,7 @@ class ControlConfig:
     pause_key: str = "key.keyboard.f9"  # toggles pause; from HUMAN it resumes the agent
     resume_after_s: float = 2.0  # agent resumes after this much human quiet; 0 = only by the pause key
     start_paused: bool = False
+    person_only: bool = False  # teleop: the person plays throughout; only a stop changes anything
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,10 @@ class Control:
 
     def __post_init__(self) -> None:
         self._lock = threading.RLock()
-        self._mode = Mode.PAUSED if self.config.start_paused else Mode.AGENT
+        if self.config.person_only:
+            self._mode = Mode.HUMAN
+        else:
+            self._mode = Mode.PAUSED if self.config.start_paused else Mode.AGENT
         self._last_human = -1e18
         self._hotkeys_down: set[str] = set()
         self._human_down: set[str] = set()  # keys and buttons the person holds: never quiet while held
@@ -86,6 +90,8 @@ class Control:
         with self._lock:
             old = self._mode
             new = TRANSITIONS.get((old, event), old)
+            if self.config.person_only and new is not Mode.STOPPED:
+                new = old
             if new is not old:
                 if old is Mode.AGENT or new is Mode.STOPPED:
                     self.release()  # handover: nothing the agent pressed stays down

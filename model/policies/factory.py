@@ -1,7 +1,8 @@
-"""Turn what the user typed after ``--model`` into a policy.
+"""Turn a model spec (``model.spec.ModelSpec``) into a policy.
 
-``tiny`` is the embedded random model; an ``http(s)://`` URL is an OpenAI-compatible server; anything
-else is a local folder or an HF hub id loaded in-process. Errors surface here, before play starts.
+``tiny`` is the embedded random model; an ``http(s)://`` URL is an OpenAI-compatible server;
+``scripted:FILE`` replays env actions; anything else is a local folder or an HF hub id loaded
+in-process. Errors surface here, before play starts.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from model.policies.base import Policy
+from model.spec import ModelSpec
 from model.vla import Sampling
 
 
@@ -23,26 +25,30 @@ class PolicyOptions:
     seed: int | None = None
 
 
-def is_remote(spec: str) -> bool:
-    return spec.startswith(("http://", "https://"))
-
-
-def model_path(spec: str) -> str:
-    """The loadable folder or id for a local spec (``tiny`` resolves to the embedded model)."""
-    if spec == "tiny":
+def model_path(spec: ModelSpec | str) -> str:
+    """The loadable folder or id for an in-process spec (``tiny`` resolves to the embedded model)."""
+    spec = ModelSpec.parse(spec)
+    if spec.kind == "tiny":
         from model.tiny import ensure_tiny_model
 
         return str(ensure_tiny_model())
-    return spec
+    return spec.value
 
 
-def make_policy(spec: str, options: PolicyOptions | None = None) -> Policy:
+def make_policy(spec: ModelSpec | str, options: PolicyOptions | None = None) -> Policy:
+    """Load the policy ``spec`` names. Errors say what to do (``CheckpointError``, ``PolicyError``,
+    ``ModelSpecError``, ``OSError``/``ValueError`` for a bad actions file)."""
+    spec = ModelSpec.parse(spec)
     options = options or PolicyOptions()
-    if is_remote(spec):
+    if spec.kind == "scripted":
+        from model.policies.scripted import ScriptedPolicy
+
+        return ScriptedPolicy.from_jsonl(spec.value, loop=True)
+    if spec.remote:
         from model.policies.remote import RemotePolicy, RemotePolicyConfig
 
         remote = RemotePolicy(
-            spec,
+            spec.value,
             RemotePolicyConfig(
                 temperature=options.temperature, history_num=options.history_num, timeout_s=options.timeout_s
             ),

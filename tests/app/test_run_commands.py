@@ -1,4 +1,7 @@
-"""The run / replay / demo verbs end to end on the fake connector (no display needed)."""
+"""The headless doors (run, replay, record) end to end on the fake connector (no display needed).
+
+Each goes through the composition root (``app.session.Session``), so these also check that the
+doors share the safety net, the settings reading and the recording."""
 
 from __future__ import annotations
 
@@ -10,7 +13,12 @@ import pytest
 
 from app.commands import run
 from app.errors import UserError
-from model.policies.scripted import ScriptedPolicy
+
+
+@pytest.fixture(autouse=True)
+def own_settings_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The doors read the user's settings file: give each test an empty one of its own."""
+    monkeypatch.setenv("JARVIS_PLAY_CONFIG_DIR", str(tmp_path / "config"))
 
 
 def parse(*argv: str) -> argparse.Namespace:
@@ -60,14 +68,83 @@ def test_user_errors_are_plain(tmp_path: Path) -> None:
         args.func(args)
 
 
-def test_default_demo_without_a_display_plays_the_fake_game(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+def test_record_teleop_and_corrections_write_episodes_through_the_session(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.delenv("DISPLAY", raising=False)
-    monkeypatch.setattr(run, "DEMO_SECONDS", 0.6)
-    monkeypatch.setattr(
-        run, "_demo_policy", lambda: (ScriptedPolicy([{"forward": 1}], loop=True), "scripted")
+    """``record`` builds its agent in the composition root: one episode per run, meta from the game."""
+    from app.commands import record
+    from recorder.episode_format import list_episodes, read_meta
+
+    parser = argparse.ArgumentParser()
+    record.register(parser.add_subparsers())
+    out = tmp_path / "eps"
+    args = parser.parse_args(
+        [
+            "record",
+            "--fake",
+            "--out",
+            str(out),
+            "--seconds",
+            "0.5",
+            "--no-listen",
+            "--instruction",
+            "chop a tree",
+            "--outcome",
+            "success",
+        ]
     )
-    assert run.default_demo(argparse.Namespace()) == 0
-    out = capsys.readouterr().out
-    assert "a fake game" in out and "model actions/s" in out and "missed ticks" in out
+    assert args.func(args) == 0
+    script = tmp_path / "walk.jsonl"
+    script.write_text('{"forward": 1}\n')
+    args = parser.parse_args(
+        [
+            "record",
+            "--fake",
+            "--out",
+            str(out),
+            "--seconds",
+            "0.5",
+            "--no-listen",
+            "--mode",
+            "corrections",
+            "--model",
+            f"scripted:{script}",
+        ]
+    )
+    assert args.func(args) == 0
+    folders = list_episodes(out)
+    assert len(folders) == 2
+    teleop, agent = (read_meta(f) for f in folders)
+    assert (teleop.mode, teleop.game, teleop.status, teleop.outcome) == (
+        "teleop",
+        "fake",
+        "complete",
+        "success",
+    )
+    assert teleop.model_id is None and teleop.frame_count >= 8
+    assert (agent.mode, agent.game, agent.model_id) == ("corrections", "fake", f"scripted:{script}")
+    assert agent.app_version
+    lines = [json.loads(x) for x in (folders[1] / "actions.jsonl").read_text().splitlines()]
+    assert len(lines) == agent.frame_count and all(x["control"] == "agent" for x in lines)
+    # the first tick or two come before the scripted model's first answer: a null action is applied
+    walked = [x["action"]["forward"] == 1 for x in lines]
+    assert sum(walked) >= len(lines) - 2 and walked[-1]
+
+
+def test_a_bad_model_is_a_message_not_a_traceback(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from app import cli
+
+    missing = tmp_path / "no-such-model"
+    code = cli.main(["run", "--fake", "--no-listen", "--seconds", "0.2", "--model", str(missing)])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err and "no-such-model" in err
+
+
+def test_game_flags_and_specs_name_one_game(tmp_path: Path) -> None:
+    from app.commands.connect_args import game_spec
+
+    assert str(game_spec(parse("replay", "x", "--pid", "42"))) == "pid:42"
+    assert str(game_spec(parse("replay", "x", "--game", "window:Minecraft"))) == "window:Minecraft"
+    assert str(game_spec(parse("replay", "x", "--env", "minestudio"))) == "minerl:minestudio"
+    with pytest.raises(UserError, match="exactly one of"):
+        game_spec(parse("replay", "x", "--fake", "--window", "Minecraft"))

@@ -25,7 +25,8 @@ WALK_RIGHT = [{"forward": 1, "camera": [0.0, 3.0]}, {"forward": 1, "attack": 1, 
 class Factory:
     made: dict[str, list[Any]] = field(default_factory=dict)
 
-    def __call__(self, spec: str, settings: Settings) -> Any:
+    def __call__(self, model: Any, settings: Settings) -> Any:
+        spec = str(model)  # the session hands a parsed ModelSpec
         if spec == "fail":
             raise CheckpointError("no checkpoint folder at fail (and it is not an HF id like owner/name)")
         if spec.startswith("scripted"):
