@@ -14,6 +14,7 @@ BENCH_MODULES: tuple[str, ...] = (
     "app.commands.bench_policy",
     "app.commands.bench_record",
     "app.commands.bench_finetune",
+    "app.commands.bench_gpu",
 )
 
 

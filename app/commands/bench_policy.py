@@ -40,7 +40,7 @@ def register(sub: Any) -> None:
         help="fixed answer length for (a)/(b); default 6 with random weights, else until <|im_end|>",
     )
     p.add_argument("--temperature", type=float, default=0.7)
-    p.add_argument("--paths", default="a,b,c", help="which paths to run, e.g. 'a,c'")
+    p.add_argument("--paths", default="a,b,c", help="which paths to run, e.g. 'a,c' or 'a,c,fast'")
     p.add_argument("--vllm-url", help="an already running vLLM (or other) server for path (b)")
     p.add_argument("--adapter", help="PEFT adapter to apply to --model")
     p.add_argument(
@@ -158,23 +158,27 @@ def _measure(name: str, step: Any, frames: list[np.ndarray], warmup: int = 2) ->
     }
 
 
-def main(args: argparse.Namespace) -> int:
+PATH_LABELS = {
+    "a": "(a) transformers generate",
+    "b": "(b) HTTP + JPEG/base64",
+    "c": "(c) jarvis-play local",
+    "fast": "(fast) static cache + graph",
+}
+
+
+def _path_step(vla: Any, path: str, answer_tokens: int, temperature: float, vllm_url: str | None) -> Any:
+    """(label, step, close) for one path; ``close`` releases what the path started (the server) and
+    may return extra fields for the result (the fast path's mode)."""
     from model.policies.local import LocalPolicy, LocalPolicyConfig
-    from model.policies.remote import RemotePolicy, RemotePolicyConfig
     from model.vla import Sampling
 
-    vla, random_weights = _load(args)
-    answer_tokens = args.answer_tokens or (6 if random_weights else 0)
-    frames = _frames(args.steps + 2)
-    paths = {p.strip() for p in args.paths.split(",")}
-    results = []
-    if "a" in paths:
-        results.append(
-            _measure("(a) transformers generate", _baseline(vla, answer_tokens, args.temperature), frames)
-        )
-    if "b" in paths:
+    if path == "a":
+        return PATH_LABELS["a"], _baseline(vla, answer_tokens, temperature), lambda: None
+    if path == "b":
+        from model.policies.remote import RemotePolicy, RemotePolicyConfig
+
         server = None
-        url = args.vllm_url
+        url = vllm_url
         if not url:
             from model.server import ChatServer
 
@@ -183,15 +187,61 @@ def main(args: argparse.Namespace) -> int:
             url = f"http://127.0.0.1:{server.server_address[1]}"
         remote = RemotePolicy(
             url,
-            RemotePolicyConfig(temperature=args.temperature, timeout_s=600, max_tokens=answer_tokens or 1024),
+            RemotePolicyConfig(temperature=temperature, timeout_s=600, max_tokens=answer_tokens or 1024),
         )
-        label = "(b) HTTP + JPEG/base64" + (" (vLLM)" if args.vllm_url else " (jarvis-play serve)")
-        results.append(_measure(label, remote.act, frames))
-        if server:
-            server.shutdown()
-    if "c" in paths:
-        local = LocalPolicy(vla, LocalPolicyConfig(sampling=Sampling(temperature=args.temperature)))
-        results.append(_measure("(c) jarvis-play local", local.act, frames))
+        label = PATH_LABELS["b"] + (" (vLLM)" if vllm_url else " (jarvis-play serve)")
+        return label, remote.act, (server.shutdown if server else lambda: None)
+    if path == "c":
+        local = LocalPolicy(vla, LocalPolicyConfig(sampling=Sampling(temperature=temperature)))
+        return PATH_LABELS["c"], local.act, lambda: None
+    if path == "fast":
+        from model.fast_decode import FastVLA
+
+        fast = FastVLA(vla)
+        policy = LocalPolicy(fast, LocalPolicyConfig(sampling=Sampling(temperature=temperature)))
+        return PATH_LABELS["fast"], policy.act, lambda: {"mode": fast.mode}
+    raise ValueError(f"unknown path {path!r}: use a, b, c or fast")
+
+
+def run_paths(
+    vla: Any,
+    paths: list[str],
+    steps: int,
+    temperature: float,
+    answer_tokens: int,
+    vllm_url: str | None = None,
+    keep_going: bool = False,
+) -> list[dict[str, Any]]:
+    """One result per path, speed-ups against (a) filled in. With ``keep_going`` a path that fails
+    becomes ``{"path", "error"}`` and the others still run (the unattended GPU check needs every figure
+    it can get)."""
+    frames = _frames(steps + 2)
+    results: list[dict[str, Any]] = []
+    for path in paths:
+        try:
+            label, step, close = _path_step(vla, path, answer_tokens, temperature, vllm_url)
+            try:
+                result = _measure(label, step, frames)
+            finally:
+                extra = close()
+            results.append({**result, **(extra or {})})
+        except Exception as exc:
+            if not keep_going:
+                raise
+            results.append({"path": PATH_LABELS.get(path, path), "error": f"{type(exc).__name__}: {exc}"})
+    baseline = next((r for r in results if r["path"].startswith("(a)") and "error" not in r), None)
+    for r in results:
+        if "error" not in r:
+            r["speedup_vs_a"] = r["actions_per_s"] / baseline["actions_per_s"] if baseline else None
+    return results
+
+
+def main(args: argparse.Namespace) -> int:
+    vla, random_weights = _load(args)
+    answer_tokens = args.answer_tokens or (6 if random_weights else 0)
+    frames = _frames(args.steps + 2)
+    paths = [p.strip() for p in args.paths.split(",") if p.strip()]
+    results = run_paths(vla, paths, args.steps, args.temperature, answer_tokens, args.vllm_url)
     agreement = None
     if args.check_greedy:
         from model.greedy_check import greedy_agreement
@@ -200,9 +250,6 @@ def main(args: argparse.Namespace) -> int:
 
         prompts = [PromptHistory(0, "").build(prepare_frame(f), "Kill a zombie.") for f in frames]
         agreement = greedy_agreement(vla, prompts)
-    baseline = next((r for r in results if r["path"].startswith("(a)")), None)
-    for r in results:
-        r["speedup_vs_a"] = r["actions_per_s"] / baseline["actions_per_s"] if baseline else None
     import torch
 
     device = (

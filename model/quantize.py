@@ -1,0 +1,88 @@
+"""Weight quantisation of the language model for 12–16 GB cards: 4-bit NF4 or 8-bit, vision tower bf16.
+
+The quantised layers are bitsandbytes' ``Linear4bit``/``Linear8bitLt``, swapped in place for the
+language model's linear layers of an already loaded model, so a random-weight benchmark model and a
+checkpoint go through the same code. The vision tower and the output head stay in bf16: they are a
+small share of the memory and the image features and the action logits are where precision shows.
+bitsandbytes is an optional package; without it this module says what to install instead of failing
+deep inside a forward pass. (Recent bitsandbytes also runs on CPU, slowly: that is how it is tested.)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+BITS = (4, 8)
+
+
+class QuantizeError(Exception):
+    """Quantisation cannot run here; the message says what to install or choose instead."""
+
+
+def bitsandbytes() -> Any:
+    try:
+        import bitsandbytes as bnb
+    except ImportError as exc:
+        raise QuantizeError(
+            "4-bit and 8-bit need the bitsandbytes package (pip install bitsandbytes); without it run in bf16"
+        ) from exc
+    return bnb
+
+
+def language_model(model: Any) -> Any:
+    """The decoder stack of a Qwen2-VL model (PEFT-wrapped or not), without vision tower and head."""
+    inner = getattr(model, "model", model)
+    inner = getattr(inner, "model", inner) if not hasattr(inner, "language_model") else inner
+    found = getattr(inner, "language_model", None)
+    if found is None:
+        raise QuantizeError(f"{type(model).__name__} has no language_model to quantise")
+    return found
+
+
+def quantize_language_model(model: Any, bits: int) -> int:
+    """Replace every ``nn.Linear`` of the language model in place; returns how many were replaced."""
+    import torch
+    from torch import nn
+
+    if bits not in BITS:
+        raise QuantizeError(f"--quantize takes 4bit or 8bit, not {bits}-bit")
+    bnb = bitsandbytes()
+    target = language_model(model)
+    replaced = 0
+    for parent in list(target.modules()):
+        for name, child in list(parent.named_children()):
+            if type(child) is not nn.Linear:
+                continue
+            weight = child.weight.data
+            device = weight.device
+            bias = child.bias is not None
+            if bits == 4:
+                new = bnb.nn.Linear4bit(
+                    child.in_features,
+                    child.out_features,
+                    bias=bias,
+                    compute_dtype=torch.bfloat16,
+                    quant_type="nf4",
+                    device="meta",
+                )
+                new._parameters["weight"] = bnb.nn.Params4bit(
+                    weight, requires_grad=False, quant_type="nf4", compress_statistics=True
+                ).to(device)
+            else:
+                new = bnb.nn.Linear8bitLt(
+                    child.in_features,
+                    child.out_features,
+                    bias=bias,
+                    has_fp16_weights=False,
+                    threshold=6.0,
+                    device="meta",
+                )
+                new._parameters["weight"] = bnb.nn.Int8Params(
+                    weight, requires_grad=False, has_fp16_weights=False
+                ).to(device)
+            if bias:
+                new._parameters["bias"] = child.bias
+            setattr(parent, name, new)
+            del child, weight
+            replaced += 1
+    return replaced

@@ -1,0 +1,127 @@
+"""The fast decoder must pick exactly the plain path's tokens under greedy decoding.
+
+Random weights choose the same action on every frame (the last token's own embedding dominates), which
+would compare little; scaling up the layers' output projections lets the image decide, so different
+actions, button groups, the grammar walk and the cache positions all get compared.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from tests.conftest import shared_path
+
+INSTRUCTION = "Kill a zombie."
+
+
+def _frames(n: int) -> list[np.ndarray]:
+    rng = np.random.default_rng(3)
+    return [rng.integers(0, 255, (360, 640, 3), dtype=np.uint8) for _ in range(n)]
+
+
+def _sharpen_actions(vla: Any, scale: float) -> None:
+    """Make the context (the image) dominate the residual stream, so the action depends on the frame."""
+    import torch
+
+    with torch.no_grad():
+        for name, param in vla.model.named_parameters():
+            if name.endswith(("o_proj.weight", "down_proj.weight", "attn.proj.weight", "mlp.fc2.weight")):
+                param.mul_(scale)
+
+
+def _compare(vla: Any, frames: list[np.ndarray], history_num: int = 0, fast_vla: Any = None) -> list[Any]:
+    from model.fast_decode import FastVLA
+    from model.policies.local import LocalPolicy, LocalPolicyConfig
+    from model.vla import Sampling
+
+    config = LocalPolicyConfig(history_num=history_num, sampling=Sampling(temperature=0))
+    plain, fast = LocalPolicy(vla, config), LocalPolicy(fast_vla or FastVLA(vla), config)
+    pairs = []
+    for frame in frames:
+        pairs.append((plain.act(frame, INSTRUCTION).ids, fast.act(frame, INSTRUCTION).ids))
+    for expected, got in pairs:
+        assert got == expected
+    return pairs
+
+
+@pytest.fixture(scope="module")
+def sharp_vla(tiny_model_dir: Path):  # type: ignore[no-untyped-def]
+    import torch
+
+    from model.vla import VLA
+
+    torch.manual_seed(0)
+    vla = VLA.load(str(tiny_model_dir), device="cpu")
+    _sharpen_actions(vla, 10.0)
+    return vla
+
+
+def test_fast_greedy_equals_plain_on_the_tiny_model(sharp_vla: Any) -> None:
+    pairs = _compare(sharp_vla, _frames(6))
+    answers = {tuple(ids) for ids, _ in pairs}
+    assert len(answers) > 1, "every frame gave the same action: the comparison would prove little"
+    assert max(len(ids) for ids in answers) > 4, "no button group was ever chosen"
+
+
+def test_fast_greedy_equals_plain_with_history_and_a_growing_cache(sharp_vla: Any) -> None:
+    from model.fast_decode import FastVLA
+
+    fast = FastVLA(sharp_vla)
+    _compare(sharp_vla, _frames(2), fast_vla=fast)
+    first = fast._cache_len
+    # history 2: three images per prompt, too long for the cache the one-image prompts needed
+    _compare(sharp_vla, _frames(3), history_num=2, fast_vla=fast)
+    assert fast._cache_len > first
+    assert fast.mode.startswith("eager static cache")
+
+
+def test_failed_cuda_graph_falls_back_to_eager_and_says_why(sharp_vla: Any) -> None:
+    from model.fast_decode import FastVLA
+    from model.policies.local import LocalPolicy, LocalPolicyConfig
+    from model.vla import Sampling
+
+    fast = FastVLA(sharp_vla, cuda_graph=True)  # no CUDA here: capture must fail, decoding must not
+    config = LocalPolicyConfig(sampling=Sampling(temperature=0))
+    frame = _frames(1)[0]
+    assert (
+        LocalPolicy(fast, config).act(frame, INSTRUCTION).ids
+        == LocalPolicy(sharp_vla, config).act(frame, INSTRUCTION).ids
+    )
+    assert "CUDA graph off" in fast.mode
+
+
+def test_fast_sampling_stays_in_the_grammar(sharp_vla: Any) -> None:
+    from model.actions.codec import has_segment
+    from model.fast_decode import FastVLA
+    from model.policies.local import LocalPolicy, LocalPolicyConfig
+    from model.vla import Sampling
+
+    policy = LocalPolicy(FastVLA(sharp_vla), LocalPolicyConfig(sampling=Sampling(temperature=1.5, seed=1)))
+    for frame in _frames(4):
+        step = policy.act(frame, INSTRUCTION)
+        assert has_segment(step.ids) and not step.malformed
+
+
+@pytest.mark.slow
+def test_fast_greedy_equals_plain_on_the_7b_shape_with_one_layer(tmp_path: Path) -> None:
+    """The real 7B widths (3584 hidden, 28 heads, 4 KV heads, mrope 16/24/24), one decoder layer."""
+    import torch
+
+    from model.random_weights import random_vla
+
+    config = json.loads(shared_path("fixtures", "qwen2-vl-7b-instruct", "config.json").read_text())
+    config.update(num_hidden_layers=1, max_window_layers=1)
+    config["vision_config"].update(depth=1)
+    folder = tmp_path / "qwen2-vl-7b-1-layer"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps(config))
+    torch.manual_seed(0)
+    vla = random_vla(folder / "config.json", "cpu")
+    _sharpen_actions(vla, 10.0)
+    pairs = _compare(vla, _frames(3))
+    assert len({tuple(ids) for ids, _ in pairs}) > 1
