@@ -48,7 +48,7 @@ class MineRLConnector:
 
     def open(self) -> MineRLConnector:
         out = self.env.reset()
-        obs, info = (out if isinstance(out, tuple) and len(out) == 2 else (out, {}))
+        obs, info = out if isinstance(out, tuple) and len(out) == 2 else (out, {})
         self._take(obs, info)
         self.finished = False
         return self
@@ -141,8 +141,13 @@ def make_env(spec: str) -> Any:
             from minerl.herobraine.env_specs.human_survival_specs import HumanSurvival
         except ImportError as exc:
             raise ImportError("minerl is not installed: pip install '.[minerl]' (needs Java 8)") from exc
-        return HumanSurvival(fov_range=[70, 70], gamma_range=[2, 2], guiscale_range=[1, 1],
-                             resolution=list(FRAME_SIZE), cursor_size_range=[16.0, 16.0]).make()
+        return HumanSurvival(
+            fov_range=[70, 70],
+            gamma_range=[2, 2],
+            guiscale_range=[1, 1],
+            resolution=list(FRAME_SIZE),
+            cursor_size_range=[16.0, 16.0],
+        ).make()
     if spec == "minestudio":
         try:
             from minestudio.simulator import MinecraftSim

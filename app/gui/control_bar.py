@@ -22,9 +22,15 @@ class ControlBar(QWidget):
         row.setContentsMargins(0, 0, 0, 0)
         style = self.style()
         assert style is not None
-        self._icons = {name: style.standardIcon(icon) for name, icon in (
-            ("start", Icon.SP_MediaPlay), ("pause", Icon.SP_MediaPause), ("stop", Icon.SP_MediaStop),
-            ("save", Icon.SP_DialogSaveButton))}
+        self._icons = {
+            name: style.standardIcon(icon)
+            for name, icon in (
+                ("start", Icon.SP_MediaPlay),
+                ("pause", Icon.SP_MediaPause),
+                ("stop", Icon.SP_MediaStop),
+                ("save", Icon.SP_DialogSaveButton),
+            )
+        }
         self.start = QPushButton(self._icons["start"], "Start")
         self.pause = QPushButton(self._icons["pause"], "Pause")
         self.stop = QPushButton(self._icons["stop"], "Stop")
@@ -56,8 +62,10 @@ class ControlBar(QWidget):
         self.set_state(ready=False, mode="idle")
 
     def set_hotkeys(self, panic: str, pause: str, save_last: str) -> None:
-        self.hotkeys.setText(f"Panic: {panic.upper()} stops everything · {pause.upper()} pause · "
-                             f"{save_last.upper()} save last 30 s")
+        self.hotkeys.setText(
+            f"Panic: {panic.upper()} stops everything · {pause.upper()} pause · "
+            f"{save_last.upper()} save last 30 s"
+        )
 
     def set_state(self, ready: bool, mode: str) -> None:
         """``ready``: a model and a game are loaded. ``mode``: the session's mode."""

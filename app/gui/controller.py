@@ -35,8 +35,9 @@ FIGURES_MS = 250  # how often the live figures refresh
 
 
 class WindowController(QObject):
-    def __init__(self, window: MainWindow, session: Session,
-                 save_settings: Callable[[Settings], Any] = lambda _s: None) -> None:
+    def __init__(
+        self, window: MainWindow, session: Session, save_settings: Callable[[Settings], Any] = lambda _s: None
+    ) -> None:
         super().__init__(window)
         self.window = window
         self.session = session
@@ -189,8 +190,12 @@ class WindowController(QObject):
         self.window.banner.show_message(text, level)
 
     # ----- internals --------------------------------------------------------------------------
-    def _run(self, fn: Callable[[Callable[[str], None]], Any], doing: str,
-             done: Callable[[object], None] | None = None) -> Job:
+    def _run(
+        self,
+        fn: Callable[[Callable[[str], None]], Any],
+        doing: str,
+        done: Callable[[object], None] | None = None,
+    ) -> Job:
         job = Job(fn, doing, self)
         self.jobs.append(job)
         job.progress.connect(self.window.set_busy)
@@ -247,8 +252,9 @@ class WindowController(QObject):
         if self._last_fresh is not None and view.mode == "agent":
             action, when = self._last_fresh
             notes += (f"last model action: {describe(action)} ({now - when:.1f} s ago)",)
-        overlay = overlay_for(view.action, view.mode, bindings=self._bindings,
-                              instruction=view.instruction, notes=notes)
+        overlay = overlay_for(
+            view.action, view.mode, bindings=self._bindings, instruction=view.instruction, notes=notes
+        )
         self.window.view.show_frame(view.frame, overlay)
 
     def _mode_changed(self, mode: str) -> None:
@@ -259,8 +265,9 @@ class WindowController(QObject):
         self.window.status_panel.set_mode("stopped")
         self._update_controls()
         if reason.startswith("panic"):
-            self.show_message("Stopped by the panic key; every key was released. Press Start to go on.",
-                              "note")
+            self.show_message(
+                "Stopped by the panic key; every key was released. Press Start to go on.", "note"
+            )
 
     def _update_controls(self) -> None:
         self.window.controls.set_state(self.session.ready and not self.jobs, self.session.mode)
@@ -297,4 +304,3 @@ class WindowController(QObject):
         self.window.finetune.shutdown()
         self.save_settings(self.session.settings)
         self.session.close()
-

@@ -25,15 +25,23 @@ def scale(points: list[Point], rect: QRectF, y_range: tuple[float, float] | None
     dy = (y1 - y0) or 1.0
     flat = y_range is None and y1 == y0
     return [
-        QPointF(rect.left() + (x - x0) / dx * rect.width(),
-                rect.center().y() if flat else rect.bottom() - (y - y0) / dy * rect.height())
+        QPointF(
+            rect.left() + (x - x0) / dx * rect.width(),
+            rect.center().y() if flat else rect.bottom() - (y - y0) / dy * rect.height(),
+        )
         for x, y in points
     ]
 
 
 class Curve(QWidget):
-    def __init__(self, title: str, color: str, y_range: tuple[float, float] | None = None,
-                 percent: bool = False, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        title: str,
+        color: str,
+        y_range: tuple[float, float] | None = None,
+        percent: bool = False,
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self.title = title
         self.color = QColor(color)

@@ -194,8 +194,12 @@ class EpisodesPanel(QWidget):
         notes = (f"recorded tick {i + 1} of {n}",)
         if line.get("phase") == "correction":
             notes += ("correction",)
-        overlay = overlay_for(line.get("action"), str(line.get("control") or "human"),
-                              instruction=str(line.get("instruction") or ""), notes=notes)
+        overlay = overlay_for(
+            line.get("action"),
+            str(line.get("control") or "human"),
+            instruction=str(line.get("instruction") or ""),
+            notes=notes,
+        )
         self.view.show_frame(frame, overlay)
         self.slider.setValue(i)
         self.position.setText(f"{i + 1} / {n}")
@@ -205,14 +209,20 @@ class EpisodesPanel(QWidget):
         row = self.current
         if row is not None:
             text = self.instruction.text()
-            self._edit(lambda: library.set_instruction(row.folder, text), "change the instruction",
-                       f"{row.name} now says: {text.strip()}")
+            self._edit(
+                lambda: library.set_instruction(row.folder, text),
+                "change the instruction",
+                f"{row.name} now says: {text.strip()}",
+            )
 
     def set_outcome(self, outcome: str) -> None:
         row = self.current
         if row is not None:
-            self._edit(lambda: library.set_outcome(row.folder, outcome), f"mark the episode a {outcome}",
-                       f"{row.name} marked as a {outcome}.")
+            self._edit(
+                lambda: library.set_outcome(row.folder, outcome),
+                f"mark the episode a {outcome}",
+                f"{row.name} marked as a {outcome}.",
+            )
 
     def delete(self) -> None:
         row = self.current
@@ -222,8 +232,11 @@ class EpisodesPanel(QWidget):
         if self.player is not None:
             self.player.close()
             self.player = None
-        self._edit(lambda: library.delete(row.folder), "delete the episode",
-                   f"{row.name} moved to the trash (restore it from your file manager's trash).")
+        self._edit(
+            lambda: library.delete(row.folder),
+            "delete the episode",
+            f"{row.name} moved to the trash (restore it from your file manager's trash).",
+        )
 
     def _edit(self, work: Callable[[], Any], doing: str, done_text: str) -> None:
         def done(_result: object) -> None:
@@ -239,8 +252,14 @@ class EpisodesPanel(QWidget):
 
     def _enable(self) -> None:
         has = self.current is not None and self.current.meta is not None
-        for w in (self.play_button, self.step_button, self.slider, self.instruction_button,
-                  self.success_button, self.failure_button):
+        for w in (
+            self.play_button,
+            self.step_button,
+            self.slider,
+            self.instruction_button,
+            self.success_button,
+            self.failure_button,
+        ):
             w.setEnabled(has and self.player is not None)
         self.delete_button.setEnabled(self.current is not None)
 

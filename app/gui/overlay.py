@@ -20,8 +20,17 @@ ARROW_MAX = 0.3  # of the frame height
 
 # env key -> label when no binding is known (Minecraft defaults)
 DEFAULT_LABELS: dict[str, str] = {
-    "forward": "W", "back": "S", "left": "A", "right": "D", "jump": "Space", "sneak": "Shift",
-    "sprint": "Ctrl", "attack": "LMB", "use": "RMB", "drop": "Q", "inventory": "E",
+    "forward": "W",
+    "back": "S",
+    "left": "A",
+    "right": "D",
+    "jump": "Space",
+    "sneak": "Shift",
+    "sprint": "Ctrl",
+    "attack": "LMB",
+    "use": "RMB",
+    "drop": "Q",
+    "inventory": "E",
     **{f"hotbar.{i}": str(i) for i in range(1, 10)},
 }
 
@@ -101,6 +110,4 @@ def overlay_for(
         length = ARROW_MAX * math.sqrt(min(size, ARROW_FULL_DEGREES) / ARROW_FULL_DEGREES)
         dx, dy = yaw / size * length / aspect, pitch / size * length
         arrow = Arrow(0.5, 0.5, 0.5 + dx, 0.5 + dy)
-    return Overlay(
-        badge, color, tuple(labels), arrow, camera_text(pitch, yaw), instruction, notes
-    )
+    return Overlay(badge, color, tuple(labels), arrow, camera_text(pitch, yaw), instruction, notes)

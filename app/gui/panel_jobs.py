@@ -21,8 +21,14 @@ from recorder.trash import TrashError
 EXPECTED = (AdapterError, LibraryError, TrashError)
 
 
-def run_job(parent: QObject, work: Callable[[], Any], doing: str, done: Callable[[Any], None],
-            failed: Callable[[str], None], jobs: list[Job]) -> Job:
+def run_job(
+    parent: QObject,
+    work: Callable[[], Any],
+    doing: str,
+    done: Callable[[Any], None],
+    failed: Callable[[str], None],
+    jobs: list[Job],
+) -> Job:
     """Run ``work`` off the GUI thread; ``done(result)`` or ``failed(sentence)`` on the GUI thread.
 
     The job is listed in ``jobs`` until it finishes. It is registered, and its removal connected,

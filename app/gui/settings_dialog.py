@@ -73,8 +73,9 @@ class SettingsDialog(QDialog):
         kform.addRow("Panic (stop everything)", self.panic_key)
         kform.addRow("Pause / resume", self.pause_key)
         kform.addRow("Save last 30 s", self.save_last_key)
-        bindings = keymap.DEFAULT_BINDINGS | {k: keymap.binding_name(v) for k, v in s.key_bindings.items()
-                                              if k in keymap.DEFAULT_BINDINGS}
+        bindings = keymap.DEFAULT_BINDINGS | {
+            k: keymap.binding_name(v) for k, v in s.key_bindings.items() if k in keymap.DEFAULT_BINDINGS
+        }
         self.table = QTableWidget(len(BINDABLE), 2)
         self.table.setHorizontalHeaderLabels(["Action", "Key"])
         for row, env_key in enumerate(BINDABLE):
@@ -104,8 +105,12 @@ class SettingsDialog(QDialog):
         buttons.rejected.connect(self.reject)
         col = QVBoxLayout(self)
         col.addWidget(tabs)
-        col.addWidget(QLabel("Tick rate and hotkeys apply at the next Start; temperature and history frames "
-                             "when a model is loaded."))
+        col.addWidget(
+            QLabel(
+                "Tick rate and hotkeys apply at the next Start; temperature and history frames "
+                "when a model is loaded."
+            )
+        )
         col.addWidget(self.error)
         col.addWidget(buttons)
 

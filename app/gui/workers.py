@@ -22,8 +22,9 @@ class Job(QObject):
     failed = pyqtSignal(str)
     finished = pyqtSignal()
 
-    def __init__(self, fn: Callable[[Callable[[str], None]], Any], doing: str,
-                 parent: QObject | None = None) -> None:
+    def __init__(
+        self, fn: Callable[[Callable[[str], None]], Any], doing: str, parent: QObject | None = None
+    ) -> None:
         super().__init__(parent)
         self.fn = fn
         self.doing = doing  # "load the model": completes "Could not ..."

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from app.games.mouse_law import degrees_per_count
 from app.games import minecraft_options
+from app.games.mouse_law import degrees_per_count
 
 TRAINING = """version:2586
 mouseSensitivity:0.5

@@ -50,7 +50,9 @@ def test_browse_and_play_back_with_the_overlay(qtbot: Any, panel: EpisodesPanel,
 
     shown: list[int] = []
     panel.view.show_frame = lambda frame, ov, show=panel.view.show_frame: (  # type: ignore[method-assign]
-        shown.append(read_tick(frame)), show(frame, ov))
+        shown.append(read_tick(frame)),
+        show(frame, ov),
+    )
     qtbot.mouseClick(panel.play_button, LEFT)
     assert panel.play_button.text() == "Pause"
     qtbot.waitUntil(lambda: panel.play_button.text() == "Play", timeout=5_000)
@@ -60,8 +62,9 @@ def test_browse_and_play_back_with_the_overlay(qtbot: Any, panel: EpisodesPanel,
     assert shown[-1] == 5
 
 
-def test_relabel_mark_and_delete_to_the_trash(qtbot: Any, panel: EpisodesPanel, tmp_path: Path,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_relabel_mark_and_delete_to_the_trash(
+    qtbot: Any, panel: EpisodesPanel, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.delenv("XDG_DATA_HOME", raising=False)
     root = tmp_path / "episodes"
@@ -101,8 +104,11 @@ def test_relabel_mark_and_delete_to_the_trash(qtbot: Any, panel: EpisodesPanel, 
     assert (trashed / "meta.json").is_file() and "trash" in messages[-1][0]
 
 
-def test_rec_tag_while_recording_and_the_episode_in_the_panel(qtbot: Any, gui: Gui,  # noqa: F811
-                                                              tmp_path: Path) -> None:
+def test_rec_tag_while_recording_and_the_episode_in_the_panel(
+    qtbot: Any,
+    gui: Gui,  # noqa: F811
+    tmp_path: Path,
+) -> None:
     controls, window = gui.window.controls, gui.window
     gui.session.settings.episodes_dir = str(tmp_path)
     controls.record.setChecked(True)  # the Record button: record from the next Start

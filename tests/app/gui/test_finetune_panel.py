@@ -21,22 +21,27 @@ from tests.recorder.synth import write_episode
 LEFT = Qt.MouseButton.LeftButton
 
 
-def test_train_watch_swap_and_compare(qtbot: Any, tmp_path: Path, tiny_model_dir: Path,
-                                      tiny_vla: Any) -> None:
+def test_train_watch_swap_and_compare(
+    qtbot: Any, tmp_path: Path, tiny_model_dir: Path, tiny_vla: Any
+) -> None:
     from peft import PeftModel
 
     train_dir, held_dir, out = tmp_path / "episodes", tmp_path / "held-out", tmp_path / "adapter"
     for _ in range(3):
         write_episode(train_dir, 6)
     write_episode(held_dir, 4)
-    session = Session(Settings(model="tiny-local", episodes_dir=str(train_dir)),
-                      policy_factory=lambda _spec, _s: LocalPolicy(tiny_vla), listen=False)
+    session = Session(
+        Settings(model="tiny-local", episodes_dir=str(train_dir)),
+        policy_factory=lambda _spec, _s: LocalPolicy(tiny_vla),
+        listen=False,
+    )
     session.load_model("tiny-local")
     panel = FinetunePanel()
     qtbot.addWidget(panel)
     panel.show()
-    panel.template = dataclasses.replace(panel.template, batch_size=1, eval_every=1, eval_samples=1,
-                                         device="cpu")  # seconds on a CPU
+    panel.template = dataclasses.replace(
+        panel.template, batch_size=1, eval_every=1, eval_samples=1, device="cpu"
+    )  # seconds on a CPU
     panel.attach(session)
     messages: list[tuple[str, str]] = []
     panel.message.connect(lambda text, level: messages.append((text, level)))

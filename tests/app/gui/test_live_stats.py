@@ -11,8 +11,18 @@ def test_figures_over_the_window() -> None:
     stats = LiveStats(window_s=1.0)
     for i in range(41):  # 2 s at 20 Hz; a fresh model action every 4th tick, the rest fallbacks
         fresh = i % 4 == 0
-        stats.add(TickRecord(i, i * 0.05, "agent", injected=True, fresh=fresh, missed=not fresh,
-                             null=not fresh, model_ms=100.0 + i if fresh else None))
+        stats.add(
+            TickRecord(
+                i,
+                i * 0.05,
+                "agent",
+                injected=True,
+                fresh=fresh,
+                missed=not fresh,
+                null=not fresh,
+                model_ms=100.0 + i if fresh else None,
+            )
+        )
     fig = stats.figures()
     assert fig.ticks == 41
     assert fig.missed_ticks == 30 and fig.null_actions == 30

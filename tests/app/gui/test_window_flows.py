@@ -28,8 +28,9 @@ def test_start_shows_the_game_and_drives_it(qtbot: Any, gui: Gui) -> None:  # no
     assert "forward" in gui.connector.presses  # the scripted policy's action reached the game
     # the key task was sent as its trained phrasing, and the overlay shows it
     assert gui.session.loop is not None and gui.session.loop.instruction == "Mine the oak log."
-    qtbot.waitUntil(lambda: gui.window.status_panel.values["ticks_per_s"].text() not in ("–", "0.0"),
-                    timeout=3_000)
+    qtbot.waitUntil(
+        lambda: gui.window.status_panel.values["ticks_per_s"].text() not in ("–", "0.0"), timeout=3_000
+    )
 
 
 def test_pause_and_take_over_stop_injection(qtbot: Any, gui: Gui) -> None:  # noqa: F811
@@ -166,8 +167,9 @@ def test_switch_to_the_tiny_model_off_the_gui_thread(qtbot: Any, gui: Gui, tiny_
     ready(qtbot, gui)
     gui.window.model_picker.set_spec(str(tiny_model_dir))
     qtbot.mouseClick(gui.window.model_picker.load, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: gui.session.model_spec == str(tiny_model_dir) and not gui.controller.jobs,
-                    timeout=60_000)
+    qtbot.waitUntil(
+        lambda: gui.session.model_spec == str(tiny_model_dir) and not gui.controller.jobs, timeout=60_000
+    )
     assert isinstance(gui.session.policy, LocalPolicy)
     qtbot.waitUntil(lambda: gui.session.stats.figures().model_ms is not None, timeout=20_000)
     assert gui.session.mode == "agent" and not gui.controller.errors

@@ -18,7 +18,6 @@ import numpy as np
 import pytest
 
 from tests.conftest import REPO
-from tests.game_fixtures import game, minetest_session, xvfb  # noqa: F401  (fixtures)
 
 pytestmark = [pytest.mark.xvfb, pytest.mark.game, pytest.mark.slow]
 
@@ -26,17 +25,42 @@ PLAY_SECONDS = 5
 
 
 def test_window_drives_minetest_with_the_tiny_model(
-    game: Any, xvfb: str, tiny_model_dir: Path, tmp_path: Path  # noqa: F811
+    game: Any,
+    xvfb: str,
+    tiny_model_dir: Path,
+    tmp_path: Path,
 ) -> None:
     before = game.pose()
     shot, report = tmp_path / "window_minetest.png", tmp_path / "report.json"
-    env = dict(os.environ, DISPLAY=xvfb, QT_QPA_PLATFORM="xcb", HF_HUB_OFFLINE="1",
-               JARVIS_PLAY_CONFIG_DIR=str(tmp_path / "config"))
+    env = dict(
+        os.environ,
+        DISPLAY=xvfb,
+        QT_QPA_PLATFORM="xcb",
+        HF_HUB_OFFLINE="1",
+        JARVIS_PLAY_CONFIG_DIR=str(tmp_path / "config"),
+    )
     env.pop("WAYLAND_DISPLAY", None)
-    cmd = [sys.executable, "-m", "app.cli", "window", "--model", str(tiny_model_dir),
-           "--game", "window:Minetest", "--instruction", "mine_block:oak_log",
-           "--start", "--quit-after", str(PLAY_SECONDS),
-           "--screenshot", str(shot), "--report", str(report), "--geometry", "645,0,635,715"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "app.cli",
+        "window",
+        "--model",
+        str(tiny_model_dir),
+        "--game",
+        "window:Minetest",
+        "--instruction",
+        "mine_block:oak_log",
+        "--start",
+        "--quit-after",
+        str(PLAY_SECONDS),
+        "--screenshot",
+        str(shot),
+        "--report",
+        str(report),
+        "--geometry",
+        "645,0,635,715",
+    ]
     run = subprocess.run(cmd, env=env, cwd=REPO, timeout=300, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr[-3000:]
     data = json.loads(report.read_text())
