@@ -146,6 +146,7 @@ class RunOutcome:
     telemetry: Telemetry | None
     error: BaseException | None = None
     human_events: int = 0
+    agent_events_seen: int = 0  # the agent's own events the listener saw and recognised as such
     episode: Any = None  # the recorded episode's meta, when one was written
 
 
@@ -467,8 +468,14 @@ class Session:
             if recorder is not None:
                 episode = recorder.close(self._pending_outcome)
             listener = self._listener
+            ledger = self.game.connector.ledger if self.game is not None else None
             self._outcome = RunOutcome(
-                reason, loop.telemetry, error, listener.human_count if listener is not None else 0, episode
+                reason,
+                loop.telemetry,
+                error,
+                human_events=listener.human_count if listener is not None else 0,
+                agent_events_seen=ledger.claimed if ledger is not None else 0,
+                episode=episode,
             )
             self._done.set()
         self._emit(self.on_stopped, reason)
@@ -546,7 +553,7 @@ class Session:
         connector = game.connector
         rect = connector.rect
         extra: dict[str, Any] = {}
-        gui_scale = getattr(connector.config, "gui_scale", None) if connector.config is not None else None
+        gui_scale = connector.config.gui_scale if connector.config is not None else None
         if gui_scale is not None:
             extra["gui_scale"] = gui_scale
         setup = RecordingSetup(
@@ -561,7 +568,7 @@ class Session:
                 "width": rect[2] if rect else None,
                 "height": rect[3] if rect else None,
             },
-            bindings=dict(getattr(connector.config, "bindings", None) or {}),
+            bindings=dict(connector.config.bindings) if connector.config is not None else {},
             model=ModelSpec.parse(self.model_spec).redacted() if self.model_spec else None,
             app_version=app_version(),
             ring_seconds=s.ring_seconds,

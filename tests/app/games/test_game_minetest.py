@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -82,34 +81,15 @@ def connector(game: Any, xvfb: str) -> Iterator[Any]:
 
 
 class Background:
-    """``run_agent`` on a thread, so the test can act (press keys, steal focus) while it plays."""
+    """A session (the composition root) playing on its own thread, so the test can act (press keys,
+    steal focus) while the agent plays; the listener is on, as in every door."""
 
     def __init__(self, connector: Any, policy: Any, resume_after: float = 2.0, seconds: float = 20) -> None:
-        from app.runtime.loop import LoopConfig
-        from app.runtime.runner import RunSettings, run_agent
-        from app.runtime.takeover import ControlConfig
+        from tests.sessions import session_for
 
-        self.loop: Any = None
-        started = threading.Event()
-
-        def on_start(loop: Any) -> None:
-            self.loop = loop
-            started.set()
-
-        settings = RunSettings(LoopConfig(hz=20, seconds=seconds), ControlConfig(resume_after_s=resume_after))
-        self.result: Any = None
-        self.error: BaseException | None = None
-
-        def target() -> None:
-            try:
-                self.result = run_agent(connector, policy, "", settings, on_start=on_start)
-            except BaseException as exc:  # surfaced by join()
-                self.error = exc
-                started.set()
-
-        self.thread = threading.Thread(target=target, daemon=True)
-        self.thread.start()
-        assert started.wait(10)
+        self.session = session_for(connector, policy=policy, listen=True, resume_after_s=resume_after)
+        self.session.start(seconds=seconds)
+        self.loop = self.session.loop
         time.sleep(0.3)  # the listener is up and the first ticks ran
 
     @property
@@ -117,14 +97,15 @@ class Background:
         return self.loop.control
 
     def join(self, timeout: float = 5.0) -> Any:
-        self.thread.join(timeout)
-        assert not self.thread.is_alive(), "the loop did not stop"
-        if self.error:
-            raise self.error
-        return self.result
+        outcome = self.session.wait(timeout)
+        assert outcome is not None, "the loop did not stop"
+        self.session.close()
+        if outcome.error is not None:
+            raise outcome.error
+        return outcome
 
     def stop(self) -> Any:
-        self.loop.stop()
+        self.session.stop("test")
         return self.join()
 
 
@@ -151,15 +132,14 @@ def test_replay_forward_two_seconds_walks_north(game: Any, xvfb: str, tmp_path: 
 
 
 def test_yaw_and_pitch_turn_the_right_way_by_about_the_commanded_angle(game: Any, connector: Any) -> None:
-    from app.runtime.runner import RunSettings, run_agent
+    from tests.sessions import play
 
-    settings = RunSettings(listen=False)
     p0 = game.pose()
-    run_agent(connector, None, "", settings, actions=[act(camera=[0.0, 3.0])] * 10)  # 30° right
+    play(connector, actions=[act(camera=[0.0, 3.0])] * 10)  # 30° right
     p1 = settle(game)
-    run_agent(connector, None, "", settings, actions=[act(camera=[0.0, -4.5])] * 10)  # 45° left
+    play(connector, actions=[act(camera=[0.0, -4.5])] * 10)  # 45° left
     p2 = settle(game)
-    run_agent(connector, None, "", settings, actions=[act(camera=[2.0, 0.0])] * 10)  # 20° down
+    play(connector, actions=[act(camera=[2.0, 0.0])] * 10)  # 20° down
     p3 = settle(game)
     right, left, down = angle(p0.yaw, p1.yaw), angle(p1.yaw, p2.yaw), math.degrees(p3.pitch - p2.pitch)
     print(f"commanded 30° right, 45° left, 20° down -> yaw {right:+.1f}°, {left:+.1f}°, pitch {down:+.1f}°")
@@ -169,12 +149,12 @@ def test_yaw_and_pitch_turn_the_right_way_by_about_the_commanded_angle(game: Any
 
 
 def test_attack_digs_the_block_below(game: Any, connector: Any, keys: KeyState) -> None:
-    from app.runtime.runner import RunSettings, run_agent
+    from tests.sessions import play
 
     game.command(f"tp {SPAWN[0]} {SPAWN[1]} {SPAWN[2]} 0 90")  # look straight down at (0, 99, 0)
     settle(game, 0.2)
     digs_before = len(game.log.events("dig"))
-    run_agent(connector, None, "", RunSettings(listen=False), actions=[act(attack=1)] * 20)
+    play(connector, actions=[act(attack=1)] * 20)
     settle(game, 0.2)
     digs = game.log.events("dig")[digs_before:]
     print(f"attack for 1 s dug: {digs}")
@@ -308,12 +288,12 @@ def test_own_windows_are_never_targets(xvfb: str, monkeypatch: pytest.MonkeyPatc
 
 def test_the_pynput_backend_drives_the_game_too(game: Any, xvfb: str) -> None:
     from app.games.desktop import DesktopConfig, DesktopConnector
-    from app.runtime.runner import RunSettings, run_agent
+    from tests.sessions import play
 
     conn = DesktopConnector(DesktopConfig(pid=game.proc.pid, injector="pynput"), display=xvfb).open()
     try:
         before = game.pose()
-        result = run_agent(conn, None, "", RunSettings(), actions=[act(forward=1, camera=[0.0, 1.5])] * 10)
+        result = play(conn, listen=True, actions=[act(forward=1, camera=[0.0, 1.5])] * 10)
     finally:
         conn.close()
     after = settle(game)

@@ -9,23 +9,26 @@ import sys
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from app.games.fake import FakeConnector
-from app.runtime.loop import LoopConfig
-from app.runtime.runner import RunSettings, run_agent
+from app.runtime.loop import ControlLoop, LoopConfig
 from model.actions.env import null_action
-from model.policies.scripted import ScriptedPolicy
+from tests.clock import ClockedPolicy, FakeClock, follow_loop
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
+# The headless doors' path: a Session (the composition root) with its safety net, playing a fake game
+# that says what it holds and what was released.
 CHILD = textwrap.dedent(
     """
-    import sys, time
+    import sys
     sys.path.insert(0, {repo!r})
     from app.games.fake import FakeConnector
-    from app.runtime.loop import LoopConfig
-    from app.runtime.runner import RunSettings, run_agent
+    from app.games.spec import OpenGame
+    from app.session import Session
+    from app.settings import Settings
     from model.actions.env import null_action
     from model.policies.scripted import ScriptedPolicy
 
@@ -41,8 +44,17 @@ CHILD = textwrap.dedent(
             if len(self.applied) == 5:
                 print("holding", flush=True)
 
-    policy = ScriptedPolicy([dict(null_action(), forward=1, attack=1)], loop=True)
-    run_agent(Loud(), policy, "", RunSettings(LoopConfig(hz=50, seconds=30), listen=False))
+    def game(spec, options=None, *, display=None, progress=None):
+        return OpenGame(spec, Loud(), "a loud fake game", None, "fake")
+
+    def model(spec, settings):
+        return ScriptedPolicy([dict(null_action(), forward=1, attack=1)], loop=True)
+
+    with Session(Settings(tick_hz=50), listen=False, game_factory=game, policy_factory=model) as session:
+        session.open_game("fake")
+        session.load_model("tiny")
+        session.start(seconds=30)
+        session.wait()
     """
 )
 
@@ -58,23 +70,30 @@ def test_signals_release_held_input(sig: int, code: int, tmp_path: Path) -> None
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env={**os.environ, "PYTHONUNBUFFERED": "1", "JARVIS_PLAY_CONFIG_DIR": str(tmp_path / "config")},
     )
     assert proc.stdout is not None
-    assert proc.stdout.readline().strip() == "holding"
+    first = proc.stdout.readline().strip()
+    if first != "holding":
+        proc.kill()
+        _out, err = proc.communicate(timeout=10)
+        pytest.fail(f"the child never held a key: {first!r}\n{err}")
     os.kill(proc.pid, sig)
     out, err = proc.communicate(timeout=10)
     assert "released attack,forward" in out, err
     assert proc.returncode == code, err  # an uncaught KeyboardInterrupt exits by SIGINT
 
 
+class Boom(Exception):
+    pass
+
+
 def test_exception_in_a_subscriber_does_not_leave_keys_down() -> None:
+    clock = FakeClock()
     conn = FakeConnector()
-    policy = ScriptedPolicy([dict(null_action(), forward=1)], loop=True)
-
-    class Boom(Exception):
-        pass
-
+    policy = ClockedPolicy(clock, [dict(null_action(), forward=1)])
+    loop = ControlLoop(conn, policy, "", LoopConfig(hz=100, max_ticks=60), clock=clock, sleep=clock.sleep)
+    follow_loop(clock, loop)
     failures: list[int] = []
 
     def explode(rec):  # type: ignore[no-untyped-def]
@@ -82,19 +101,25 @@ def test_exception_in_a_subscriber_does_not_leave_keys_down() -> None:
             failures.append(rec.tick)
             raise Boom
 
-    settings = RunSettings(LoopConfig(hz=1000, max_ticks=60), listen=False)
-    result = run_agent(conn, policy, "", settings, on_tick=explode)  # subscriber errors are logged, not fatal
-    assert result.telemetry.ticks == 60 and failures and conn.held == frozenset()
+    loop.subscribers.append(explode)
+    tel = loop.run()  # subscriber errors are logged, not fatal
+    assert tel.ticks == 60 and failures == list(range(1, 60))  # forward is held from tick 1 on
+    assert conn.held == frozenset() and conn.releases == ["forward"]
 
+
+def test_exception_in_the_game_stops_the_loop_and_releases() -> None:
     class Broken(FakeConnector):
-        def observe(self):  # type: ignore[no-untyped-def]
+        def observe(self) -> np.ndarray:
             if len(self.applied) > 3:
                 raise Boom
             return super().observe()
 
+    clock = FakeClock()
     broken = Broken()
     replay = [dict(null_action(), jump=1)] * 100
+    loop = ControlLoop(broken, None, "", LoopConfig(hz=100), actions=replay, clock=clock, sleep=clock.sleep)
     with pytest.raises(Boom):
-        run_agent(broken, None, "", settings, actions=replay)
+        loop.run()
     # the tick after the fourth action raised, and nothing stayed down
     assert len(broken.applied) == 4 and broken.held == frozenset() and broken.releases == ["jump"]
+    assert loop.error is not None and loop.control.stop_reason.startswith("error")
