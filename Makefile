@@ -52,3 +52,20 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q torch==2.13.0
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $(STAMP)
+
+# make gpu-check: every GPU figure (bench policy a/b/c/fast, LoRA, 4-/8-bit) in one time-limited run on a
+# bare NVIDIA machine: system python3 with torch/transformers/peft/accelerate, no venv, no install, no
+# internet. The 7B config travels in .gpu/ (copied from ../shared here); a bitsandbytes wheel in .whl/, if
+# carried, is unpacked into .gpu/site for the 4-/8-bit sections. Results: $OUT (or artifacts/gpu-check).
+GPU_CONFIG_SRC := ../shared/fixtures/qwen2-vl-7b-instruct/config.json
+CONFIG ?= .gpu/qwen2-vl-7b-instruct/config.json
+GPU_BUDGET_S ?= 420
+.PHONY: gpu-check
+gpu-check:
+	@if [ ! -f "$(CONFIG)" ] && [ -f "$(GPU_CONFIG_SRC)" ]; then \
+		mkdir -p "$$(dirname "$(CONFIG)")" && cp "$(GPU_CONFIG_SRC)" "$(CONFIG)"; fi
+	@test -f "$(CONFIG)" || { echo "gpu-check: no $(CONFIG); pass CONFIG=path/to/config.json"; exit 2; }
+	@for w in .whl/bitsandbytes-*.whl; do \
+		if [ -f "$$w" ] && [ ! -d .gpu/site/bitsandbytes ]; then python3 -m zipfile -e "$$w" .gpu/site; fi; done
+	PYTHONPATH=. HF_HUB_OFFLINE=1 python3 -m app.commands.bench_gpu --config "$(CONFIG)" --quant-path .gpu/site \
+		--budget-s $(GPU_BUDGET_S) --out "$${OUT:-artifacts/gpu-check}" $(GPU_ARGS)

@@ -39,10 +39,12 @@ _CORPUS = [
 
 def default_tiny_dir() -> Path:
     """Where the embedded default model lives: the user's cache, created on first use."""
+    override = os.environ.get("JARVIS_PLAY_TINY_DIR")
+    if override:  # checked first: a bare GPU machine (make gpu-check) has no platformdirs
+        return Path(override)
     from platformdirs import user_cache_dir
 
-    override = os.environ.get("JARVIS_PLAY_TINY_DIR")
-    return Path(override) if override else Path(user_cache_dir("jarvis-play")) / "tiny-qwen2-vl"
+    return Path(user_cache_dir("jarvis-play")) / "tiny-qwen2-vl"
 
 
 def ensure_tiny_model(path: Path | None = None) -> Path:

@@ -62,6 +62,10 @@ def _arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--finetune-steps", type=int, default=10)
     p.add_argument("--batch-size", type=int, default=8, help="LoRA batch size")
     p.add_argument("--agreement-frames", type=int, default=20, help="frames for the quantised-vs-bf16 check")
+    p.add_argument(
+        "--quant-path",
+        help="folder with bitsandbytes (an unpacked wheel), on the 4-/8-bit sections' import path only",
+    )
     p.add_argument("--section", help=argparse.SUPPRESS)  # child mode: run one section
     p.add_argument("--result", type=Path, help=argparse.SUPPRESS)
 
@@ -128,6 +132,9 @@ def _run_child(
     ]
     if args.device:
         command += ["--device", args.device]
+    if name.startswith("quant") and args.quant_path:
+        # only here: peft imports bitsandbytes whenever it can find it, so LoRA must not see a broken one
+        env = dict(env, PYTHONPATH=os.pathsep.join([str(Path(args.quant_path).resolve()), env["PYTHONPATH"]]))
     log.write(f"===== {name}\n")
     log.flush()
     start = time.monotonic()
@@ -171,7 +178,7 @@ def _environment() -> dict[str, Any]:
         env["cpu_threads"] = torch.get_num_threads()
     except Exception as exc:  # the check must still report what it can
         env["torch_error"] = f"{type(exc).__name__}: {exc}"
-    for package in ("transformers", "peft", "accelerate", "bitsandbytes"):
+    for package in ("transformers", "peft", "accelerate"):
         try:
             env[package] = __import__(package).__version__
         except Exception as exc:
@@ -273,6 +280,9 @@ def _quant(args: argparse.Namespace, device: str, result: dict[str, Any], save: 
     from model.vla import Sampling
 
     bits = 4 if args.section == "quant4" else 8
+    from model.quantize import bitsandbytes
+
+    result["bitsandbytes"] = bitsandbytes().__version__
     vla = random_vla(args.config, device)
     frames = _frames(args.agreement_frames)
     greedy = LocalPolicyConfig(sampling=Sampling(temperature=0))
@@ -337,7 +347,8 @@ def markdown(report: dict[str, Any]) -> str:
         f"# GPU check — {env.get('gpu') or 'CPU'}",
         "",
         f"torch {env.get('torch')} (CUDA {env.get('cuda')}), transformers {env.get('transformers')}, "
-        f"bitsandbytes {env.get('bitsandbytes')}; random weights, shapes from `{report.get('config')}`; "
+        f"bitsandbytes {sections.get('quant4', {}).get('bitsandbytes', '–')}; "
+        f"random weights, shapes from `{report.get('config')}`; "
         f"{report.get('started')}.",
         "",
         "| what | p50 ms | p99 ms | actions/s | × (a) | peak GiB | note |",
