@@ -29,6 +29,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "app.commands.demo_game",
     "app.commands.bench",
     "app.commands.calibrate",
+    "app.commands.calibrate",
 )
 
 

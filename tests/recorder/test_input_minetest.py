@@ -223,3 +223,38 @@ def test_nothing_typed_or_moved_outside_the_game_is_human_input(mt: Any, xvfb: s
     typed = [(e.kind, e.key) for e in playing]
     assert typed == [("key_down", "key.keyboard.a"), ("key_up", "key.keyboard.a")]
     assert listener.outside > 10
+
+
+def test_calibrate_measures_the_law_from_frames(mt: Any, xvfb: str, tmp_path: Any) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from app.games.game_settings import game_settings_for_pid
+
+    # the stone arena looks the same every way: put blocks of different kinds around, as a world has
+    blocks = ["wood", "cobble", "brick", "mese", "goldblock", "diamondblock", "tree", "dirt", "glass"]
+    cmds = []
+    for i, name in enumerate(blocks):
+        a = 2 * math.pi * i / len(blocks)
+        x, z = round(6 * math.cos(a)), round(6 * math.sin(a))
+        cmds += [f"setnode {x} {SPAWN[1] + h} {z} default:{name}" for h in range(1 + i % 3)]
+    mt.command(*cmds)
+    mt.command(f"tp {SPAWN[0]} {SPAWN[1]} {SPAWN[2]} 0 10")
+    time.sleep(1.0)
+    before = mt.pose()
+    out = tmp_path / "cal.json"
+    env = {**os.environ, "DISPLAY": xvfb, "HF_HUB_OFFLINE": "1"}
+    cmd = [sys.executable, "-m", "app.cli", "calibrate", "--window", "Minetest", "--out", str(out)]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    print(done.stdout, done.stderr[-2000:])
+    assert done.returncode == 0
+    measured = json.loads(out.read_text())["Minetest"]["degrees_per_count"]
+    rect = window(mt, xvfb)
+    truth = game_settings_for_pid(mt.proc.pid, (rect[2], rect[3]))
+    assert truth is not None
+    assert measured == pytest.approx(truth.law.degrees_per_count, rel=0.03)
+    time.sleep(0.4)
+    back = math.degrees(mt.pose().yaw - before.yaw) % 360.0
+    assert min(back, 360.0 - back) < 5.0  # it turned the view back to where it was
