@@ -29,7 +29,6 @@ COMMAND_MODULES: tuple[str, ...] = (
     "app.commands.demo_game",
     "app.commands.bench",
     "app.commands.calibrate",
-    "app.commands.calibrate",
 )
 
 
