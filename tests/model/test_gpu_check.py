@@ -124,3 +124,13 @@ def test_markdown_marks_unmeasured_goals() -> None:
     assert text.startswith("# GPU check — NVIDIA H200")
     assert "| fast_p99_ms | 70.00 | 60.0 | NO |" in text
     assert "timed out after 120 s" in text
+
+
+def test_quantize_refuses_what_it_cannot_do(tiny_vla, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    from model.quantize import QuantizeError, quantize_language_model
+
+    with pytest.raises(QuantizeError, match="4bit or 8bit"):
+        quantize_language_model(tiny_vla.model, 3)
+    monkeypatch.setitem(sys.modules, "bitsandbytes", None)  # as on a machine without it
+    with pytest.raises(QuantizeError, match="pip install bitsandbytes"):
+        quantize_language_model(tiny_vla.model, 4)
