@@ -11,9 +11,13 @@ by JARVIS's 251 special tokens at 151657..151907.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+import shutil
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from model.actions.tokens import JARVIS_SPECIAL_TOKENS, QWEN2_VL_FIRST_SPECIAL, QWEN2_VL_SPECIAL_TOKENS
@@ -48,16 +52,57 @@ def default_tiny_dir() -> Path:
 
 
 def ensure_tiny_model(path: Path | None = None) -> Path:
-    """The tiny model folder, built if it is missing or incomplete."""
+    """The tiny model folder, built if it is missing, incomplete or from an older format.
+
+    Safe to call from several processes at once (two windows, a test run beside a ``run``): builders
+    take turns under a lock file, and each builds in a temporary folder that is renamed into place
+    only when complete, so a reader never sees a half-written ``config.json``.
+    """
     path = Path(path) if path else default_tiny_dir()
-    marker = path / MARKER
-    try:
-        current = json.loads(marker.read_text()).get("format") == FORMAT
-    except (OSError, ValueError):
-        current = False
-    if not current:
-        make_tiny(path)
+    if is_current(path):
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with _build_lock(path):
+        if is_current(path):  # another process built it while this one waited
+            return path
+        staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.build-", dir=path.parent))
+        try:
+            make_tiny(staging)
+            _swap_in(staging, path)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
     return path
+
+
+def is_current(path: Path) -> bool:
+    """The folder holds a complete tiny model of this ``FORMAT`` (the marker is written last)."""
+    try:
+        return json.loads((Path(path) / MARKER).read_text()).get("format") == FORMAT
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+@contextlib.contextmanager
+def _build_lock(path: Path) -> Iterator[None]:
+    import fcntl
+
+    with open(path.parent / f".{path.name}.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _swap_in(staging: Path, path: Path) -> None:
+    """Rename the finished build into place; an old or broken copy is moved aside first, then removed."""
+    old = None
+    if path.exists() or path.is_symlink():
+        old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old-", dir=path.parent)) / "model"
+        os.rename(path, old)
+    os.rename(staging, path)
+    if old is not None:
+        shutil.rmtree(old.parent, ignore_errors=True)
 
 
 def make_tiny(path: Path, seed: int = 0) -> Path:
@@ -111,7 +156,11 @@ def make_tiny(path: Path, seed: int = 0) -> Path:
     (path / "chat_template.json").write_text(json.dumps({"chat_template": template}, indent=2))
     (path / MARKER).write_text(
         json.dumps(
-            {"what": "tiny random Qwen2-VL with JARVIS-VLA token layout; plays randomly", "seed": seed}
+            {
+                "what": "tiny random Qwen2-VL with JARVIS-VLA token layout; plays randomly",
+                "seed": seed,
+                "format": FORMAT,
+            }
         )
     )
     LOG.info("tiny model written to %s (random weights: it plays randomly)", path)

@@ -137,3 +137,46 @@ def test_bad_checkpoints_fail_with_a_fix(tmp_path: Path, tiny_model_dir: Path) -
     (bad / "tokenizer.json").write_text(json.dumps(spec))
     with pytest.raises(CheckpointError, match=r"Qwen2\.5-VL"):
         load_processor(bad)
+
+
+def _ensure_in_subprocess(path: Path) -> subprocess.Popen[str]:
+    code = (
+        "import sys, pathlib; from model.tiny import ensure_tiny_model; "
+        "print(ensure_tiny_model(pathlib.Path(sys.argv[1])))"
+    )
+    return subprocess.Popen(
+        [sys.executable, "-c", code, str(path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def test_concurrent_starts_share_one_complete_tiny_model_and_later_uses_keep_it(tmp_path: Path) -> None:
+    """Two processes ensuring the model at once both get a loadable folder (issue 16: "config.json is
+    not valid JSON"), and a later use finds it current instead of rewriting it."""
+    from model.tiny import MARKER, ensure_tiny_model, is_current
+
+    path = tmp_path / "cache" / "tiny"
+    procs = [_ensure_in_subprocess(path) for _ in range(2)]
+    for proc in procs:
+        out, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err
+        assert out.strip() == str(path)
+    assert is_current(path)
+    assert json.loads((path / "config.json").read_text())["model_type"] == "qwen2_vl"
+    assert [p.name for p in path.parent.iterdir() if p.name.startswith(".tiny.build-")] == []
+    stamp = (path / "model.safetensors").stat().st_mtime_ns
+    marker = (path / MARKER).stat().st_mtime_ns
+    assert ensure_tiny_model(path) == path
+    assert (path / "model.safetensors").stat().st_mtime_ns == stamp  # not rewritten
+    assert (path / MARKER).stat().st_mtime_ns == marker
+
+
+def test_a_broken_tiny_model_is_replaced_whole(tmp_path: Path) -> None:
+    from model.tiny import ensure_tiny_model, is_current
+
+    path = tmp_path / "tiny"
+    path.mkdir()
+    (path / "config.json").write_text("{ half a fi")
+    assert not is_current(path)
+    ensure_tiny_model(path)
+    assert is_current(path)
+    assert json.loads((path / "config.json").read_text())["model_type"] == "qwen2_vl"
