@@ -9,10 +9,17 @@ in another process and cannot be swapped from here.
 
 from __future__ import annotations
 
+import json
+import logging
+import re
 from pathlib import Path
 from typing import Any
 
 from model.spec import ModelSpec
+
+LOG = logging.getLogger(__name__)
+MANIFEST = "manifest.json"  # written by ``model.finetune.train`` beside the adapter
+_HF_CACHE = re.compile(r"models--([^/]+?)--([^/]+)")  # .../models--Owner--Name/snapshots/<hash>
 
 
 class AdapterError(RuntimeError):
@@ -54,9 +61,76 @@ def swap(policy: Any, spec: str | None, adapter: str | None) -> str | None:
     if adapter is not None and not (Path(adapter).expanduser() / "adapter_config.json").is_file():
         raise AdapterError(f"{adapter} is not an adapter folder (no adapter_config.json): pick the "
                            "folder a fine-tune wrote (its --out), not a checkpoint inside it.")
+    from model.checkpoint import CheckpointError
+
     with vla.lock:
-        if adapter is None:
-            vla.unload_adapter()
-        else:
-            vla.load_adapter(adapter)
+        try:
+            if adapter is None:
+                vla.unload_adapter()
+            else:
+                vla.load_adapter(adapter)
+        except CheckpointError as exc:  # the model kept the adapter it had (see VLA.load_adapter)
+            raise AdapterError(str(exc)) from exc
         return vla.adapter  # type: ignore[no-any-return]
+
+
+def _names(text: str | None) -> set[str]:
+    """The ways one base model can be written: as given, as a resolved folder, as an HF id."""
+    if not text:
+        return set()
+    out = {str(text)}
+    path = Path(str(text)).expanduser()
+    try:
+        if path.exists():
+            out.add(str(path.resolve()))
+    except OSError:
+        pass
+    match = _HF_CACHE.search(str(text))
+    if match:
+        out.add(f"{match.group(1)}/{match.group(2)}")
+    return out
+
+
+def base_mismatch(adapter: Path, base_name: str | None, base_path: str | None) -> str | None:
+    """Why ``adapter`` does not belong on this base (None: it does, or its manifest does not say).
+
+    An adapter trained on another base with the same shapes loads without an error and plays
+    nonsense, so the fine-tune's manifest is the only guard. An adapter without a manifest (made
+    elsewhere) is let through with a log line.
+    """
+    try:
+        manifest = json.loads((Path(adapter) / MANIFEST).read_text())
+    except FileNotFoundError:
+        LOG.info("%s has no %s: cannot check which base it was trained on", adapter, MANIFEST)
+        return None
+    except (OSError, ValueError) as exc:
+        return f"{adapter}/{MANIFEST} is unreadable ({exc}); cannot tell which base the adapter is for"
+    if not isinstance(manifest, dict):
+        return f"{adapter}/{MANIFEST} is not a fine-tune manifest"
+    trained = _names(manifest.get("base_model")) | _names(manifest.get("base_path"))
+    if not trained:
+        return None
+    loaded = _names(base_name) | _names(base_path)
+    if trained & loaded:
+        return None
+    return (
+        f"the adapter {adapter} was trained on {manifest.get('base_model') or manifest.get('base_path')}, "
+        f"but the loaded model is {base_name or base_path}: load that base model, or fine-tune one for this"
+    )
+
+
+def strip_tuner_layers(model: Any) -> int:
+    """Put back the plain layers wherever a (failed) adapter load wrapped them; returns how many."""
+    from peft.tuners.tuners_utils import BaseTunerLayer
+
+    replaced = 0
+    for name, module in list(model.named_modules()):
+        if not isinstance(module, BaseTunerLayer) or not name:
+            continue
+        parent_name, _, child = name.rpartition(".")
+        parent = model.get_submodule(parent_name) if parent_name else model
+        setattr(parent, child, module.get_base_layer())
+        replaced += 1
+    if hasattr(model, "peft_config"):  # set by the wrapping; a later load would see two adapters
+        del model.peft_config
+    return replaced

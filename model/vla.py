@@ -48,6 +48,7 @@ class VLA:
         self.lock = threading.Lock()  # one generate at a time; held by callers that share the model
         self._masks: dict[int, Any] = {}
         self.adapter: str | None = None
+        self.base_path: str | None = None  # the folder the base was loaded from (adapters name theirs)
 
     @classmethod
     def load(cls, spec: str, adapter: str | None = None, device: str | None = None) -> VLA:
@@ -62,20 +63,46 @@ class VLA:
         model = load_model(path, device, dtype)
         LOG.info("loaded %s on %s in %.1f s", path, device, time.perf_counter() - t0)
         vla = cls(model, processor, name=spec)
+        vla.base_path = str(path)
         if adapter:
             vla.load_adapter(adapter)
         return vla
 
     # ----- adapters -----------------------------------------------------------------------------
     def load_adapter(self, adapter: str) -> None:
-        """Attach a PEFT LoRA adapter (replacing any other) without reloading the base."""
+        """Attach a PEFT LoRA adapter (replacing any other) without reloading the base.
+
+        Refuses an adapter whose manifest names another base (same shapes load silently and play
+        nonsense). If loading fails, the adapter active before is put back, so a failed swap never
+        silently drops it.
+        """
         from peft import PeftModel
+
+        from model.adapters import base_mismatch, strip_tuner_layers
 
         path = Path(adapter).expanduser()
         if not (path / "adapter_config.json").is_file():
             raise CheckpointError(f"{path} is not a PEFT adapter folder (no adapter_config.json)")
+        problem = base_mismatch(path, self.name, self.base_path)
+        if problem:
+            raise CheckpointError(problem)
+        previous = self.adapter
         self.unload_adapter()
-        self.model = PeftModel.from_pretrained(self.model, str(path)).eval()
+        try:
+            self.model = PeftModel.from_pretrained(self.model, str(path)).eval()
+        except Exception as exc:
+            strip_tuner_layers(self.model)  # a half-done load may have wrapped layers in place
+            if previous is not None:
+                try:
+                    self.model = PeftModel.from_pretrained(self.model, previous).eval()
+                    self.adapter = previous
+                except Exception:
+                    strip_tuner_layers(self.model)
+                    LOG.exception("could not put back the adapter %s", previous)
+            raise CheckpointError(
+                f"could not load the adapter {path} ({type(exc).__name__}: {exc}); "
+                + (f"still using {self.adapter}" if self.adapter else "using the base model")
+            ) from exc
         self.adapter = str(path)
 
     def unload_adapter(self) -> None:
