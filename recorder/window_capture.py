@@ -5,10 +5,13 @@ notification. With the Composite extension the server keeps the window's content
 pixmap. ``RedirectAutomatic`` still paints the window on screen as before, so the person sees no
 change; ``NameWindowPixmap`` gives us a handle to that storage and MIT-SHM reads it.
 
-The server gives the window a new pixmap every time it is mapped or resized, so the capture listens
-to the window's StructureNotify events and names the pixmap again after them. While the window is
-unmapped (minimized, another desktop) there is nothing current to read: ``hidden()`` says so and
-grabs repeat the last contents, so the caller can pause instead of recording them.
+The server gives the window a new pixmap every time it is redirected, mapped or resized, so the
+capture listens to the window's StructureNotify events and names the pixmap again after them. A new
+pixmap starts as a copy of the screen under the window, covering windows included, until the game
+draws: DAMAGE tells when it has drawn over all of it, and until then ``hidden()`` gives the reason.
+While the window is unmapped (minimized, another desktop) there is nothing current to read either.
+Grabs always return a picture (the last one while hidden); ``hidden()`` is what the caller must ask
+before using it, to pause instead of recording or acting on a frame that is not the game's.
 
 Same interface as ``recorder.capture.ScreenCapture`` (``grab_bgra``, ``grab``, ``close``, ``size``).
 One X connection per capturing thread (python-xlib connections are not meant to be shared), opened
@@ -19,12 +22,16 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from typing import Any
 
 import numpy as np
 
 from recorder.capture import to_rgb
 from recorder.window_x11 import NOT_SHOWN
+
+NOT_DRAWN = "waiting for the game to draw its window (just captured, shown or resized)"
+FIRST_DRAW_WAIT_S = 0.5
 
 
 class WindowCaptureUnavailable(RuntimeError):
@@ -55,7 +62,7 @@ class _Session:
             raise
 
     def _setup(self, window: int, catch_error: Any) -> None:
-        from Xlib.ext import composite
+        from Xlib.ext import composite, damage
 
         d, X = self._d, self._X
         if not d.has_extension(composite.extname):
@@ -73,6 +80,15 @@ class _Session:
         if geom.depth not in (24, 32):
             raise WindowCaptureUnavailable(f"window {window:#x} has depth {geom.depth}, not 24 or 32 bits")
         self._win.change_attributes(event_mask=X.StructureNotifyMask)  # this connection's own mask
+        self._ancestors: set[int] = set()
+        self._watch_ancestors()
+        self._damage: Any = None  # made before the redirect, so no drawing after it goes unseen
+        self._damage_event = -1
+        self.drawn = True  # without DAMAGE there is no telling: trust the pixmap
+        if d.has_extension(damage.extname):
+            d.damage_query_version()
+            self._damage = self._win.damage_create(damage.DamageReportBoundingBox)
+            self._damage_event = d.extension_event.DamageNotify  # an event code: python-xlib clones classes
         self._win.composite_redirect_window(composite.RedirectAutomatic, onerror=catch)
         d.sync()
         if catch.get_error() is not None:
@@ -87,28 +103,70 @@ class _Session:
         self._shm_failed = False
         self._last: np.ndarray | None = None
 
-    def drain_events(self) -> None:
-        X = self._X
+    def drain_events(self, drop_damage: bool = False) -> None:
+        X, me = self._X, self._win.id
+        ask = False
         while self._d.pending_events():
             ev = self._d.next_event()
-            if ev.type == X.ConfigureNotify:
+            if self._damage is not None and ev.type == self._damage_event:
+                if not drop_damage and self._covers_pixmap(ev.area):
+                    self.drawn = True
+                continue
+            window = getattr(ev, "window", None)  # MappingNotify, sent to every client, has none
+            wid = window.id if window is not None else 0
+            if wid != me and wid not in self._ancestors:
+                continue  # not ours, or a window manager's old frame
+            if ev.type == X.UnmapNotify:  # the window, or its frame: minimized, another desktop
+                self.viewable = False
+            elif ev.type == X.MapNotify:  # shown only if every ancestor is mapped too: ask below
+                ask = True
+            elif ev.type == X.ReparentNotify and wid == me:  # framed or unframed by a window manager
+                self._watch_ancestors()
+                ask = True
+            elif ev.type == X.ConfigureNotify and wid == me:
                 if (ev.width, ev.height, ev.border_width) != self._shape:
                     self._stale = True
-            elif ev.type == X.MapNotify:
-                self.viewable = True
-                self._stale = True
-            elif ev.type == X.UnmapNotify:
-                self.viewable = False
-            elif ev.type == X.DestroyNotify:
+            elif ev.type == X.DestroyNotify and wid == me:
                 self.gone = True
+        if ask and not self.gone:
+            self.check_shown()
+
+    def _watch_ancestors(self) -> None:
+        """Select StructureNotify on each ancestor below the root: a window manager hides a window by
+        unmapping its frame, and the window itself then gets no event at all."""
+        X = self._X
+        root = self._d.screen().root.id
+        self._ancestors = set()
+        win = self._win
+        for _ in range(16):
+            try:
+                parent = win.query_tree().parent
+            except Exception:  # gone: DestroyNotify follows
+                return
+            if parent is None or parent.id in (0, root):
+                return
+            parent.change_attributes(event_mask=X.StructureNotifyMask)
+            self._ancestors.add(parent.id)
+            win = parent
+
+    def _covers_pixmap(self, area: Any) -> bool:
+        width, height, _ = self._shape
+        return area.x <= 0 and area.y <= 0 and area.x + area.width >= width and area.y + area.height >= height
+
+    def _await_drawing(self) -> None:
+        """Forget damage so far (the redirect's own copy of the screen is some) and wait for the
+        game's next drawing over the whole window before trusting the pixmap."""
+        if self._damage is None:
+            return
+        self._d.damage_subtract(self._damage)
+        self._d.sync()  # every DamageNotify from before the subtract is in the queue now
+        self.drain_events(drop_damage=True)
+        self.drawn = False
 
     def _name_pixmap(self) -> bool:
         """Name the window's current storage; False when the server has none (window not viewable)."""
         from Xlib.error import CatchError
 
-        if self._pixmap is not None:
-            self._pixmap.free()
-            self._pixmap = None
         catch = CatchError()
         pixmap = self._win.composite_name_window_pixmap(onerror=catch)
         try:
@@ -116,12 +174,15 @@ class _Session:
         except Exception as exc:
             self.gone = True
             raise WindowGone("the captured window is gone") from exc
-        if catch.get_error() is not None:  # BadMatch: unmapped, or an ancestor is
+        if catch.get_error() is not None:  # BadMatch: unmapped, or an ancestor is; keep the old picture
             self.viewable = False
             return False
+        if self._pixmap is not None:
+            self._pixmap.free()
         self._pixmap = pixmap
         self._shape = (geom.width, geom.height, geom.border_width)
         self._stale = False
+        self._await_drawing()
         return True
 
     def _read(self) -> np.ndarray:
@@ -146,12 +207,37 @@ class _Session:
             self._shm_failed = True  # a remote display: plain GetImage from now on
             return None
 
-    def grab_bgra(self) -> np.ndarray:
+    def check_shown(self) -> bool:
+        """Ask the server whether the window and all its ancestors are mapped."""
+        try:
+            shown = self._win.get_attributes().map_state == self._X.IsViewable
+        except Exception:  # BadWindow: destroyed, its DestroyNotify still on the way
+            self.gone = True
+            return False
+        if shown and not self.viewable:
+            self._stale = True  # mapped again: a new pixmap to name
+        self.viewable = shown
+        return shown
+
+    def refresh(self) -> None:
+        """Catch up with the window: events, its shown state while hidden, a new pixmap to name."""
         self.drain_events()
+        if not self.viewable and not self.gone:
+            self.check_shown()
+        if self.viewable and self._stale and not self.gone:
+            self._name_pixmap()
+
+    def wait_drawn(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while not self.drawn and self.viewable and time.monotonic() < deadline:
+            time.sleep(0.005)
+            self.refresh()
+        return self.drawn
+
+    def grab_bgra(self) -> np.ndarray:
+        self.refresh()
         if self.gone:
             raise WindowGone("the captured window is gone")
-        if self.viewable and self._stale:
-            self._name_pixmap()
         if self._pixmap is None:  # never shown yet: black, the size the window claims
             if self._last is None:
                 geom = self._win.get_geometry()
@@ -205,6 +291,8 @@ class WindowCapture:
         session = getattr(self._local, "session", None)
         if session is None:
             session = _Session(self.window, self.display)
+            session.refresh()
+            session.wait_drawn(FIRST_DRAW_WAIT_S)  # a running game draws within a frame or two
             self._local.session = session
             with self._lock:
                 self._sessions.append(session)
@@ -219,14 +307,21 @@ class WindowCapture:
         return to_rgb(self.grab_bgra(), self.size)
 
     def hidden(self) -> str | None:
-        """Why the frames are not the game's current picture (it is not shown), or None."""
-        session = getattr(self._local, "session", None)
-        if session is None:
+        """Why the next frame would not be the game's own current picture, or None.
+
+        Ask before each grab, on the capturing thread: the window is not shown, or the game has not
+        drawn over the storage it got when it was captured, shown or resized (that storage starts as
+        a copy of the screen, whatever covered the game included).
+        """
+        session = self._session()
+        session.refresh()
+        if session.gone:  # a destroyed window: the grab says so itself
             return None
-        session.drain_events()
-        if session.viewable:
-            return None
-        return NOT_SHOWN
+        if not session.viewable:
+            return NOT_SHOWN
+        if not session.drawn:
+            return NOT_DRAWN
+        return None
 
     def close(self) -> None:
         with self._lock:

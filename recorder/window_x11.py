@@ -231,6 +231,7 @@ class X11Windows:
     def focus(self, wid: int) -> None:
         """Give ``wid`` keyboard focus: ask the window manager if there is one, else set it directly."""
         from Xlib import X
+        from Xlib.error import CatchError
         from Xlib.protocol import event as xevent
 
         win = self._window(wid)
@@ -238,7 +239,8 @@ class X11Windows:
         ev = xevent.ClientMessage(window=win, client_type=self._atoms["_NET_ACTIVE_WINDOW"], data=data)
         mask = X.SubstructureRedirectMask | X.SubstructureNotifyMask
         self.root.send_event(ev, event_mask=mask)
-        win.set_input_focus(X.RevertToParent, X.CurrentTime)
+        # BadMatch while the window is not viewable (a minimized one the WM is about to restore)
+        win.set_input_focus(X.RevertToParent, X.CurrentTime, onerror=CatchError())
         self._d.sync()
 
     def unfocus(self) -> None:
