@@ -185,9 +185,10 @@ class DesktopConnector:
     def covered(self) -> str | None:
         """Why the next frame would not be the game's own picture, or None when it will be.
 
-        Window capture is only wrong while the window is not shown; a screen grab also whenever
-        another window overlaps the game and is stacked above it. Call on the loop thread, before
-        ``observe``: the loop pauses and shows the reason, and such a tick is never recorded.
+        Window capture is only wrong while the window is not shown, or has not drawn since it was
+        captured, shown or resized; a screen grab whenever another window overlaps the game from
+        above. Call on the loop thread, before ``observe``: the loop pauses and shows the reason,
+        and such a tick is never recorded.
         """
         if self._capture is None:
             return None
