@@ -62,11 +62,15 @@ class Settings:
     pause_key: str = "f9"  # pauses / resumes the agent
     save_last_key: str = "f8"  # saves the last seconds of play as an episode
     resume_after_s: float = 2.0  # the agent takes back control after this much human quiet; 0: never
+    takeover_quiet_resume: bool = False  # "Take over" holds until Hand back; True: quiet time ends it too
     record: bool = False  # record every run to episodes_dir
     record_mode: str = "corrections"  # teleop (you play), agent, corrections (agent + your takeovers)
     ring_seconds: float = 30.0  # what the save-last key keeps
     episodes_dir: str = ""  # empty: the platform's user data folder
     history: list[str] = field(default_factory=list)  # instructions typed before, newest last
+    # the window: where it was last ("x,y,w,h" of its frame; empty: placed beside the game)
+    window_geometry: str = ""
+    window_panels: str = ""  # which side panel was open ("episodes", "finetune" or empty)
 
     def remember(self, instruction: str) -> None:
         """Put ``instruction`` at the end of the history, once."""

@@ -1,11 +1,23 @@
-"""Start, pause, stop, take over, record, save the last seconds; the hotkeys, always in view."""
+"""Start, pause, stop, take over / hand back, what to record, save the last seconds; the hotkeys.
+
+Two short rows, so the bar fits a window beside the game on a 1366×768 screen. While the person
+holds control the Pause button stays "Pause" (disabled) and "Hand back" is the way back: the two
+never both read "Resume".
+"""
 
 from __future__ import annotations
 
 from PyQt6.QtCore import pyqtSignal
-from PyQt6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QStyle, QWidget
+from PyQt6.QtWidgets import QComboBox, QGridLayout, QHBoxLayout, QLabel, QPushButton, QStyle, QWidget
 
 Icon = QStyle.StandardPixmap
+
+# Settings.record_mode -> what the picker says
+RECORD_MODES = {
+    "corrections": "Agent + my takeovers",
+    "agent": "Agent only",
+    "teleop": "Only me (teleop)",
+}
 
 
 class ControlBar(QWidget):
@@ -13,13 +25,13 @@ class ControlBar(QWidget):
     pause_clicked = pyqtSignal()
     stop_clicked = pyqtSignal()
     take_over_clicked = pyqtSignal()
+    hand_back_clicked = pyqtSignal()
     record_toggled = pyqtSignal(bool)
+    record_mode_changed = pyqtSignal(str)
     save_last_clicked = pyqtSignal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        row = QHBoxLayout(self)
-        row.setContentsMargins(0, 0, 0, 0)
         style = self.style()
         assert style is not None
         self._icons = {
@@ -35,10 +47,25 @@ class ControlBar(QWidget):
         self.pause = QPushButton(self._icons["pause"], "Pause")
         self.stop = QPushButton(self._icons["stop"], "Stop")
         self.take_over = QPushButton("Take over")
-        self.take_over.setToolTip("Hand control to you; or simply touch the keyboard or mouse in the game")
+        self.take_over.setToolTip(
+            "You play until you press Hand back (or the pause key); focus goes to the game"
+        )
+        self.hand_back = QPushButton("Hand back")
+        self.hand_back.setToolTip("Give control back to the agent")
+        self.hand_back.setStyleSheet(
+            "QPushButton:enabled { background:#2e7d32; color:white; font-weight:bold; }"
+        )
+        self.record_mode = QComboBox()
+        for mode, label in RECORD_MODES.items():
+            self.record_mode.addItem(label, mode)
+        self.record_mode.setToolTip(
+            "What Start records: the agent with your takeovers marked as corrections, the agent alone, "
+            "or only you playing (no model needed)"
+        )
         self.record = QPushButton("Record")
         self.record.setStyleSheet("QPushButton:checked { background:#c62828; color:white; }")
         self.record.setCheckable(True)
+        self.record.setToolTip("Record each run as an episode")
         self.save_last = QPushButton(self._icons["save"], "Save last 30 s")
         self.rec = QLabel("● REC")  # the Record button says "will record"; this says "recording now"
         self.rec.setObjectName("rec")
@@ -47,37 +74,57 @@ class ControlBar(QWidget):
         self.rec.hide()
         self.hotkeys = QLabel()
         self.hotkeys.setObjectName("hotkeys")
+        self.hotkeys.setWordWrap(True)
         self.hotkeys.setStyleSheet("color:#b71c1c; font-weight:bold;")
-        for button in (self.start, self.pause, self.stop, self.take_over, self.record, self.save_last):
-            row.addWidget(button)
-        row.addWidget(self.rec)
-        row.addStretch(1)
-        row.addWidget(self.hotkeys)
+        grid = QGridLayout(self)
+        grid.setContentsMargins(0, 0, 0, 0)
+        play = QHBoxLayout()
+        for button in (self.start, self.pause, self.stop, self.take_over, self.hand_back):
+            play.addWidget(button)
+        play.addStretch(1)
+        record = QHBoxLayout()
+        record.addWidget(self.record)
+        record.addWidget(self.record_mode, 1)
+        record.addWidget(self.save_last)
+        record.addWidget(self.rec)
+        grid.addLayout(play, 0, 0)
+        grid.addLayout(record, 1, 0)
+        grid.addWidget(self.hotkeys, 2, 0)
         self.start.clicked.connect(self.start_clicked)
         self.pause.clicked.connect(self.pause_clicked)
         self.stop.clicked.connect(self.stop_clicked)
         self.take_over.clicked.connect(self.take_over_clicked)
+        self.hand_back.clicked.connect(self.hand_back_clicked)
         self.record.toggled.connect(self.record_toggled)
+        self.record_mode.currentIndexChanged.connect(
+            lambda _i: self.record_mode_changed.emit(self.record_mode.currentData())
+        )
         self.save_last.clicked.connect(self.save_last_clicked)
         self.set_state(ready=False, mode="idle")
 
     def set_hotkeys(self, panic: str, pause: str, save_last: str) -> None:
         self.hotkeys.setText(
-            f"Panic: {panic.upper()} stops everything · {pause.upper()} pause · "
+            f"Panic: {panic.upper()} stops everything · {pause.upper()} pause / hand back · "
             f"{save_last.upper()} save last 30 s"
         )
 
-    def set_state(self, ready: bool, mode: str) -> None:
-        """``ready``: a model and a game are loaded. ``mode``: the session's mode."""
+    def set_record_mode(self, mode: str) -> None:
+        self.record_mode.setCurrentIndex(max(0, self.record_mode.findData(mode)))
+
+    def set_state(self, ready: bool, mode: str, can_start: bool | None = None) -> None:
+        """``ready``: a model and a game are loaded (``can_start`` overrides it, e.g. teleop needs no
+        model). ``mode``: the session's mode."""
         running = mode in ("agent", "human", "paused")
-        self.start.setEnabled(ready and not running)
-        self.pause.setEnabled(running)
-        resume = mode in ("paused", "human")
+        self.start.setEnabled((ready if can_start is None else can_start) and not running)
+        self.pause.setEnabled(mode in ("agent", "paused"))
+        resume = mode == "paused"
         self.pause.setText("Resume" if resume else "Pause")
         self.pause.setIcon(self._icons["start" if resume else "pause"])
         self.stop.setEnabled(running)
-        self.take_over.setEnabled(mode == "agent")
+        self.take_over.setEnabled(mode in ("agent", "paused"))
+        self.hand_back.setEnabled(mode == "human")
         self.save_last.setEnabled(running)
+        self.record_mode.setEnabled(not running)
 
     def set_recording_live(self, on: bool) -> None:
         """Show the red REC tag while the current run is being written to disk."""

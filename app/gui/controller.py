@@ -2,8 +2,15 @@
 
 Slow steps (opening the game, loading a model) run as ``Job``s; while one runs the window stays live
 and the status bar says what is happening. Every failure lands in the banner as a sentence. The
-controller also tells the session which human input is really a click or key press in this window
-(``ignore_input``), so using the window never counts as taking over the game.
+controller also tells the session which human input is really a click or key press in one of this
+app's windows (``ignore_input``: the main window, its dialogs, floating panels), so using the app
+never counts as taking over the game.
+
+Who is in control is said in one place (``_badge``): the agent, the agent waiting for the game to
+get focus, the person after Take over (until Hand back), the person after touching the game (until
+the quiet time), paused, stopped. Before Start the view previews the game (a light timer observes
+the connector while no loop runs). Episodes landing on disk, from Stop or from the save-last key
+pressed anywhere, are announced by ``EpisodeWatch``.
 """
 
 from __future__ import annotations
@@ -15,10 +22,13 @@ from typing import Any
 
 from PyQt6.QtCore import QEvent, QObject, QTimer
 from PyQt6.QtGui import QKeySequence, QShortcut
-from PyQt6.QtWidgets import QDialog
+from PyQt6.QtWidgets import QApplication, QDialog, QWidget
 
 from app.games.spec import GameError, GameSpec
+from app.gui import placement
 from app.gui.bridge import SessionBridge
+from app.gui.episode_watch import EpisodeWatch
+from app.gui.episodes_panel import ask_yes_no
 from app.gui.main_window import MainWindow
 from app.gui.overlay import overlay_for
 from app.gui.settings_dialog import SettingsDialog
@@ -32,6 +42,27 @@ from recorder.input_events import InputEvent
 LOG = logging.getLogger(__name__)
 
 FIGURES_MS = 250  # how often the live figures refresh
+PREVIEW_MS = 200  # how often the game is previewed while no loop runs
+
+NO_GAME = "No game open: choose one under Game above and press Open game."
+NO_MODEL = "No model loaded: choose one under Model above and press Load model (or record yourself: Only me)."
+GAME_GONE = (
+    "The game window is gone (closed or crashed), so play stopped. Start the game again, then "
+    "choose it under Game above and press Open game."
+)
+# command-line advice in shared error messages -> what a window user does instead
+WINDOW_WORDS = {
+    "pass a local folder with --model": "choose a local checkpoint folder with Folder… beside Model",
+    "point --model at the checkpoint folder itself": "choose the checkpoint folder itself with Folder…",
+    "--model needs a checkpoint folder": "the model needs a checkpoint folder",
+}
+
+
+def for_window(text: str) -> str:
+    """A message written for the command line, in the window's terms."""
+    for cli, gui in WINDOW_WORDS.items():
+        text = text.replace(cli, gui)
+    return text
 
 
 class WindowController(QObject):
@@ -45,8 +76,16 @@ class WindowController(QObject):
         self.bridge = SessionBridge(session, self)
         self.jobs: list[Job] = []
         self.errors: list[str] = []  # every message shown, for tests and the --report file
-        self._geometry = (0, 0, 0, 0)
-        self._active = False
+        self._own_rects: tuple[placement.Rect, ...] = ()  # frames of our visible windows
+        self._active = False  # one of our windows has keyboard focus
+        self._game_lost = False
+        self._teleop = False  # the current run is the person's alone
+        self._focused = True  # the game had focus on the last tick
+        self._placed_for: object = None  # the game the window was last placed beside
+        self.place_window = True  # False when the person gave --geometry
+        self.confirm: Callable[[QWidget, str], bool] = ask_yes_no  # replaced in tests
+        self.episode_watch = EpisodeWatch(self)
+        self.episode_watch.saved.connect(lambda text, _folder: self.show_message(text, "info"))
         self._bindings: dict[str, str] = dict(keymap.DEFAULT_BINDINGS)
         self._last_fresh: tuple[dict[str, Any], float] | None = None
         session.ignore_input = self._own_input
@@ -60,7 +99,9 @@ class WindowController(QObject):
         w.controls.pause_clicked.connect(self.toggle_pause)
         w.controls.stop_clicked.connect(lambda: session.stop("stop button"))
         w.controls.take_over_clicked.connect(self.take_over)
+        w.controls.hand_back_clicked.connect(self.hand_back)
         w.controls.record_toggled.connect(self.set_recording)
+        w.controls.record_mode_changed.connect(self.set_record_mode)
         w.controls.save_last_clicked.connect(self.save_last)
         w.instruction.submitted.connect(self.set_instruction)
         w.model_picker.model_chosen.connect(self.load_model)
@@ -76,6 +117,12 @@ class WindowController(QObject):
         self.figures_timer = QTimer(self)
         self.figures_timer.timeout.connect(self._refresh_figures)
         self.figures_timer.start(FIGURES_MS)
+        self.preview_timer = QTimer(self)
+        self.preview_timer.timeout.connect(self._preview)
+        self.preview_timer.start(PREVIEW_MS)
+        app = QApplication.instance()
+        if isinstance(app, QApplication):
+            app.focusWindowChanged.connect(self._focus_window_changed)
         w.installEventFilter(self)
         self._apply_settings_to_widgets()
         w.instruction.edit.setText(session.instruction)
@@ -98,31 +145,61 @@ class WindowController(QObject):
             self.session.load_model(model, progress)
 
         def done(_result: object) -> None:
+            self._game_lost = False
             self.window.view.clear("Ready: press Start.")
+            self.place()
             if autostart:
                 self.start()
 
         return self._run(work, "get the game and the model ready", done)
 
     def start(self) -> None:
+        teleop = self.session.settings.record_mode == "teleop"
+        if self._game_lost or self.session.game is None:
+            self.show_error(GAME_GONE if self._game_lost else NO_GAME)
+            return
+        if teleop and not self.session.recording:
+            self.show_message("Only me (teleop) records you playing: press Record to save it.", "note")
         try:
-            self.session.start()
+            self.session.start(teleop=teleop)
         except Exception as exc:
             from app.errors import describe_error
 
             self.show_error(describe_error(exc, "start"))
+        self._teleop = teleop and self.session.running
         self._update_controls()
+        self._show_badge()
 
     def toggle_pause(self) -> None:
         if self.session.mode == "human":
-            self.session.resume()
-        else:
-            self.session.toggle_pause()
+            return  # the person holds control: Hand back (or the pause key) gives it back
+        self.session.toggle_pause()
 
     def take_over(self) -> None:
+        """The person plays until Hand back; the game gets keyboard focus so they can at once."""
         self.session.take_over()
+        game = self.session.game
+        if game is not None:
+            try:
+                game.focus()
+            except Exception as exc:
+                LOG.warning("could not focus the game: %s", exc)
+        self._show_badge()
+
+    def hand_back(self) -> None:
+        self.session.resume()
+        game = self.session.game
+        if game is not None and self.session.mode == "agent":
+            try:
+                game.focus()  # the agent injects only while the game has focus
+            except Exception as exc:
+                LOG.warning("could not focus the game: %s", exc)
+        self._show_badge()
 
     def set_instruction(self, text: str) -> None:
+        if not text.strip():
+            self.show_error("Type an instruction first: an empty one would leave the agent without a task.")
+            return
         prompt = self.session.set_instruction(text)
         self.window.instruction.set_sent(text, prompt)
         self.window.instruction.set_history(self.session.settings.history)
@@ -144,18 +221,32 @@ class WindowController(QObject):
         spec = GameSpec.parse(text)
 
         def done(_result: object) -> None:
+            self._game_lost = False
             self.window.status_panel.set_source(self.session.model_spec, self._game_label())
             self.session.settings.game = str(spec)
             self.save_settings(self.session.settings)
+            self.place()
 
         return self._run(lambda progress: self.session.open_game(spec, progress), f"open {spec.label}", done)
 
     def set_recording(self, on: bool) -> None:
+        """The Record button: remembered in the settings, so Settings → OK keeps it as it is."""
         self.session.set_recording(on)
-        if self.session.running:
+        if self.session.settings.record != on:
+            self.session.settings.record = on
+            self.save_settings(self.session.settings)
+        if on:
+            self.episode_watch.watch(episodes_root(self.session.settings))
+        if self.session.running and on != self.session.recording_now:
             self.show_message("Recording applies from the next Start (each run is one episode).", "note")
 
+    def set_record_mode(self, mode: str) -> None:
+        self.session.settings.record_mode = mode
+        self.save_settings(self.session.settings)
+        self._update_controls()
+
     def save_last(self) -> None:
+        self.episode_watch.watch(episodes_root(self.session.settings))
         if self.session.save_last():
             self.show_message("Saving the last 30 seconds as an episode…", "info")
         else:
@@ -170,7 +261,8 @@ class WindowController(QObject):
     def apply_settings(self, settings: Settings) -> None:
         old = self.session.settings
         self.session.settings = settings
-        self.session.recording = settings.record
+        if settings.record != old.record:  # changed in the dialog; otherwise the Record button rules
+            self.session.recording = settings.record
         if settings.tasks_file != old.tasks_file:
             from model import tasks
 
@@ -185,6 +277,7 @@ class WindowController(QObject):
         self.show_message(text, "error")
 
     def show_message(self, text: str, level: str = "info") -> None:
+        text = for_window(text)
         if level == "error":
             self.errors.append(text)
         self.window.banner.show_message(text, level)
@@ -200,6 +293,7 @@ class WindowController(QObject):
         self.jobs.append(job)
         job.progress.connect(self.window.set_busy)
         job.failed.connect(self.show_error)
+        job.failed.connect(lambda _text: self._show_placeholder())
         if done is not None:
             job.done.connect(done)
         job.finished.connect(lambda: self._job_finished(job))
@@ -215,7 +309,9 @@ class WindowController(QObject):
         self.window.status_panel.set_source(self.session.model_spec, self._game_label())
         self.window.instruction.set_library(self.session.tasks)
         self.window.finetune.refresh_adapter()
+        self.window.status_panel.set_adapter(self.session.adapter)
         self._update_controls()
+        self._show_placeholder()
 
     def _episodes_shown(self, shown: bool) -> None:
         """List the recordings folder when the panel opens (lazily: it may hold many episodes)."""
@@ -233,6 +329,7 @@ class WindowController(QObject):
             self.show_error(f"Key bindings in the settings are not valid ({exc}); the defaults are used.")
         self.window.controls.set_hotkeys(s.panic_key, s.pause_key, s.save_last_key)
         self.window.controls.record.setChecked(self.session.recording)
+        self.window.controls.set_record_mode(s.record_mode)
         self.window.instruction.set_library(self.session.tasks)
         self.window.instruction.set_history(s.history)
         self.panic.setKey(QKeySequence(s.panic_key.upper()))
@@ -247,60 +344,236 @@ class WindowController(QObject):
         if view.record.fresh and view.action is not None:
             self._last_fresh = (view.action, now)
         notes: tuple[str, ...] = ()
-        if not view.record.focused:
-            notes += ("game not focused: the agent waits (click into the game)",)
+        if self._focused != view.record.focused:
+            self._focused = view.record.focused
+            self._show_badge()
+        if not view.record.focused and view.mode == "agent":
+            notes += ("the agent waits: click into the game to give it focus",)
         if self._last_fresh is not None and view.mode == "agent":
             action, when = self._last_fresh
             notes += (f"last model action: {describe(action)} ({now - when:.1f} s ago)",)
         overlay = overlay_for(
-            view.action, view.mode, bindings=self._bindings, instruction=view.instruction, notes=notes
+            view.action,
+            self._badge(view.mode),
+            bindings=self._bindings,
+            instruction=view.instruction,
+            notes=notes,
         )
         self.window.view.show_frame(view.frame, overlay)
 
+    def _badge(self, mode: str | None = None) -> str:
+        """What the badges say: the session's mode, refined (see the module docstring)."""
+        mode = self.session.mode if mode is None else mode
+        loop = self.session.loop
+        if mode == "human" and self._teleop:
+            return "teleop"
+        if mode == "human" and loop is not None and loop.control.held:
+            return "held"
+        if mode == "agent" and not self._focused:
+            return "waiting"
+        return mode
+
+    def _show_badge(self) -> None:
+        self.window.status_panel.set_mode(self._badge())
+
     def _mode_changed(self, mode: str) -> None:
-        self.window.status_panel.set_mode(mode)
+        if mode in ("agent", "human", "paused"):
+            self.episode_watch.watch(episodes_root(self.session.settings))  # F8 works from the game
+        else:
+            self._teleop = False
+        self._show_badge()
         self._update_controls()
 
     def _stopped(self, reason: str) -> None:
+        self._teleop = False
+        self._focused = True
+        self.session.stats.reset()
         self.window.status_panel.set_mode("stopped")
+        self.window.status_panel.clear_figures()
+        self._last_fresh = None
+        view = self.window.view
+        view.show_frame(None, overlay_for(None, "stopped", instruction=self.session.instruction))
         self._update_controls()
-        if reason.startswith("panic"):
+        outcome = self.session.wait(timeout=0)
+        error = outcome.error if outcome is not None else None
+        if error is not None and _game_gone(error):
+            self._game_lost = True
+            self.show_error(GAME_GONE)
+            self._update_controls()
+        elif reason.startswith("panic"):
             self.show_message(
                 "Stopped by the panic key; every key was released. Press Start to go on.", "note"
             )
 
     def _update_controls(self) -> None:
-        self.window.controls.set_state(self.session.ready and not self.jobs, self.session.mode)
-        self.window.controls.set_recording_live(self.session.recording_now)
+        s = self.session
+        can = (
+            not self.jobs
+            and not self._game_lost
+            and s.game is not None
+            and (s.policy is not None or s.settings.record_mode == "teleop")
+        )
+        self.window.controls.set_state(s.ready and not self.jobs, s.mode, can_start=can)
+        if self._teleop:
+            self.window.controls.hand_back.setEnabled(False)
+        live = s.recording_now
+        self.window.controls.set_recording_live(live)
+        self.window.set_recording(live)
+
+    def _show_placeholder(self) -> None:
+        """Say what is missing instead of "Loading…" forever (the preview replaces it once a game is open)."""
+        if self.jobs or self.session.running:
+            return
+        if self.session.game is None:
+            self.window.view.clear(GAME_GONE if self._game_lost else NO_GAME)
+        elif self.session.policy is None and self.session.settings.record_mode != "teleop":
+            self.window.view.clear(NO_MODEL)
+
+    def _preview(self) -> None:
+        """Before Start (and after Stop), paint what the game shows now."""
+        s = self.session
+        game = s.game
+        if game is None or s.running or self.jobs or self._game_lost or not self.window.isVisible():
+            return
+        try:
+            frame = game.connector.observe()
+        except Exception as exc:
+            if _game_gone(exc):
+                self._game_lost = True
+                self.show_error(GAME_GONE)
+                self._update_controls()
+                self._show_placeholder()
+            return
+        view = self.window.view
+        overlay = view.overlay if view.overlay is not None else overlay_for(None, s.mode)
+        view.show_frame(frame, overlay)
 
     def _refresh_figures(self) -> None:
-        self.window.status_panel.set_figures(self.session.stats.figures(), self.window.view.fps)
+        if self.session.running:
+            self.window.status_panel.set_figures(self.session.stats.figures(), self.window.view.fps)
+        self._own_rects = tuple(
+            (g.x(), g.y(), g.width(), g.height()) for g in (w.frameGeometry() for w in _own_windows())
+        )
 
+    # ----- our own input is never a takeover ----------------------------------------------------
     def _own_input(self, event: InputEvent) -> bool:
-        """True for input aimed at this window (listener thread: reads two plain attributes)."""
+        """True for input aimed at one of our windows (listener thread: reads plain attributes)."""
         if event.kind in ("key_down", "key_up"):
             return self._active
         if event.kind in ("button_down", "button_up", "scroll", "move"):
-            x, y, w, h = self._geometry
-            return x <= event.x < x + w and y <= event.y < y + h
+            return any(x <= event.x < x + w and y <= event.y < y + h for x, y, w, h in self._own_rects)
         return False
+
+    def _focus_window_changed(self, focus: object) -> None:
+        self._active = focus is not None  # a window of this app has keyboard focus (any of them)
+        self._refresh_own_rects()
+
+    def _refresh_own_rects(self) -> None:
+        self._own_rects = tuple(
+            (g.x(), g.y(), g.width(), g.height()) for g in (w.frameGeometry() for w in _own_windows())
+        )
+
+    # ----- placement --------------------------------------------------------------------------
+    def place(self) -> placement.Placement | None:
+        """Put the window beside the game (moving the demo game to the corner first), once per game.
+
+        Only on X11 with a display; a saved position that fits and stays clear of the game wins."""
+        game = self.session.game
+        if not self.place_window or game is None or game is self._placed_for:
+            return None
+        if QApplication.platformName() != "xcb":
+            return None
+        self._placed_for = game
+        try:
+            return self._place(game)
+        except Exception as exc:  # placement is a convenience: never a reason to fail
+            LOG.warning("could not place the window beside the game: %s", exc)
+            return None
+
+    def _place(self, game: Any) -> placement.Placement:
+        connector = game.connector
+        wid = connector.window_id
+        with placement.X11Desk(connector.display or None) as desk:
+            screen = desk.work_area()
+            frame = desk.frame(wid) if wid else None
+            saved = placement.parse_rect(self.session.settings.window_geometry)
+            plan = placement.plan(screen, frame, own_game=game.process is not None, saved=saved)
+            if plan.game_to is not None and wid:
+                desk.move_frame(wid, *plan.game_to)
+        self.set_frame(plan.window)
+        if plan.overlaps:
+            self.show_message(
+                "The screen has no room beside the game for this window: it overlaps the game. Move "
+                "or shrink the game's window, and this one beside it.",
+                "note",
+            )
+        return plan
+
+    def set_frame(self, rect: placement.Rect) -> None:
+        """Move and size the window so its frame (decorations included) covers ``rect``."""
+        w = self.window
+        frame, inner = w.frameGeometry(), w.geometry()
+        dw = frame.width() - inner.width() if w.isVisible() else 0
+        dh = frame.height() - inner.height() if w.isVisible() else 0
+        x, y, width, height = rect
+        w.resize(max(1, width - dw), max(1, height - dh))
+        w.move(x, y)
 
     def eventFilter(self, obj: QObject | None, event: QEvent | None) -> bool:
         if obj is self.window and event is not None:
             kind = event.type()
             if kind in (QEvent.Type.Move, QEvent.Type.Resize, QEvent.Type.Show):
-                g = self.window.frameGeometry()
-                self._geometry = (g.x(), g.y(), g.width(), g.height())
+                self._refresh_own_rects()
+                if kind != QEvent.Type.Show and self.window.isVisible():
+                    g = self.window.frameGeometry()
+                    rect = (g.x(), g.y(), g.width(), g.height())
+                    self.session.settings.window_geometry = placement.format_rect(rect)
             elif kind == QEvent.Type.ActivationChange:
-                self._active = self.window.isActiveWindow()
+                self._active = QApplication.activeWindow() is not None
             elif kind == QEvent.Type.Close:
+                if not self.may_close():
+                    event.ignore()
+                    return True
                 self.shutdown()
         return False
+
+    def may_close(self) -> bool:
+        """Ask first when closing would cut a recording or a fine-tune short."""
+        busy = []
+        if self.session.recording_now:
+            busy.append("an episode is being recorded (it is saved as it stands)")
+        finetune = self.window.finetune
+        if finetune.job is not None and finetune.job.running:
+            busy.append("a fine-tune is running (it saves a checkpoint; Resume continues it)")
+        if not busy:
+            return True
+        return self.confirm(self.window, "Really quit? " + "; ".join(busy).capitalize() + ".")
 
     def shutdown(self) -> None:
         """Stop play and close the game; the window is going away."""
         self.figures_timer.stop()
+        self.preview_timer.stop()
         self.window.episodes.shutdown()
         self.window.finetune.shutdown()
         self.save_settings(self.session.settings)
         self.session.close()
+
+
+def _own_windows() -> list[QWidget]:
+    app = QApplication.instance()
+    if not isinstance(app, QApplication):
+        return []
+    return [w for w in app.topLevelWidgets() if w.isVisible() and w.isWindow()]
+
+
+def _game_gone(exc: BaseException) -> bool:
+    """The game's window closed or its process died (the capture says so by type)."""
+    from app.games.desktop import GameWindowGone
+    from recorder.window_capture import WindowGone
+
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, (GameWindowGone, WindowGone)):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False

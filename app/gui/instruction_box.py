@@ -106,6 +106,9 @@ class InstructionBox(QWidget):
     def _submit(self) -> None:
         text = self.edit.text().strip()
         if not text:
+            self.status.setStyleSheet("color:#b71c1c; font-weight:bold;")
+            self.status.setText("Type an instruction first: an empty one leaves the agent without a task.")
+            self.edit.setFocus()
             return
         history = [h for h in self.edit.history if h != text] + [text]
         self.edit.set_history(history)

@@ -1,14 +1,19 @@
 """The main window: assembles the widgets; the flows live in ``controller``.
 
-Layout: pickers and Settings on top; the game view (with its overlay) and the live figures in the
-middle; the control bar and the instruction box below; a message banner for errors and notes, and
-a status bar with progress while something loads. The episodes and fine-tune panels are docks on
-the right (View menu, or the Episodes / Fine-tune buttons), hidden until asked for.
+Layout, narrow enough to sit beside the game on a 1366×768 screen: the pickers and the panel
+buttons on top; the game view (with its overlay) in the middle; the control bar and the instruction
+box below; a message banner for errors and notes, a red strip while recording, and a status bar
+with progress while something loads. The right dock area holds the live figures and, below them as
+tabs, the episodes and fine-tune panels (View menu, or the Episodes / Fine-tune buttons); those
+scroll inside their dock, so opening one never widens the window.
 """
 
 from __future__ import annotations
 
-from PyQt6.QtCore import Qt
+from pathlib import Path
+
+from PyQt6.QtCore import Qt, QUrl
+from PyQt6.QtGui import QAction, QDesktopServices, QKeySequence
 from PyQt6.QtWidgets import (
     QDockWidget,
     QHBoxLayout,
@@ -16,6 +21,7 @@ from PyQt6.QtWidgets import (
     QMainWindow,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
@@ -33,6 +39,22 @@ STYLES = {
     "note": "background:#fff8e1; color:#5d4037; border:1px solid #ffca28;",
     "info": "background:#e3f2fd; color:#0d47a1; border:1px solid #64b5f6;",
 }
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+# Help menu: title -> the README section (GitHub's anchor of its heading)
+HELP_SECTIONS = {
+    "Getting started": "set-up-and-run",
+    "The window": "the-window",
+    "Safety: panic key and taking over": "safety",
+    "Episodes and fine-tuning": "episodes-and-fine-tuning",
+    "Honest limits": "honest-limits",
+}
+
+
+def help_url(anchor: str) -> QUrl:
+    url = QUrl.fromLocalFile(str(README))
+    url.setFragment(anchor)
+    return url
 
 
 class MessageBanner(QWidget):
@@ -66,26 +88,44 @@ class MainWindow(QMainWindow):
     def __init__(self, display: str | None = None) -> None:
         super().__init__()
         self.setWindowTitle("jarvis-play")
+        self.setDockNestingEnabled(True)
         self.model_picker = ModelPicker()
         self.game_picker = GamePicker(display=display)
         self.settings_button = QPushButton("Settings…")
         self.banner = MessageBanner()
+        self.recording_strip = QLabel("● RECORDING: this run is being saved as an episode")
+        self.recording_strip.setObjectName("recordingStrip")
+        self.recording_strip.setStyleSheet(
+            "background:#c62828; color:white; font-weight:bold; padding:4px 8px;"
+        )
+        self.recording_strip.hide()
         self.view = GameView()
         self.status_panel = StatusPanel()
-        self.status_panel.setFixedWidth(230)
         self.controls = ControlBar()
         self.instruction = InstructionBox()
 
-        top = QHBoxLayout()
-        top.addWidget(self.model_picker, 3)
-        top.addWidget(self.game_picker, 3)
-        top.addWidget(self.settings_button)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.settings_button)
         self.episodes = EpisodesPanel()
         self.finetune = FinetunePanel()
+        self.live_dock = self._dock("Live", self.status_panel, scroll=False)
+        self.live_dock.setFeatures(QDockWidget.DockWidgetFeature.NoDockWidgetFeatures)
+        self.live_dock.show()
         self.episodes_dock = self._dock("Episodes", self.episodes)
         self.finetune_dock = self._dock("Fine-tune", self.finetune)
+        self.splitDockWidget(self.live_dock, self.episodes_dock, Qt.Orientation.Vertical)
         self.tabifyDockWidget(self.episodes_dock, self.finetune_dock)
+        file_menu = self.menuBar().addMenu("&File")  # type: ignore[union-attr]
+        self.settings_action = QAction("&Settings…", self)
+        self.settings_action.triggered.connect(self.settings_button.click)
+        file_menu.addAction(self.settings_action)  # type: ignore[union-attr]
+        file_menu.addSeparator()  # type: ignore[union-attr]
+        self.quit_action = QAction("&Quit", self)
+        self.quit_action.setShortcut(QKeySequence(QKeySequence.StandardKey.Quit))
+        self.quit_action.triggered.connect(self.close)
+        file_menu.addAction(self.quit_action)  # type: ignore[union-attr]
         view_menu = self.menuBar().addMenu("&View")  # type: ignore[union-attr]
+        self.panel_buttons: dict[str, QPushButton] = {}
         for dock in (self.episodes_dock, self.finetune_dock):
             action = dock.toggleViewAction()
             view_menu.addAction(action)  # type: ignore[union-attr]
@@ -93,14 +133,26 @@ class MainWindow(QMainWindow):
             button.setCheckable(True)
             action.toggled.connect(button.setChecked)  # type: ignore[union-attr]
             button.clicked.connect(action.trigger)  # type: ignore[union-attr]
-            top.addWidget(button)
-        middle = QHBoxLayout()
-        middle.addWidget(self.view, 1)
-        middle.addWidget(self.status_panel, 0, Qt.AlignmentFlag.AlignTop)
+            buttons.addWidget(button)
+            self.panel_buttons[dock.windowTitle()] = button
+        buttons.addStretch(1)
+        help_menu = self.menuBar().addMenu("&Help")  # type: ignore[union-attr]
+        self.help_actions: list[QAction] = []
+        for title, anchor in HELP_SECTIONS.items():
+            item = QAction(title, self)
+            url = help_url(anchor)
+            item.setData(url)
+            item.triggered.connect(lambda _c=False, u=url: QDesktopServices.openUrl(u))
+            help_menu.addAction(item)  # type: ignore[union-attr]
+            self.help_actions.append(item)
+
         col = QVBoxLayout()
-        col.addLayout(top)
+        col.addWidget(self.model_picker)
+        col.addWidget(self.game_picker)
+        col.addLayout(buttons)
+        col.addWidget(self.recording_strip)
         col.addWidget(self.banner)
-        col.addLayout(middle, 1)
+        col.addWidget(self.view, 1)
         col.addWidget(self.controls)
         col.addWidget(self.instruction)
         central = QWidget()
@@ -112,13 +164,21 @@ class MainWindow(QMainWindow):
         self.progress.setRange(0, 0)  # busy: loading has no meaningful percentage
         self.progress.setFixedWidth(120)
         self.progress.hide()
-        self.statusBar().addWidget(self.progress_text, 1)
-        self.statusBar().addPermanentWidget(self.progress)
+        self.statusBar().addWidget(self.progress_text, 1)  # type: ignore[union-attr]
+        self.statusBar().addPermanentWidget(self.progress)  # type: ignore[union-attr]
 
-    def _dock(self, title: str, panel: QWidget) -> QDockWidget:
+    def _dock(self, title: str, panel: QWidget, scroll: bool = True) -> QDockWidget:
+        """A dock on the right; a panel taller or wider than the room it gets scrolls inside it."""
         dock = QDockWidget(title, self)
         dock.setObjectName(title)
-        dock.setWidget(panel)
+        if scroll:
+            area = QScrollArea()
+            area.setWidgetResizable(True)
+            area.setWidget(panel)
+            area.setMinimumWidth(260)
+            dock.setWidget(area)
+        else:
+            dock.setWidget(panel)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
         dock.hide()
         return dock
@@ -127,3 +187,8 @@ class MainWindow(QMainWindow):
         """Show what is loading (``None``: nothing is)."""
         self.progress.setVisible(text is not None)
         self.progress_text.setText(text or "")
+
+    def set_recording(self, on: bool) -> None:
+        """The red strip and the title say so while a run is written to disk."""
+        self.recording_strip.setVisible(on)
+        self.setWindowTitle("● REC · jarvis-play" if on else "jarvis-play")

@@ -38,6 +38,9 @@ DEFAULT_LABELS: dict[str, str] = {
 BADGES: dict[str, tuple[str, str]] = {
     "agent": ("AGENT", "#d32f2f"),
     "human": ("HUMAN", "#2e7d32"),
+    "held": ("YOU · hand back when done", "#2e7d32"),  # an explicit take over: no quiet-time resume
+    "waiting": ("AGENT · waiting for game focus", "#ef6c00"),  # click into the game to let it play
+    "teleop": ("YOU PLAY · recording", "#2e7d32"),
     "paused": ("PAUSED", "#f9a825"),
     "stopped": ("STOPPED", "#616161"),
     "idle": ("IDLE", "#616161"),

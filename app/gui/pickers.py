@@ -39,7 +39,7 @@ class ModelPicker(QWidget):
         row.setContentsMargins(0, 0, 0, 0)
         self.combo = QComboBox()
         self.combo.setEditable(True)
-        self.combo.setMinimumContentsLength(22)
+        self.combo.setMinimumContentsLength(14)
         self.combo.addItems(["tiny", "CraftJarvis/JarvisVLA-Qwen2-VL-7B", "http://localhost:8000/v1"])
         self.combo.setToolTip(MODEL_HINT)
         self.combo.lineEdit().setPlaceholderText(MODEL_HINT)
@@ -75,6 +75,19 @@ class ModelPicker(QWidget):
             self.model_chosen.emit(self.spec())
 
 
+OWN_TITLE = "jarvis-play"  # every window of ours carries it (the main window, its dialogs, floating panels)
+
+
+def game_windows(titles: list[str]) -> list[str]:
+    """The titles a person may pick as the game: never jarvis-play's own windows."""
+    from PyQt6.QtWidgets import QApplication
+
+    app = QApplication.instance()
+    widgets = app.topLevelWidgets() if isinstance(app, QApplication) else []
+    ours = {w.windowTitle() for w in widgets if w.isVisible() and w.windowTitle()}
+    return [t for t in titles if OWN_TITLE not in t.lower() and t not in ours]
+
+
 ARG_HINTS = {
     "demo": "",
     "window": "part of the game window's title, e.g. Minecraft",
@@ -99,7 +112,7 @@ class GamePicker(QWidget):
             self.kind.addItem(label, kind)
         self.arg = QComboBox()
         self.arg.setEditable(True)
-        self.arg.setMinimumContentsLength(16)
+        self.arg.setMinimumContentsLength(10)
         self.open = QPushButton("Open game")
         row.addWidget(QLabel("Game"))
         row.addWidget(self.kind)
@@ -125,7 +138,7 @@ class GamePicker(QWidget):
         self.arg.setEnabled(bool(hint))
         self.arg.lineEdit().setPlaceholderText(hint)
         if kind == "window":
-            self.arg.addItems(list_windows(self.display))  # what is open now
+            self.arg.addItems(game_windows(list_windows(self.display)))  # what is open now
         elif kind == "minerl":
             self.arg.addItems(["minerl", "minestudio"])
         self.arg.setCurrentText("" if kind != "minerl" else "minerl")

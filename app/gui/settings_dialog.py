@@ -42,7 +42,7 @@ def _spin(value: float, low: float, high: float, step: float, decimals: int = 2)
 class SettingsDialog(QDialog):
     def __init__(self, settings: Settings, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setWindowTitle("Settings")
+        self.setWindowTitle("Settings · jarvis-play")
         self.original = settings
         s = settings
         tabs = QTabWidget()
@@ -55,6 +55,12 @@ class SettingsDialog(QDialog):
         self.history_frames.setValue(s.history_frames)
         self.mouse_sensitivity = _spin(s.mouse_sensitivity, 0.01, 1.0, 0.05)
         self.resume_after = _spin(s.resume_after_s, 0, 60, 0.5, 1)
+        self.takeover_quiet_resume = QCheckBox("“Take over” also ends after that quiet time")
+        self.takeover_quiet_resume.setChecked(s.takeover_quiet_resume)
+        self.takeover_quiet_resume.setToolTip(
+            "Off: after Take over you keep control until Hand back or the pause key. The quiet time "
+            "always applies when you take over by simply touching the game."
+        )
         self.tasks_file = QLineEdit(s.tasks_file)
         self.tasks_file.setPlaceholderText("instructions.json (default: from the checkpoint folder)")
         form.addRow("Tick rate (Hz)", self.tick_hz)
@@ -62,6 +68,7 @@ class SettingsDialog(QDialog):
         form.addRow("History frames", self.history_frames)
         form.addRow("Mouse sensitivity (Minecraft)", self.mouse_sensitivity)
         form.addRow("Agent resumes after (s quiet)", self.resume_after)
+        form.addRow(self.takeover_quiet_resume)
         form.addRow("Task file", self.tasks_file)
         tabs.addTab(play, "Play")
 
@@ -122,6 +129,7 @@ class SettingsDialog(QDialog):
         s.history_frames = self.history_frames.value()
         s.mouse_sensitivity = self.mouse_sensitivity.value()
         s.resume_after_s = self.resume_after.value()
+        s.takeover_quiet_resume = self.takeover_quiet_resume.isChecked()
         s.tasks_file = self.tasks_file.text().strip()
         s.record = self.record.isChecked()
         s.episodes_dir = self.episodes_dir.text().strip()

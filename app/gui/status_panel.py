@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from PyQt6.QtWidgets import QFormLayout, QGroupBox, QLabel, QWidget
 
 from app.gui.overlay import BADGES
@@ -24,11 +26,12 @@ class StatusPanel(QGroupBox):
             ("null_actions", "Null actions", "applied actions that pressed nothing and did not look"),
             ("view_fps", "View fps", "frames this window painted in the last second"),
             ("model", "Model spec", "the loaded model"),
+            ("adapter", "Adapter", "the LoRA adapter the model runs with (Fine-tune panel: Use adapter…)"),
             ("game", "Game", "what is being played"),
         ):
             value = QLabel("–")
             value.setToolTip(tip)
-            value.setWordWrap(key in ("model", "game"))
+            value.setWordWrap(key in ("model", "game", "adapter"))
             self.values[key] = value
             form.addRow(label, value)
         self.set_mode("idle")
@@ -39,6 +42,15 @@ class StatusPanel(QGroupBox):
         self.mode.setStyleSheet(
             f"background:{color}; color:white; font-weight:bold; padding:4px 10px; border-radius:4px;"
         )
+
+    def clear_figures(self) -> None:
+        """No run: no figures (a stopped run's last numbers would read as live)."""
+        for key in ("model_ms", "actions_per_s", "ticks_per_s", "missed_ticks", "null_actions", "view_fps"):
+            self.values[key].setText("–")
+
+    def set_adapter(self, adapter: str | None) -> None:
+        self.values["adapter"].setText(Path(adapter).name if adapter else "none (base model)")
+        self.values["adapter"].setToolTip(adapter or "the base model, without an adapter")
 
     def set_figures(self, fig: Figures, view_fps: float) -> None:
         v = self.values

@@ -52,6 +52,9 @@ class ControlConfig:
     resume_after_s: float = 2.0  # agent resumes after this much human quiet; 0 = only by the pause key
     start_paused: bool = False
     person_only: bool = False  # teleop: the person plays throughout; only a stop changes anything
+    # an explicit take over (the window's button) holds until the person hands back (resume or the
+    # pause key); True lets the quiet-time resume end it too, as it ends a takeover by touching the game
+    takeover_quiet_resume: bool = False
 
 
 @dataclass(frozen=True)
@@ -80,11 +83,17 @@ class Control:
         self._last_human = -1e18
         self._hotkeys_down: set[str] = set()
         self._human_down: set[str] = set()  # keys and buttons the person holds: never quiet while held
+        self._held = False  # an explicit take over holds control until the person hands back
         self.stopped = threading.Event()
 
     @property
     def mode(self) -> Mode:
         return self._mode
+
+    @property
+    def held(self) -> bool:
+        """The person took over explicitly and keeps control until they hand back."""
+        return self._held and self._mode is Mode.HUMAN
 
     def _fire(self, event: str, reason: str) -> Mode:
         with self._lock:
@@ -93,6 +102,7 @@ class Control:
             if self.config.person_only and new is not Mode.STOPPED:
                 new = old
             if new is not old:
+                self._held = event == "take"
                 if old is Mode.AGENT or new is Mode.STOPPED:
                     self.release()  # handover: nothing the agent pressed stays down
                 self._mode = new
@@ -143,7 +153,9 @@ class Control:
     def take_over(self, reason: str = "take over") -> Mode:
         """Hand control to the person without them touching the game (the window's button).
 
-        The quiet-time resume counts from their first real input, not from the click.
+        It holds until the person hands back (``resume`` or the pause key); with
+        ``takeover_quiet_resume`` the quiet-time resume may end it too, counted from their first real
+        input, not from the click.
         """
         with self._lock:
             if self._mode in (Mode.AGENT, Mode.PAUSED):
@@ -159,6 +171,7 @@ class Control:
             if (
                 self._mode is Mode.HUMAN
                 and quiet > 0
+                and not (self._held and not self.config.takeover_quiet_resume)
                 and not self._human_down
                 and now - self._last_human >= quiet
             ):

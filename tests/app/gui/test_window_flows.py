@@ -50,13 +50,17 @@ def test_pause_and_take_over_stop_injection(qtbot: Any, gui: Gui) -> None:  # no
 
     qtbot.mouseClick(controls.take_over, Qt.MouseButton.LeftButton)
     assert gui.session.mode == "human"
-    qtbot.waitUntil(lambda: gui.window.status_panel.mode.text() == "HUMAN", timeout=2_000)
+    qtbot.waitUntil(lambda: gui.window.status_panel.mode.text().startswith("YOU"), timeout=2_000)
     frozen = _applied(gui)
     qtbot.wait(300)
     assert _applied(gui) == frozen and gui.connector.held == frozenset()
     assert gui.session.mode == "human"  # no quiet-time resume without any human input
-    qtbot.mouseClick(controls.pause, Qt.MouseButton.LeftButton)  # "Resume" hands back to the agent
+    # while the person holds control, Pause is not a disguised "Resume": Hand back is the way back
+    assert controls.pause.text() == "Pause" and not controls.pause.isEnabled()
+    assert controls.hand_back.isEnabled() and not controls.take_over.isEnabled()
+    qtbot.mouseClick(controls.hand_back, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: gui.session.mode == "agent" and _applied(gui) > frozen, timeout=3_000)
+    assert gui.window.status_panel.mode.text() == "AGENT"
 
     qtbot.mouseClick(controls.stop, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: gui.session.mode == "stopped", timeout=3_000)
