@@ -29,8 +29,6 @@ CHILD = textwrap.dedent(
     from app.games.spec import OpenGame
     from app.session import Session
     from app.settings import Settings
-    from model.actions.env import null_action
-    from model.policies.scripted import ScriptedPolicy
 
     class Loud(FakeConnector):
         def release_all(self):
@@ -47,12 +45,9 @@ CHILD = textwrap.dedent(
     def game(spec, options=None, *, display=None, progress=None):
         return OpenGame(spec, Loud(), "a loud fake game", None, "fake")
 
-    def model(spec, settings):
-        return ScriptedPolicy([dict(null_action(), forward=1, attack=1)], loop=True)
-
-    with Session(Settings(tick_hz=50), listen=False, game_factory=game, policy_factory=model) as session:
+    with Session(Settings(tick_hz=50), listen=False, game_factory=game) as session:
         session.open_game("fake")
-        session.load_model("tiny")
+        session.load_model("scripted:" + {actions!r})  # the real factory: a scripted model
         session.start(seconds=30)
         session.wait()
     """
@@ -64,7 +59,9 @@ CHILD = textwrap.dedent(
 )
 def test_signals_release_held_input(sig: int, code: int, tmp_path: Path) -> None:
     script = tmp_path / "child.py"
-    script.write_text(CHILD.format(repo=str(REPO)))
+    actions = tmp_path / "hold.jsonl"
+    actions.write_text('{"forward": 1, "attack": 1}\n')
+    script.write_text(CHILD.format(repo=str(REPO), actions=str(actions)))
     proc = subprocess.Popen(
         [sys.executable, str(script)],
         stdout=subprocess.PIPE,
