@@ -1,21 +1,30 @@
-"""The fast constrained decoder (``--engine fast``): ``VLA.generate``'s action tokens, fewer launches.
+"""The fast constrained decoder (``--engine fast``): ``VLA.generate``'s action tokens, less overhead.
 
 A constrained step is one prefill (about 300 image tokens plus the text) and k+2 one-token decode
-steps. In eager transformers each decode step is bound by kernel launches (hundreds per token for a
-28-layer model) and by ``generate``'s per-token Python, not by the GPU. Here:
+steps. In eager transformers both are bound by Python and kernel launches (hundreds per layer pass),
+and by host synchronisations inside the model code (rope index, image-token checks, vision splits),
+not by the GPU. Here:
 
-* the KV cache is a ``StaticCache`` allocated once (and again only when a longer prompt arrives), so
-  every decode step has fixed shapes and fixed addresses;
-* on CUDA the one-token step (embedding, decoder, head) is captured once as a CUDA graph and replayed;
-  its attention mask is computed inside the graph from a position buffer, so transformers' mask code
-  (which synchronises with the host) never runs in it. If capture fails, or the replayed logits do not
-  match an eager step on the first use, the decoder stays eager and says why in ``mode``;
+* **the token layout is computed once.** The chat text, the image sizes and the image-token count fix
+  the input ids, the multimodal rope positions and where the image features go; they are cached per
+  layout, so a tick only turns the new frame into pixel values (no tokenizer, no rope-index code);
+* **the prompt head is reused.** Everything before the first image (system message, instruction) has
+  the same keys and values every tick while the instruction stands; it stays in the static cache and
+  only the rest (image, closing tags) is run. A new instruction (another layout prefix) recomputes it;
+* **the vision tower and the prefill run as one CUDA graph** per layout, captured the second time a
+  layout is seen (a one-off layout never pays for a capture). The vision blocks are called here with
+  SDPA over each image's span (the spans are known on the host), so nothing in the graph syncs;
+* the KV cache is a ``StaticCache`` allocated once (and again only when a longer prompt arrives), and
+  the one-token decode step is a second CUDA graph; its attention mask is built inside the graph;
 * the action grammar is a table of additive masks on the device, indexed by the grammar state; the
   only host work per token is reading the chosen id (needed anyway to stop after the yaw token).
 
-Greedy decoding gives exactly the plain path's tokens (checked by tests on CPU, and by
-``bench gpu-check`` on a GPU). Sampling draws from the same distribution with a different random
-stream. Unconstrained requests go to the plain path.
+Every graph is checked against the eager computation on its first replay, and the decomposed vision
+tower against the library's on the first image of each size; on any mismatch or error the decoder
+falls back (library vision, eager prefill, eager decode) and says why in ``mode``. Greedy decoding
+gives the plain path's tokens (checked by tests on CPU, and by ``bench gpu-check`` on a GPU).
+Sampling draws from the same distribution with a different random stream. Unconstrained requests go
+to the plain path.
 """
 
 from __future__ import annotations
@@ -23,6 +32,8 @@ from __future__ import annotations
 import inspect
 import logging
 import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
 from typing import Any
 
 from model.actions.grammar import ALLOWED, YAW_IDS, complete
@@ -33,6 +44,8 @@ from model.vla import VLA, Generation, Sampling
 LOG = logging.getLogger(__name__)
 MAX_ACTION_TOKENS = 10  # ≤ 8 button groups + pitch + yaw, as the plain path's max_new_tokens
 CACHE_STEP = 256  # cache lengths are rounded up to this, so small prompt changes reuse the cache
+MAX_LAYOUTS = 8  # token layouts remembered (each may hold a captured prefill graph)
+VISION_START_ID = 151652
 
 
 def _language_model(model: Any) -> Any:
@@ -47,10 +60,41 @@ def _language_model(model: Any) -> Any:
     raise TypeError(f"{type(model).__name__}: no language_model found for the fast decoder")
 
 
+def _inner(model: Any) -> Any:
+    """The ``Qwen2VLModel`` (``visual``, ``get_rope_index``), through a PEFT wrapper if there is one."""
+    for candidate in (
+        model,
+        getattr(model, "base_model", None),
+        getattr(getattr(model, "base_model", None), "model", None),
+    ):
+        inner = getattr(candidate, "model", None)
+        if inner is not None and hasattr(inner, "get_rope_index"):
+            return inner
+    return getattr(model, "model", model)
+
+
+@dataclass
+class _Layout:
+    """What a prompt's token layout fixes, computed once: ids, rope positions, image slots."""
+
+    ids: Any  # (1, n) long, host
+    grids: tuple[tuple[int, int, int], ...]
+    positions: Any  # (3, 1, n) long, host
+    delta: int  # rope position minus cache index for every later token
+    prefix: tuple[int, ...]  # the ids before the first image: their keys/values do not change
+    seen: int = 0
+    device: dict[str, Any] = field(default_factory=dict)  # device copies, the prefill graph
+    graph_error: str | None = None
+
+    @property
+    def length(self) -> int:
+        return int(self.ids.shape[1])
+
+
 class FastVLA:
     """A ``VLA`` stand-in for ``LocalPolicy``: same ``generate``, ``lock``, ``tokenizer``, ``name``."""
 
-    def __init__(self, vla: VLA, cuda_graph: bool | None = None) -> None:
+    def __init__(self, vla: VLA, cuda_graph: bool | None = None, prefix_reuse: bool = True) -> None:
         import torch
 
         self.vla = vla
@@ -60,11 +104,18 @@ class FastVLA:
         self.name = vla.name + " (fast)"
         self.device = vla.device
         self.use_graph = (self.device.type == "cuda") if cuda_graph is None else cuda_graph
-        self.mode = "eager static cache" + ("" if self.use_graph else " (no CUDA)")
+        self.prefix_reuse = prefix_reuse
+        self.notes: list[str] = []  # fallbacks taken, for the benchmark's report
+        self.stats = {"prefix_computed": 0, "prefix_reused": 0, "prefill_graph_replays": 0}
         self._cache: Any = None
         self._cache_len = 0
         self._graph: Any = None
         self._static: dict[str, Any] = {}
+        self._layouts: OrderedDict[tuple[Any, ...], _Layout] = OrderedDict()
+        self._prefix_key: tuple[int, ...] | None = None  # whose keys/values fill cache slots [0, len)
+        self._vision_rope: dict[tuple[Any, ...], Any] = {}  # grids -> (cos, sin)
+        self._own_vision: bool | None = None  # None: not yet checked against the library's
+        self._model = vla.model
         vocab = vla.model.get_output_embeddings().weight.shape[0]
         rows = {state: state + 1 for state in ALLOWED}  # START=-1 -> 0, group g -> g + 1
         masks = torch.full((max(rows.values()) + 1, vocab), float("-inf"))
@@ -81,52 +132,90 @@ class FastVLA:
     def generate(
         self, messages: list[Message], images: list[Any], sampling: Sampling, constrained: bool = True
     ) -> Generation:
-        if not constrained:
-            return self.vla.generate(messages, images, sampling, constrained=False)
+        if not constrained or not images:
+            return self.vla.generate(messages, images, sampling, constrained=constrained)
         import torch
 
+        if self.vla.model is not self._model:  # an adapter was attached or removed: new weights
+            self._forget()
         t0 = time.perf_counter()
-        batch = self.vla.inputs(messages, images, force_begin=True)
+        layout, pixels = self._prepare(messages, images)
         t1 = time.perf_counter()
         if sampling.seed is not None:
             torch.manual_seed(sampling.seed)
         with torch.inference_mode():
-            new = self._decode(batch, sampling.temperature)
+            new, prefill_ms = self._decode(layout, pixels, sampling.temperature)
         t2 = time.perf_counter()
         ids = complete(new) if new and new[-1] in self._yaw else [BEGIN_ID, *new]
         text = self.tokenizer.decode(ids, skip_special_tokens=False)
         timings = {
             "prepare_ms": (t1 - t0) * 1e3,
             "generate_ms": (t2 - t1) * 1e3,
+            "prefill_ms": prefill_ms,
             "new_tokens": float(len(new)),
         }
         return Generation(ids=ids, text=text, timings_ms=timings)
 
+    # ----- host side: the layout, the pixels ------------------------------------------------------
+    def _prepare(self, messages: list[Message], images: list[Any]) -> tuple[_Layout, Any]:
+        """The cached layout for this prompt and this tick's pixel values (host tensors)."""
+        key = (self.vla.render(messages), tuple(getattr(image, "size", None) for image in images))
+        layout = self._layouts.get(key)
+        if layout is None:
+            batch = self.vla.inputs(messages, images, force_begin=True, on_device=False)
+            layout = self._new_layout(batch)
+            self._layouts[key] = layout
+            while len(self._layouts) > MAX_LAYOUTS:
+                self._layouts.popitem(last=False)
+            pixels = batch["pixel_values"]
+        else:
+            self._layouts.move_to_end(key)
+            pixels = self.processor.image_processor(images=images, return_tensors="pt")["pixel_values"]
+        layout.seen += 1
+        return layout, pixels
+
+    def _new_layout(self, batch: Any) -> _Layout:
+        ids = batch["input_ids"]
+        grids = batch["image_grid_thw"]
+        positions, deltas = _inner(self.vla.model).get_rope_index(
+            ids, batch.get("mm_token_type_ids"), grids, None, batch.get("attention_mask")
+        )
+        id_list = ids[0].tolist()
+        first_image = id_list.index(VISION_START_ID) if VISION_START_ID in id_list else 0
+        return _Layout(
+            ids=ids,
+            grids=tuple(tuple(int(x) for x in row) for row in grids.tolist()),
+            positions=positions.to("cpu"),
+            delta=int(deltas.reshape(-1)[0]),
+            prefix=tuple(id_list[:first_image]) if self.prefix_reuse else (),
+        )
+
     # ----- decoding -------------------------------------------------------------------------------
-    def _decode(self, batch: Any, temperature: float) -> list[int]:
+    def _decode(self, layout: _Layout, pixels: Any, temperature: float) -> tuple[list[int], float]:
         import torch
 
-        length = int(batch["input_ids"].shape[1])
+        t0 = time.perf_counter()
+        length = layout.length
         self._ensure_cache(length + MAX_ACTION_TOKENS + 1)
-        self._cache.reset()
-        out = self.vla.model(**batch, **{self._cache_kw: self._cache}, use_cache=True, logits_to_keep=1)
-        rope_deltas = getattr(_inner(self.vla.model), "rope_deltas", None)
-        delta = int(rope_deltas.reshape(-1)[0]) if rope_deltas is not None else 0
-        logits = out.logits[:, -1]
+        scores = self._prefill(layout, pixels)
+        if self.device.type == "cuda":
+            torch.cuda.synchronize()
+        prefill_ms = (time.perf_counter() - t0) * 1e3
         state, new = -1, []
         for step in range(MAX_ACTION_TOKENS):
-            scores = logits.float() + self._masks[state + 1]
+            if step:
+                scores = scores.float() + self._masks[state + 1]
             if temperature > 0:
                 token = torch.multinomial(torch.softmax(scores / temperature, dim=-1), 1)
             else:
                 token = scores.argmax(dim=-1, keepdim=True)
-            chosen = int(token)
+            chosen = int(token)  # the one host sync per token: the grammar and the stop need the id
             new.append(chosen)
             if chosen in self._yaw:
                 break
             state = ID_TO_GROUP_VALUE[chosen][0]
-            logits = self._step(token.view(1, 1), length + step, delta)
-        return new
+            scores = self._step(token.view(1, 1), length + step, layout.delta)
+        return new, prefill_ms
 
     def _ensure_cache(self, needed: int) -> None:
         from transformers import StaticCache
@@ -137,6 +226,24 @@ class FastVLA:
         self._cache = StaticCache(config=self.vla.model.config, max_cache_len=self._cache_len)
         self._graph = None  # bound to the old cache's tensors
         self._static = {}
+        self._prefix_key = None
+        for layout in self._layouts.values():
+            layout.device.clear()
+
+    def _forget(self) -> None:
+        """Drop everything bound to the old weights: graphs, cached keys/values, layouts."""
+        self._model = self.vla.model
+        self._cache, self._cache_len, self._graph, self._static = None, 0, None, {}
+        self._layouts.clear()
+        self._prefix_key = None
+
+    def _set_cache_length(self, length: int) -> None:
+        """Where the next forward writes: the static cache layers append at their own counter."""
+        for layer in self._cache.layers:
+            if getattr(layer, "is_initialized", False):
+                layer.cumulative_length.fill_(length)
+            else:
+                layer.cumulative_length = layer.cumulative_length.new_tensor(length)
 
     @property
     def _cache_kw(self) -> str:
@@ -144,8 +251,207 @@ class FastVLA:
         names = inspect.signature(_language_model(self.vla.model).forward).parameters
         return "cache" if "cache" in names else "past_key_values"
 
+    # ----- prefill: prefix, vision, the rest ------------------------------------------------------
+    def _prefill(self, layout: _Layout, pixels: Any) -> Any:
+        """Grammar-masked scores of the first answer token; the cache holds the whole prompt after it."""
+        start = len(layout.prefix)
+        if start and self._prefix_key != layout.prefix:
+            self._run_prefix(layout)
+        elif start:
+            self.stats["prefix_reused"] += 1
+        dev = self._device_state(layout)
+        dev["pixels"].copy_(pixels, non_blocking=True)
+        self._set_cache_length(start)
+        if "graph" in dev:
+            dev["graph"].replay()
+            self.stats["prefill_graph_replays"] += 1
+            return dev["scores"]
+        if self.use_graph and layout.seen >= 2 and layout.graph_error is None and self._own_vision:
+            return self._capture_prefill(layout, dev, start)
+        return self._prefill_body(layout, dev)
+
+    def _run_prefix(self, layout: _Layout) -> None:
+        import torch
+
+        start = len(layout.prefix)
+        model = self.vla.model
+        ids = layout.ids[:, :start].to(self.device)
+        kv = torch.arange(self._cache_len, device=self.device)
+        mask = (kv[None, :] <= torch.arange(start, device=self.device)[:, None]).view(1, 1, start, -1)
+        self._set_cache_length(0)
+        _language_model(model)(
+            inputs_embeds=model.get_input_embeddings()(ids),
+            position_ids=layout.positions[:, :, :start].to(self.device),
+            attention_mask={"full_attention": mask, "sliding_attention": mask},
+            use_cache=True,
+            **{self._cache_kw: self._cache},
+        )
+        self._prefix_key = layout.prefix
+        self.stats["prefix_computed"] += 1
+
+    def _device_state(self, layout: _Layout) -> dict[str, Any]:
+        """The layout's fixed tensors on the device (ids, positions, mask, image slots), made once."""
+        import torch
+
+        from model.actions.tokens import IMAGE_PAD_ID
+
+        dev = layout.device
+        if dev:
+            return dev
+        start, n = len(layout.prefix), layout.length
+        device = self.device
+        ids = layout.ids[:, start:]
+        kv = torch.arange(self._cache_len, device=device)
+        rows = torch.arange(start, n, device=device)
+        mask = (kv[None, :] <= rows[:, None]).view(1, 1, n - start, -1)
+        grid = torch.tensor(layout.grids, dtype=torch.long)
+        config = _inner(self.vla.model).visual.config
+        width = config.in_channels * config.temporal_patch_size * config.patch_size**2
+        patches = sum(t * h * w for t, h, w in layout.grids)
+        dev.update(
+            ids=ids.to(device),
+            positions=layout.positions[:, :, start:].to(device),
+            mask=mask,
+            slots=(ids[0] == IMAGE_PAD_ID).nonzero().view(-1).to(device),
+            grid=grid.to(device),
+            pixels=torch.empty((patches, width), dtype=torch.float32, device=device),
+        )
+        return dev
+
+    def _prefill_body(self, layout: _Layout, dev: dict[str, Any]) -> Any:
+        """Vision tower, image features into the text embeddings, the language model, the head."""
+        model = self.vla.model
+        image = self._vision(dev, layout)
+        embeds = model.get_input_embeddings()(dev["ids"])
+        embeds = embeds.index_copy(1, dev["slots"], image.to(embeds.dtype).unsqueeze(0))
+        out = _language_model(model)(
+            inputs_embeds=embeds,
+            position_ids=dev["positions"],
+            attention_mask={"full_attention": dev["mask"], "sliding_attention": dev["mask"]},
+            use_cache=True,
+            **{self._cache_kw: self._cache},
+        )
+        logits = model.get_output_embeddings()(out.last_hidden_state[:, -1])
+        return logits.float() + self._masks[0]
+
+    def _vision(self, dev: dict[str, Any], layout: _Layout) -> Any:
+        visual = _inner(self.vla.model).visual
+        if self._own_vision is None:
+            self._check_own_vision(dev, layout)
+        if not self._own_vision:
+            out = visual(dev["pixels"], grid_thw=dev["grid"])
+            return getattr(out, "pooler_output", out)
+        return self._own_vision_forward(dev, layout)
+
+    def _rope_for(self, dev: dict[str, Any], layout: _Layout) -> Any:
+        """The vision tower's rotary (cos, sin) for these image sizes, as the library computes them."""
+        found = self._vision_rope.get(layout.grids)
+        if found is not None:
+            return found
+        visual = _inner(self.vla.model).visual
+        seen: dict[str, Any] = {}
+
+        def grab(module: Any, args: Any, kwargs: Any) -> None:
+            seen.setdefault("rope", kwargs.get("position_embeddings"))
+
+        handle = visual.blocks[0].register_forward_pre_hook(grab, with_kwargs=True)
+        try:
+            out = visual(dev["pixels"], grid_thw=dev["grid"])
+        finally:
+            handle.remove()
+        if seen.get("rope") is None:
+            raise TypeError("the vision blocks take no position_embeddings in this transformers version")
+        self._vision_rope[layout.grids] = seen["rope"]
+        dev["library_vision"] = getattr(out, "pooler_output", out)
+        return seen["rope"]
+
+    def _check_own_vision(self, dev: dict[str, Any], layout: _Layout) -> None:
+        """The decomposed vision tower must give the library's image features (first image only)."""
+        import torch
+
+        try:
+            self._rope_for(dev, layout)
+            expected = dev.pop("library_vision")
+            got = self._own_vision_forward(dev, layout)
+            scale = float(expected.float().abs().max()) or 1.0
+            if got.shape != expected.shape or not torch.allclose(
+                got.float(), expected.float(), atol=2e-2 * scale, rtol=2e-2
+            ):
+                raise RuntimeError("image features differ from the library's vision tower")
+            self._own_vision = True
+        except Exception as exc:
+            self._own_vision = False
+            self._note(f"library vision tower, eager prefill ({type(exc).__name__}: {exc})")
+
+    def _own_vision_forward(self, dev: dict[str, Any], layout: _Layout) -> Any:
+        """Qwen2-VL's vision tower with each image's attention span fixed on the host (no sync)."""
+        import torch
+        from torch.nn import functional as F
+        from transformers.models.qwen2_vl.modeling_qwen2_vl import apply_rotary_pos_emb_vision
+
+        visual = _inner(self.vla.model).visual
+        cos, sin = self._rope_for(dev, layout)
+        spans, at = [], 0
+        for t, h, w in layout.grids:
+            for _ in range(t):
+                spans.append((at, at + h * w))
+                at += h * w
+        hidden = visual.patch_embed(dev["pixels"])
+        n = hidden.shape[0]
+        for block in visual.blocks:
+            attn = block.attn
+            q, k, v = (
+                attn.qkv(block.norm1(hidden)).reshape(n, 3, attn.num_heads, -1).permute(1, 0, 2, 3).unbind(0)
+            )
+            q, k = apply_rotary_pos_emb_vision(q, k, cos, sin)
+            q, k, v = (x.transpose(0, 1).unsqueeze(0) for x in (q, k, v))
+            parts = [
+                F.scaled_dot_product_attention(
+                    q[:, :, a:b],
+                    k[:, :, a:b],
+                    v[:, :, a:b],
+                    dropout_p=0.0,
+                    scale=attn.scaling,
+                    is_causal=False,
+                ).transpose(1, 2)
+                for a, b in spans
+            ]
+            out = torch.cat(parts, dim=1).reshape(n, -1)
+            hidden = hidden + attn.proj(out)
+            hidden = hidden + block.mlp(block.norm2(hidden))
+        return visual.merger(hidden)
+
+    def _capture_prefill(self, layout: _Layout, dev: dict[str, Any], start: int) -> Any:
+        """Eager prefill (this tick's answer), then capture it; the first replay must agree."""
+        import torch
+
+        eager = self._prefill_body(layout, dev).clone()
+        try:
+            stream = torch.cuda.Stream()
+            stream.wait_stream(torch.cuda.current_stream())
+            with torch.cuda.stream(stream):  # warm-up off the default stream, as CUDA graphs require
+                self._set_cache_length(start)
+                self._prefill_body(layout, dev)
+            torch.cuda.current_stream().wait_stream(stream)
+            self._set_cache_length(start)
+            graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(graph):
+                dev["scores"] = self._prefill_body(layout, dev)
+            self._set_cache_length(start)
+            graph.replay()
+            _agree(dev["scores"], eager, "prefill")
+        except Exception as exc:
+            layout.graph_error = f"{type(exc).__name__}: {exc}"[:200]
+            dev.pop("scores", None)
+            self._note(f"eager prefill ({layout.graph_error})")
+            self._set_cache_length(start)
+            return self._prefill_body(layout, dev)
+        dev["graph"] = graph
+        return dev["scores"]
+
+    # ----- one decode step ------------------------------------------------------------------------
     def _step(self, token: Any, position: int, delta: int) -> Any:
-        """Logits after feeding ``token`` at cache index ``position`` (rope position + ``delta``)."""
+        """Masked scores after feeding ``token`` at cache index ``position`` (rope position + ``delta``)."""
         import torch
 
         if not self._static:
@@ -185,50 +491,58 @@ class FastVLA:
         """Eager step (the answer for this token), then capture; the first replay must agree with it."""
         import torch
 
-        layers = list(self._cache.layers)
         eager = self._forward().clone()
         try:
-            for layer in layers:  # capture records, the replay below redoes this token's cache write
-                layer.cumulative_length.fill_(position)
+            self._set_cache_length(position)  # capture records, the replay below redoes this token's write
             stream = torch.cuda.Stream()
             stream.wait_stream(torch.cuda.current_stream())
             with torch.cuda.stream(stream):  # warm-up off the default stream, as CUDA graphs require
                 self._forward()
-                for layer in layers:
-                    layer.cumulative_length.fill_(position)
+                self._set_cache_length(position)
             torch.cuda.current_stream().wait_stream(stream)
             graph = torch.cuda.CUDAGraph()
             with torch.cuda.graph(graph):
                 self._static["logits"] = self._forward()
-            for layer in layers:
-                layer.cumulative_length.fill_(position)
+            self._set_cache_length(position)
             graph.replay()
-            replayed = self._static["logits"]
-            if not torch.equal(replayed.argmax(-1), eager.argmax(-1)) or not torch.allclose(
-                replayed.float(), eager.float(), atol=1e-2, rtol=1e-2
-            ):
-                diff = (replayed.float() - eager.float()).abs().max().item()
-                raise RuntimeError(f"replayed logits differ from eager by {diff:.3g}")
+            _agree(self._static["logits"], eager, "decode step")
         except Exception as exc:
             self.use_graph = False
-            self.mode = f"eager static cache (CUDA graph off: {type(exc).__name__}: {exc})"[:300]
-            LOG.warning("fast decoder: %s", self.mode)
-            for layer in layers:
-                layer.cumulative_length.fill_(position + 1)
+            self._note(f"eager decode (CUDA graph off: {type(exc).__name__}: {exc})")
+            self._set_cache_length(position + 1)
             return eager
         self._graph = graph
-        self.mode = "CUDA graph decode, static cache"
-        return replayed
+        return self._static["logits"]
+
+    def _note(self, what: str) -> None:
+        LOG.warning("fast decoder: %s", what)
+        self.notes.append(what[:300])
+
+    @property
+    def mode(self) -> str:
+        """What this decoder does now, fallbacks included (the benchmark reports it)."""
+        graphs = any("graph" in layout.device for layout in self._layouts.values())
+        parts = [
+            "static cache",
+            "CUDA graph prefill" if graphs else "eager prefill",
+            "CUDA graph decode" if self._graph is not None else "eager decode",
+        ]
+        if self.prefix_reuse:
+            parts.append("prompt head reused")
+        if self._own_vision is False:
+            parts.append("library vision tower")
+        if not self.use_graph and self.device.type != "cuda":
+            parts.append("no CUDA")
+        text = ", ".join(parts)
+        return text + (f" ({'; '.join(dict.fromkeys(self.notes))})" if self.notes else "")
 
 
-def _inner(model: Any) -> Any:
-    """The ``Qwen2VLModel`` that keeps ``rope_deltas``, through a PEFT wrapper if there is one."""
-    for candidate in (
-        model,
-        getattr(model, "base_model", None),
-        getattr(getattr(model, "base_model", None), "model", None),
+def _agree(replayed: Any, eager: Any, what: str) -> None:
+    import torch
+
+    if not torch.equal(replayed.argmax(-1), eager.argmax(-1)) or not torch.allclose(
+        replayed.float(), eager.float(), atol=1e-2, rtol=1e-2
     ):
-        inner = getattr(candidate, "model", None)
-        if inner is not None and hasattr(inner, "rope_deltas"):
-            return inner
-    return getattr(model, "model", model)
+        finite = torch.isfinite(eager)
+        diff = (replayed.float() - eager.float())[finite].abs().max().item()
+        raise RuntimeError(f"replayed {what} differs from eager by {diff:.3g}")

@@ -117,8 +117,12 @@ class VLA:
     def render(self, messages: list[Message]) -> str:
         return str(self.processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True))
 
-    def inputs(self, messages: list[Message], images: list[Any], force_begin: bool) -> Any:
-        """Model inputs for the conversation; with ``force_begin`` the BEGIN tag ends the prompt."""
+    def inputs(
+        self, messages: list[Message], images: list[Any], force_begin: bool, on_device: bool = True
+    ) -> Any:
+        """Model inputs for the conversation; with ``force_begin`` the BEGIN tag ends the prompt.
+
+        ``on_device=False`` keeps them on the host (the fast decoder reads the token layout there)."""
         import torch
 
         text = self.render(messages)
@@ -132,7 +136,7 @@ class VLA:
                 if isinstance(value, torch.Tensor) and value.dim() == 2 and value.shape[1] == length:
                     tail = torch.full((1, 1), fill.get(key, 0), dtype=value.dtype)
                     batch[key] = torch.cat([value, tail], dim=1)
-        return batch.to(self.device)
+        return batch.to(self.device) if on_device else batch
 
     # ----- decoding -----------------------------------------------------------------------------
     def generate(

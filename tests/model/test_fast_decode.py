@@ -62,10 +62,75 @@ def sharp_vla(tiny_model_dir: Path):  # type: ignore[no-untyped-def]
 
 
 def test_fast_greedy_equals_plain_on_the_tiny_model(sharp_vla: Any) -> None:
-    pairs = _compare(sharp_vla, _frames(6))
+    from model.fast_decode import FastVLA
+
+    fast = FastVLA(sharp_vla)
+    pairs = _compare(sharp_vla, _frames(6), fast_vla=fast)
     answers = {tuple(ids) for ids, _ in pairs}
     assert len(answers) > 1, "every frame gave the same action: the comparison would prove little"
     assert max(len(ids) for ids in answers) > 4, "no button group was ever chosen"
+    # one instruction: the prompt head was computed once and reused; the decomposed vision tower ran
+    assert fast.stats["prefix_computed"] == 1 and fast.stats["prefix_reused"] == 5, fast.stats
+    assert fast._own_vision is True, fast.notes
+
+
+def test_cached_layout_gives_the_processors_pixels(sharp_vla: Any) -> None:
+    from model.fast_decode import FastVLA
+    from model.image import prepare_frame
+    from model.prompts import PromptHistory
+
+    fast = FastVLA(sharp_vla)
+    for frame in _frames(2):  # the second frame takes the cached-layout path (image processor only)
+        messages, images = PromptHistory(0, "").build(prepare_frame(frame), INSTRUCTION)
+        layout, pixels = fast._prepare(messages, images)
+        batch = sharp_vla.inputs(messages, images, force_begin=True, on_device=False)
+        assert pixels.equal(batch["pixel_values"]) and layout.ids.equal(batch["input_ids"])
+    assert layout.seen == 2
+
+
+def _scores(vla: Any, fast: Any, instruction: str, frame: np.ndarray) -> tuple[Any, Any]:
+    """(fast first-token scores, plain logits) on the grammar's allowed first tokens."""
+    import torch
+
+    from model.image import prepare_frame
+    from model.prompts import PromptHistory
+
+    messages, images = PromptHistory(0, "").build(prepare_frame(frame), instruction)
+    with torch.inference_mode():
+        plain = vla.model(**vla.inputs(messages, images, force_begin=True)).logits[0, -1]
+        layout, pixels = fast._prepare(messages, images)
+        fast._ensure_cache(layout.length + 11)
+        got = fast._prefill(layout, pixels)[0]
+    allowed = fast._masks[0] == 0
+    return got[allowed], plain[allowed].float()
+
+
+def test_prompt_head_is_reused_until_the_instruction_changes(sharp_vla: Any) -> None:
+    import torch
+
+    from model.fast_decode import FastVLA
+
+    fast = FastVLA(sharp_vla)
+    frames = _frames(3)
+    steps = [
+        ("Kill a zombie.", frames[0]),
+        ("Kill a zombie.", frames[1]),
+        ("Mine a block of dirt.", frames[1]),
+    ]
+    steps.append(("Kill a zombie.", frames[2]))
+    for instruction, frame in steps:
+        got, expected = _scores(sharp_vla, fast, instruction, frame)
+        assert torch.allclose(got, expected, atol=1e-4, rtol=1e-4), (
+            instruction,
+            (got - expected).abs().max(),
+        )
+    assert fast.stats == {"prefix_computed": 3, "prefix_reused": 1, "prefill_graph_replays": 0}, fast.stats
+
+    # control: the same comparison catches a stale prompt head (the cache holds the zombie prompt's)
+    dirt = next(layout for key, layout in fast._layouts.items() if "dirt" in key[0])
+    fast._prefix_key = dirt.prefix
+    got, expected = _scores(sharp_vla, fast, "Mine a block of dirt.", frames[0])
+    assert not torch.allclose(got, expected, atol=1e-4, rtol=1e-4)
 
 
 def test_fast_greedy_equals_plain_with_history_and_a_growing_cache(sharp_vla: Any) -> None:
@@ -77,7 +142,7 @@ def test_fast_greedy_equals_plain_with_history_and_a_growing_cache(sharp_vla: An
     # history 2: three images per prompt, too long for the cache the one-image prompts needed
     _compare(sharp_vla, _frames(3), history_num=2, fast_vla=fast)
     assert fast._cache_len > first
-    assert fast.mode.startswith("eager static cache")
+    assert fast.mode.startswith("static cache, eager prefill, eager decode, prompt head reused"), fast.mode
 
 
 def test_failed_cuda_graph_falls_back_to_eager_and_says_why(sharp_vla: Any) -> None:
@@ -93,6 +158,15 @@ def test_failed_cuda_graph_falls_back_to_eager_and_says_why(sharp_vla: Any) -> N
         == LocalPolicy(sharp_vla, config).act(frame, INSTRUCTION).ids
     )
     assert "CUDA graph off" in fast.mode
+    # the prefill graph is tried when a layout comes back: its capture fails here too, the answer must not
+    fast.use_graph = True
+    for frame in _frames(2):
+        assert (
+            LocalPolicy(fast, config).act(frame, INSTRUCTION).ids
+            == LocalPolicy(sharp_vla, config).act(frame, INSTRUCTION).ids
+        )
+    assert any(layout.graph_error for layout in fast._layouts.values())
+    assert "eager prefill (" in fast.mode and "CUDA graph prefill" not in fast.mode
 
 
 def test_fast_sampling_stays_in_the_grammar(sharp_vla: Any) -> None:
