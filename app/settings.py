@@ -51,6 +51,9 @@ class Settings:
     history_frames: int = 0  # past (frame, answer) pairs in each prompt; upstream: kill 0, mine 3, GUI 4
     fallback: str = "chunk"  # a late model: "chunk" (rest of its last plan, then null), "repeat", "null"
     policy_timeout_s: float = 30.0  # one model call longer than this counts as hung and stops the run
+    deadman_s: float = 1.0  # "repeat": no fresh action this long releases every key until one comes; 0: off
+    engine: str = "auto"  # local model: "fast" (static cache, CUDA graphs), "plain"; auto: fast on CUDA
+    quantize: str = "none"  # local model's language model in "4bit"/"8bit" (bitsandbytes, CUDA) or "none"
     # the game: read from the game's own settings where possible; these only override
     mouse_sensitivity: float = 0.5  # Minecraft's mouseSensitivity when its options.txt cannot be read
     options_file: str = ""  # Minecraft's options.txt; empty: the running game's, else ~/.minecraft

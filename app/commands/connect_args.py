@@ -63,6 +63,12 @@ def add_loop_args(parser: argparse.ArgumentParser, seconds: float | None = None)
         help="what a tick does when the model is late (default: rest of the chunk, then null)",
     )
     g.add_argument("--policy-timeout", type=float, help="seconds before a policy call counts as hung (30)")
+    g.add_argument(
+        "--deadman",
+        type=float,
+        metavar="S",
+        help="with --fallback repeat: release every key when the model has not answered for S s (1; 0: off)",
+    )
     g.add_argument("--panic-key", help="stop the agent and release everything (default F12)")
     g.add_argument("--pause-key", help="pause/resume the agent, or take back from you (default F9)")
     g.add_argument(
@@ -72,6 +78,17 @@ def add_loop_args(parser: argparse.ArgumentParser, seconds: float | None = None)
     )
     g.add_argument("--no-listen", action="store_true", help="no human override or hotkeys (panic key off!)")
     g.add_argument("--json", action="store_true", help="print the telemetry summary as JSON")
+    g = parser.add_argument_group("local model (defaults from the settings file)")
+    g.add_argument(
+        "--engine",
+        choices=("auto", "fast", "plain"),
+        help="fast: static cache + CUDA graphs; plain: transformers generate; auto: fast on CUDA, else plain",
+    )
+    g.add_argument(
+        "--quantize",
+        choices=("none", "4bit", "8bit"),
+        help="the language model in 4bit/8bit (bitsandbytes, CUDA; vision tower stays bf16)",
+    )
 
 
 def game_spec(args: argparse.Namespace) -> Any:
@@ -110,12 +127,15 @@ def settings_from(args: argparse.Namespace) -> Any:
         "tick_hz": getattr(args, "hz", None),
         "fallback": getattr(args, "fallback", None),
         "policy_timeout_s": getattr(args, "policy_timeout", None),
+        "deadman_s": getattr(args, "deadman", None),
         "panic_key": getattr(args, "panic_key", None),
         "pause_key": getattr(args, "pause_key", None),
         "resume_after_s": getattr(args, "resume_after", None),
         "options_file": getattr(args, "options", None),
         "degrees_per_count": getattr(args, "degrees_per_count", None),
         "gui_scale": getattr(args, "gui_scale", None),
+        "engine": getattr(args, "engine", None),
+        "quantize": getattr(args, "quantize", None),
     }
     for name, value in overrides.items():
         if value is not None:

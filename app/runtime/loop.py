@@ -7,7 +7,10 @@ tick, or, when the model is late, the configured fallback (counted as a missed t
 
 * ``chunk``  – the next action of the last result's action chunk, the null action once it runs out;
 * ``repeat`` – the last applied action's held keys and buttons, with a still camera (camera deltas
-               are relative, so repeating them would turn twice as far as the model asked);
+               are relative, so repeating them would turn twice as far as the model asked), but only
+               while the model's last answer is younger than ``deadman_s``: a model that stops
+               answering (a hung server whose requests time out as soft errors) must not keep W held
+               for the whole run, so after that the null action is applied until a fresh one comes;
 * ``null``   – the null action.
 
 Lockstep (a MineRL environment): every step waits for the policy, and each action of a chunk is one
@@ -63,6 +66,7 @@ class LoopConfig:
     seconds: float | None = None  # stop after this long (None: until stopped)
     max_ticks: int | None = None
     policy_timeout_s: float = 30.0  # a single policy call longer than this counts as hung
+    deadman_s: float | None = 1.0  # "repeat": no fresh action for this long releases all (None: never)
 
 
 @dataclass
@@ -254,7 +258,9 @@ class ControlLoop:
         chunk: list[EnvAction] = []
         last: EnvAction = null_action()
         focused_before = True
+        dead = False  # the dead-man rule has released everything and waits for a fresh action
         t0 = self._clock()
+        last_fresh = t0
         next_tick = t0
         tick = 0
         try:
@@ -299,6 +305,10 @@ class ControlLoop:
                     chunk = [dict(a) for a in result.step.actions] or [null_action()]
                     action = chunk.pop(0)
                     rec.fresh = True
+                    last_fresh = start
+                    if dead:
+                        LOG.info("a fresh action came: the agent holds keys again")
+                        dead = False
                     rec.model_ms = (result.finished - result.started) * 1000
                 else:
                     action = None
@@ -307,6 +317,14 @@ class ControlLoop:
                     if action is None:
                         rec.missed = True
                         action = self._fallback(chunk, last)
+                        if self._dead_man(start - last_fresh) and not is_null(action):
+                            if not dead:
+                                LOG.warning(
+                                    "no fresh action for %.1f s: released everything until one comes",
+                                    start - last_fresh,
+                                )
+                                dead = True
+                            action = null_action()
                     picked = action
 
                     def inject(a: EnvAction = picked) -> None:
@@ -347,6 +365,15 @@ class ControlLoop:
         deadline = self._clock() + seconds
         while worker.busy and self._clock() < deadline:
             self._sleep(0.005)
+
+    def _dead_man(self, since_fresh: float) -> bool:
+        """The model's last answer is too old to keep its keys held (``repeat`` only: ``chunk`` runs
+        out into the null action by itself, ``null`` holds nothing)."""
+        limit = self.config.deadman_s
+        return (
+            self.config.fallback == "repeat" and self.policy is not None and limit is not None
+            and since_fresh >= limit
+        )
 
     def _fallback(self, chunk: list[EnvAction], last: EnvAction) -> EnvAction:
         mode = self.config.fallback
