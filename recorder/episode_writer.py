@@ -36,6 +36,7 @@ from recorder.episode_format import (
     FRAME_HEIGHT,
     FRAME_WIDTH,
     LOCK,
+    META,
     VIDEO,
     EpisodeMeta,
     write_meta,
@@ -62,16 +63,33 @@ _ERRNO_HINTS = {
 
 
 def describe_os_error(exc: BaseException, what: str) -> str:
-    """One line a person can act on, e.g. ``cannot write /x/video.mp4: the disk is full (ENOSPC)``."""
-    if isinstance(exc, OSError) and exc.errno in _ERRNO_HINTS:
-        name = errno.errorcode.get(exc.errno or 0, str(exc.errno))
-        where = exc.filename or what
-        return f"cannot write {where}: {_ERRNO_HINTS[exc.errno or 0]} ({name})"
-    text = str(exc)
-    for code, hint in _ERRNO_HINTS.items():
-        if os.strerror(code) in text:  # ffmpeg reports errno text on its stderr
-            return f"cannot write {what}: {hint} ({errno.errorcode[code]}): {text}"
-    return f"cannot write {what}: {text or type(exc).__name__}"
+    """One line a person can act on, e.g. ``cannot write /x/ep: the disk is full (ENOSPC) at /x ...``.
+
+    The encoder's own failure surfaces as a broken pipe; its stderr names the cause, which is what
+    the person needs (the disk), so the pipe is not mentioned.
+    """
+    code = exc.errno if isinstance(exc, OSError) and exc.errno in _ERRNO_HINTS else None
+    where = (exc.filename if isinstance(exc, OSError) else None) or what
+    if code is None:
+        text = str(exc)
+        code = next((c for c in _ERRNO_HINTS if os.strerror(c) in text), None)  # ffmpeg's stderr
+        where = what
+    if code is None:
+        return f"cannot write {what}: {exc or type(exc).__name__}"
+    message = f"cannot write {where}: {_ERRNO_HINTS[code]} ({errno.errorcode[code]})"
+    if code in (errno.ENOSPC, errno.EDQUOT):
+        message += f" at {_mount_point(Path(where))}; free space there or record to another --out"
+    return message
+
+
+def _mount_point(path: Path) -> Path:
+    """The mount point holding ``path``: what a person frees space on."""
+    path = Path(os.path.abspath(path))
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    while not os.path.ismount(path) and path != path.parent:
+        path = path.parent
+    return path
 
 
 def new_episode_folder(root: Path, mode: str, now: float | None = None) -> Path:
@@ -120,6 +138,7 @@ class EpisodeWriter:
         self._lines: IO[str] | None = None
         self._lockfile: IO[str] | None = None
         self._finalized = False
+        self._good_bytes = 0  # length of actions.jsonl up to its last whole line
 
     # ----- state ------------------------------------------------------------------------------
     @property
@@ -235,11 +254,27 @@ class EpisodeWriter:
         else:
             self.meta.status = "stopped"
             self.meta.error = self.error
+        self._write_final_meta()
+        self._release_lock()
+
+    def _write_final_meta(self) -> None:
+        """Atomic when there is room; on a full disk, in place over the old meta (same blocks)."""
+        assert self.folder is not None
         try:
             write_meta(self.folder, self.meta)
-        except OSError as exc:  # a full disk may refuse even this; a later check repairs the episode
-            LOG.warning("could not finish %s: %s", self.folder / "meta.json", exc)
-        self._release_lock()
+            return
+        except OSError as exc:
+            first = exc
+        (self.folder / (META + ".tmp")).unlink(missing_ok=True)  # the torn temp file, and its blocks
+        try:
+            data = json.dumps(self.meta.to_dict(), indent=2, ensure_ascii=False).encode("utf-8") + b"\n"
+            with open(self.folder / META, "r+b") as f:
+                f.write(data)
+                f.truncate()
+                f.flush()
+                os.fsync(f.fileno())
+        except OSError as exc:  # the sweep at the next start finishes it (status is still recording)
+            LOG.warning("could not finish %s: %s (then %s)", self.folder / META, first, exc)
 
     # ----- writer thread ----------------------------------------------------------------------
     def _run(self) -> None:
@@ -250,10 +285,13 @@ class EpisodeWriter:
             if item is _STOP:
                 return
             frame, line = item
+            text = json.dumps(line, separators=(",", ":"), ensure_ascii=False) + "\n"
             try:
-                self._encoder.write(_fit(frame))
-                self._lines.write(json.dumps(line, separators=(",", ":"), ensure_ascii=False) + "\n")
+                # the line first: a line that fails is cut back below, a frame that fails cannot be
+                self._lines.write(text)
                 self._lines.flush()
+                self._encoder.write(_fit(frame))
+                self._good_bytes += len(text.encode("utf-8"))
                 self.written += 1
                 if time.monotonic() - last_sync >= self._fsync_seconds:
                     os.fsync(self._lines.fileno())
@@ -276,7 +314,8 @@ class EpisodeWriter:
             return
         self.error = f"recording stopped, play continues: {message}"
         self._state = "error"
-        LOG.error("%s", self.error)
+        if self.on_error is None:  # otherwise the callback reports it: once is enough
+            LOG.error("%s", self.error)
         if self.on_error is not None:
             try:
                 self.on_error(self.error)
@@ -293,6 +332,13 @@ class EpisodeWriter:
             with contextlib.suppress(OSError, ValueError):
                 self._lines.close()
             self._lines = None
+            if self.error is not None and self.folder is not None:
+                # a failed write leaves part of a line, or a line whose frame failed: cut back to
+                # the last whole tick (truncating frees space, so it works on a full disk)
+                with contextlib.suppress(OSError):
+                    path = self.folder / ACTIONS
+                    if path.stat().st_size > self._good_bytes:
+                        os.truncate(path, self._good_bytes)
         if self._encoder is not None:
             encoder, self._encoder = self._encoder, None
             try:

@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from recorder.episode_check import is_being_written
-from recorder.episode_format import ACTIONS, FPS, OUTCOMES, EpisodeMeta, list_episodes, read_meta, write_meta
+from recorder.episode_check import find_episodes, is_being_written
+from recorder.episode_format import ACTIONS, FPS, OUTCOMES, EpisodeMeta, read_meta, write_meta
 from recorder.episode_reader import EpisodeReader, parse_lines
 from recorder.trash import move_to_trash
 
@@ -75,11 +75,15 @@ def default_root() -> Path:
 
 
 def list_library(root: Path) -> list[EpisodeSummary]:
-    """Every episode under ``root``, newest first; a corrupt meta.json is listed with its problem."""
+    """Every episode under ``root``, newest first; one with a missing or corrupt meta.json is listed
+    with its problem (damaged, not invisible)."""
     rows = []
-    for folder in reversed(list_episodes(root)):
+    for folder in reversed(find_episodes(root)):
         try:
             rows.append(EpisodeSummary(folder, read_meta(folder)))
+        except FileNotFoundError:
+            missing = "meta.json missing; `jarvis-play episodes repair` rebuilds it"
+            rows.append(EpisodeSummary(folder, None, missing))
         except (OSError, ValueError, TypeError) as exc:
             rows.append(EpisodeSummary(folder, None, str(exc)))
     return rows
@@ -92,7 +96,8 @@ def _editable(folder: Path) -> EpisodeMeta:
         return read_meta(folder)
     except (OSError, ValueError) as exc:
         raise LibraryError(f"{folder.name} has no readable meta.json ({exc}): "
-                           "run `jarvis-play episodes check` on the folder to repair it.") from exc
+                           "`jarvis-play episodes check` shows it; "
+                           "`jarvis-play episodes repair` rebuilds it.") from exc
 
 
 def set_outcome(folder: Path, outcome: str) -> EpisodeMeta:
@@ -122,7 +127,8 @@ def set_instruction(folder: Path, text: str) -> EpisodeMeta:
         raise LibraryError(f"Could not read {path} ({exc}).") from exc
     if problems:
         raise LibraryError(f"{folder.name} has damaged lines ({problems[0]}): run "
-                           "`jarvis-play episodes check` on the folder to repair it, then try again.")
+                           "`jarvis-play episodes check`, then `jarvis-play episodes repair` on the folder, "
+                           "and try again.")
     tmp = path.with_name(ACTIONS + ".tmp")
     try:
         with open(tmp, "w", encoding="utf-8") as f:

@@ -12,8 +12,10 @@ display order, which lets a repair cut the stream at any frame by copying packet
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import logging
+import os
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -116,8 +118,9 @@ class VideoEncoder:
                 raise VideoError(self._failure(f"video encoder exited with status {rc}"))
         finally:
             self._stderr.close()
-        if self._stderr_path.exists() and self._stderr_path.stat().st_size == 0:
-            self._stderr_path.unlink()
+            with contextlib.suppress(OSError):
+                if self._stderr_path.stat().st_size == 0:
+                    self._stderr_path.unlink()
 
     def _failure(self, prefix: str) -> str:
         self._stderr.flush()
@@ -127,7 +130,17 @@ class VideoEncoder:
             tail = self._stderr_path.read_text(errors="replace").strip().splitlines()[-3:]
         except OSError:
             tail = []
+        if not tail and _disk_full(self.path.parent):  # ffmpeg could not even write its log there
+            tail = [os.strerror(errno.ENOSPC)]
         return prefix + (": " + " | ".join(tail) if tail else "")
+
+
+def _disk_full(folder: Path) -> bool:
+    try:
+        st = os.statvfs(folder)
+    except OSError:
+        return False
+    return st.f_bavail * st.f_frsize < 64 * 1024
 
 
 def probe(path: Path, *, decode: bool = False) -> dict[str, int | float]:

@@ -1,13 +1,15 @@
-"""``jarvis-play episodes list|check|export``: look after recorded episodes and turn them into training data.
+"""``jarvis-play episodes list|check|repair|export``: look after episodes, turn them into training data.
 
     jarvis-play episodes list ~/jarvis-episodes
-    jarvis-play episodes check ~/jarvis-episodes            # validate all; repair crashed ones
-    jarvis-play episodes check ~/jarvis-episodes --no-repair --deep
+    jarvis-play episodes check ~/jarvis-episodes --deep     # validate all; reads only
+    jarvis-play episodes repair ~/jarvis-episodes           # fix damaged ones, keeping the originals
     jarvis-play episodes export ~/jarvis-episodes --out ~/sft/run1 --valid-fraction 0.1
     jarvis-play episodes export ~/jarvis-episodes --out ~/sft/fixes --only-corrections --with-context
     jarvis-play episodes export ~/jarvis-episodes --out ~/vpt --format vpt
 
-``check`` exits 1 when an episode is broken or (with --no-repair) needs a repair. ``export`` writes
+``check`` only reads and exits 1 when any episode is damaged. ``repair`` is explicit: it keeps every
+good line in place (lost ones become placeholders flagged ``lost``), cuts only what has no partner in
+the other file, and keeps each replaced file next to it as ``<name>.orig-<time>``. ``export`` writes
 parquet (``OUT/data/{train,valid}-*.parquet``) that ``datasets.load_dataset(OUT)`` and the official
 JARVIS-VLA training script read (``--format jarvis-sft``, the default), or the VPT contractor layout
 (``--format vpt``: ``OUT/<id>.{mp4,jsonl}`` for VPT's data_loader.py, ``OUT/{mp4,jsonl}/`` for
@@ -25,18 +27,24 @@ from typing import Any
 
 def register(sub: Any) -> None:
     parser = sub.add_parser("episodes", help="list, check/repair and export recorded episodes")
-    verbs = parser.add_subparsers(dest="episodes_verb", metavar="list|check|export", required=True)
+    verbs = parser.add_subparsers(dest="episodes_verb", metavar="list|check|repair|export", required=True)
 
     ls = verbs.add_parser("list", help="one line per episode: mode, status, length, outcome, instruction")
     ls.add_argument("dir", type=Path, help="a folder of episodes (or one episode)")
     ls.add_argument("--json", action="store_true", help="print JSON lines instead of a table")
     ls.set_defaults(func=_list)
 
-    ck = verbs.add_parser("check", help="validate every episode; repair the ones a crash cut short")
+    ck = verbs.add_parser("check", help="validate every episode; reads only (see `repair`)")
     ck.add_argument("dir", type=Path)
-    ck.add_argument("--no-repair", action="store_true", help="only report; change nothing")
+    ck.add_argument("--no-repair", action="store_true", help=argparse.SUPPRESS)  # check never repairs now
     ck.add_argument("--deep", action="store_true", help="decode every frame (slower, catches a cut-off end)")
     ck.set_defaults(func=_check)
+
+    rp = verbs.add_parser(
+        "repair", help="fix damaged episodes; each replaced file is kept as <name>.orig-<time>"
+    )
+    rp.add_argument("dir", type=Path)
+    rp.set_defaults(func=_repair)
 
     ex = verbs.add_parser(
         "export", help="write the JARVIS-VLA SFT dataset (parquet, train/valid) or VPT-format episodes"
@@ -69,9 +77,10 @@ def register(sub: Any) -> None:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from recorder.episode_format import FPS, list_episodes, read_meta
+    from recorder.episode_check import find_episodes
+    from recorder.episode_format import FPS, read_meta
 
-    folders = list_episodes(args.dir)
+    folders = find_episodes(args.dir)
     if not folders:
         print(f"no episodes in {args.dir}")
         return 0
@@ -80,8 +89,14 @@ def _list(args: argparse.Namespace) -> int:
     for folder in folders:
         try:
             meta = read_meta(folder)
-        except (OSError, ValueError) as exc:
-            print(f"{folder.name:40} meta.json unreadable: {exc}")
+        except (OSError, ValueError, TypeError) as exc:
+            problem = (
+                "meta.json missing" if isinstance(exc, FileNotFoundError) else f"meta.json unreadable: {exc}"
+            )
+            if args.json:
+                print(json.dumps({"episode": folder.name, "status": "damaged", "problem": problem}))
+            else:
+                print(f"{folder.name:40} DAMAGED: {problem} (see `jarvis-play episodes check`)")
             continue
         if args.json:
             print(json.dumps({"episode": folder.name, **meta.to_dict()}, ensure_ascii=False))
@@ -100,13 +115,31 @@ def _check(args: argparse.Namespace) -> int:
 
     if not args.dir.exists():
         raise UserError(f"{args.dir} does not exist")
-    reports = check_all(args.dir, repair=not args.no_repair, deep=args.deep)
+    reports = check_all(args.dir, deep=args.deep)
+    for report in reports:
+        print(report.summary())
+    bad = [r for r in reports if not r.ok]
+    print(f"{len(reports)} episodes: {len(reports) - len(bad)} ok, {len(bad)} damaged")
+    if bad:
+        print(
+            f"nothing was changed; `jarvis-play episodes repair {args.dir}` fixes what can be fixed "
+            "and keeps each replaced file as <name>.orig-<time>"
+        )
+    return 1 if bad else 0
+
+
+def _repair(args: argparse.Namespace) -> int:
+    from app.errors import UserError
+    from recorder.episode_check import repair_all
+
+    if not args.dir.exists():
+        raise UserError(f"{args.dir} does not exist")
+    reports = repair_all(args.dir)
     for report in reports:
         print(report.summary())
     bad = [r for r in reports if not r.ok]
     repaired = sum(r.repaired for r in reports)
-    good = len(reports) - len(bad)
-    print(f"{len(reports)} episodes: {good} ok ({repaired} repaired), {len(bad)} with problems")
+    print(f"{len(reports)} episodes: {len(reports) - len(bad)} ok ({repaired} repaired), {len(bad)} broken")
     return 1 if bad else 0
 
 

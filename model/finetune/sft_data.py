@@ -38,8 +38,10 @@ import numpy as np
 
 from model.actions.codec import ActionCodec
 from model.prompts import sft_conversation
-from recorder.episode_format import FLAG_NOOP_RUN, list_episodes, read_meta
-from recorder.episode_reader import EpisodeReader
+from recorder.episode_check import check_episode, find_episodes
+from recorder.episode_format import FLAG_NOOP_RUN, read_meta
+from recorder.episode_reader import EpisodeReader, is_lost
+from recorder.video import VideoError
 
 LOG = logging.getLogger(__name__)
 
@@ -93,7 +95,7 @@ def _kept_ticks(lines: list[dict[str, Any]], corrections: list[dict[str, int]], 
     for i, line in enumerate(lines):
         correcting = line.get("phase") == "correction"
         outside = opt.only_corrections and not correcting and i not in context
-        if outside or any(flag in opt.skip_flags for flag in line.get("flags", ())):
+        if outside or is_lost(line) or any(flag in opt.skip_flags for flag in line.get("flags", ())):
             counts.append(0)
         else:
             counts.append(max(1, opt.correction_weight) if correcting else 1)
@@ -162,18 +164,26 @@ def split_ticks(folder: Path, opt: SftOptions) -> tuple[range, range] | None:
 
 
 def usable_episodes(roots: Iterable[Path], statuses: tuple[str, ...]) -> tuple[list[Path], list[str]]:
+    """Episodes with a wanted status that check clean; each other one is skipped with the reason,
+    so one damaged episode never aborts a whole export or fine-tune."""
     folders, skipped = [], []
     for root in roots:
-        for folder in list_episodes(Path(root)):
+        for folder in find_episodes(Path(root)):
             try:
                 status = read_meta(folder).status
-            except (OSError, ValueError) as exc:
-                skipped.append(f"{folder.name}: meta unreadable ({exc})")
+            except (OSError, ValueError, TypeError) as exc:
+                fix = "`jarvis-play episodes repair` rebuilds it"
+                skipped.append(f"{folder.name}: meta unreadable ({exc}); {fix}")
                 continue
-            if status in statuses:
-                folders.append(folder)
-            else:
+            if status not in statuses:
                 skipped.append(f"{folder.name}: status {status!r} (run `jarvis-play episodes check` first)")
+                continue
+            report = check_episode(folder)
+            if not report.ok:
+                problem = report.problems[0] if report.problems else report.status
+                skipped.append(f"{folder.name}: damaged ({problem}); `jarvis-play episodes repair` fixes it")
+                continue
+            folders.append(folder)
     return folders, skipped
 
 
@@ -247,7 +257,11 @@ def export_sft(roots: Iterable[Path], out: Path, opt: SftOptions | None = None) 
 
             def gen(members: list[tuple[Path, range | None]] = members) -> Iterator[dict[str, Any]]:
                 for folder, ticks in members:
-                    yield from episode_records(folder, opt, ticks)
+                    try:
+                        yield from episode_records(folder, opt, ticks)
+                    except (OSError, ValueError, KeyError, VideoError) as exc:  # one bad episode, not the run
+                        LOG.warning("skipped the rest of %s: %s", folder.name, exc)
+                        report.skipped.append(f"{folder.name}: unreadable part skipped ({exc})")
 
             ds = Dataset.from_generator(gen, features=features(), cache_dir=cache) if members else None
             report.rows[split] = len(ds) if ds is not None else 0

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from recorder.episode_check import check_all, check_episode, is_being_written, recover_crashed
+from recorder.episode_check import check_all, check_episode, is_being_written, recover_crashed, repair_episode
 from recorder.episode_format import FPS, read_meta
 from recorder.episode_reader import EpisodeReader
 from tests.recorder.synth import read_tick
@@ -61,14 +61,18 @@ def _record_then_kill(root: Path, *, kill_encoder: bool, ticks: int = 50) -> tup
     return folder, accepted
 
 
+@pytest.mark.slow  # records in child processes and kills them: ~9 s each
 @pytest.mark.parametrize("kill_encoder", [False, True], ids=["writer-killed", "writer-and-encoder-killed"])
 def test_kill_9_loses_at_most_one_second(tmp_path: Path, kill_encoder: bool) -> None:
     folder, accepted = _record_then_kill(tmp_path, kill_encoder=kill_encoder)
     assert read_meta(folder).status == "recording"  # as the crash left it
     assert not is_being_written(folder)  # the kernel dropped the dead writer's lock
 
-    report = check_episode(folder)
+    assert not check_episode(folder).ok  # check reads only and says what is wrong
+    assert read_meta(folder).status == "recording"
+    report = repair_episode(folder)
     assert report.ok and report.repaired, report.summary()
+    assert report.backups and all((folder / name).exists() for name in report.backups)  # originals kept
     meta = read_meta(folder)
     assert meta.status == "repaired" and meta.repaired is not None
     kept = meta.frame_count
@@ -86,6 +90,7 @@ def test_kill_9_loses_at_most_one_second(tmp_path: Path, kill_encoder: bool) -> 
     assert again.ok and not again.repaired and again.frames == kept, again.summary()
 
 
+@pytest.mark.slow  # crashes recorder processes, then sweeps: ~5 s
 def test_next_start_sweep_repairs_crashed_episodes(tmp_path: Path) -> None:
     folder, _ = _record_then_kill(tmp_path, kill_encoder=True, ticks=30)
     reports = recover_crashed(tmp_path)
@@ -101,7 +106,7 @@ def test_an_episode_with_nothing_usable_is_marked_broken(tmp_path: Path) -> None
     (folder / "meta.json").write_text('{"mode": "teleop", "status": "recording"}')
     (folder / "actions.jsonl").write_text('{"tick": 0, "mil')  # torn first line
     (folder / "video.mp4").write_bytes(b"\x00\x00\x00\x18ftypisom")  # killed before the first fragment
-    report = check_episode(folder)
+    report = repair_episode(folder)
     assert not report.ok and report.status == "broken"
     meta = read_meta(folder)
     assert meta.status == "broken" and any("no tick" in p for p in meta.problems)

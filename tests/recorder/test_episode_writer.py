@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import errno
 import json
+import subprocess
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 
 from recorder import episode_writer
 from recorder.episode_check import check_episode
@@ -117,6 +120,7 @@ def test_full_disk_stops_recording_without_raising(tmp_path: Path) -> None:
     report = check_episode(writer.folder)
     assert report.ok, report.summary()
     assert report.frames == report.lines == 6
+    assert (writer.folder / ACTIONS).read_text().count("\n") == 6  # no partial line left behind
 
 
 class _SlowEncoder:
@@ -162,3 +166,43 @@ def test_other_frame_sizes_are_resized(tmp_path: Path) -> None:
     writer.close()
     assert writer.folder is not None and (writer.folder / VIDEO).stat().st_size > 0
     assert next(EpisodeReader(writer.folder).frames()).shape == (360, 640, 3)
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A real 2 MB tmpfs (needs root, as on the project's machines); skipped where it cannot be mounted."""
+    mount = tmp_path / "small"
+    mount.mkdir()
+    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)],
+                          capture_output=True, text=True, check=False)  # fmt: skip
+    if proc.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs to fill ({proc.stderr.strip() or 'not root'})")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_a_real_full_disk_names_the_disk_once_and_leaves_a_clean_episode(
+    small_disk: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    errors: list[str] = []
+    writer = EpisodeWriter(small_disk / "eps", EpisodeMeta(), on_error=errors.append)
+    assert writer.start()
+    for i in range(2000):  # 2 MB holds a few dozen of these noisy frames
+        writer.submit(tick_frame(i), line_for(i), block=True)
+        if not writer.recording:
+            break
+    assert not writer.recording and writer.status == "error"  # the REC state ends
+    meta = writer.close()
+    assert len(errors) == 1, errors
+    assert "the disk is full (ENOSPC)" in errors[0] and f"at {small_disk};" in errors[0], errors[0]
+    assert "Broken pipe" not in errors[0]
+    assert sum("disk is full" in r.getMessage() for r in caplog.records) <= 1  # the callback reports it
+    assert writer.folder is not None
+    assert not (writer.folder / "meta.json.tmp").exists()
+    assert read_meta(writer.folder).status == meta.status == "stopped"
+    report = check_episode(writer.folder, deep=True)
+    assert report.ok, report.summary()
+    pairs = list(EpisodeReader(writer.folder))
+    assert len(pairs) > 5 and all(read_tick(f) == line["tick"] for f, line in pairs)

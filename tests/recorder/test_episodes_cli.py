@@ -58,8 +58,11 @@ def test_list_check_export(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert main(["episodes", "export", str(eps), "--out", str(out)]) == 2  # refuses to overwrite
     bad = eps / list_episodes(eps)[0].name / "actions.jsonl"
     bad.write_text(bad.read_text() + '{"tick": 4, "torn')
-    assert main(["episodes", "check", str(eps), "--no-repair"]) == 1
-    assert main(["episodes", "check", str(eps)]) == 0  # repaired: the torn line is cut off
+    assert main(["episodes", "check", str(eps)]) == 1  # reads only: still damaged afterwards
+    assert main(["episodes", "check", str(eps)]) == 1
+    assert main(["episodes", "repair", str(eps)]) == 0  # the torn line is cut off, the original kept
+    assert main(["episodes", "check", str(eps)]) == 0
+    assert list(bad.parent.glob("actions.jsonl.orig-*"))
 
 
 def test_record_then_export_vpt_reads_back_the_stored_actions(tmp_path: Path) -> None:
