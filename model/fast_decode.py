@@ -129,6 +129,17 @@ class FastVLA:
     def model(self) -> Any:
         return self.vla.model
 
+    @property
+    def adapter(self) -> str | None:
+        return self.vla.adapter
+
+    def load_adapter(self, adapter: str) -> None:
+        """Hot swap (``model.adapters``): the next generate sees new weights and drops its graphs."""
+        self.vla.load_adapter(adapter)
+
+    def unload_adapter(self) -> None:
+        self.vla.unload_adapter()
+
     def generate(
         self, messages: list[Message], images: list[Any], sampling: Sampling, constrained: bool = True
     ) -> Generation:

@@ -12,11 +12,36 @@ from __future__ import annotations
 
 from typing import Any
 
+from model.checkpoint import CheckpointError
+
 BITS = (4, 8)
 
 
-class QuantizeError(Exception):
-    """Quantisation cannot run here; the message says what to install or choose instead."""
+class QuantizeError(CheckpointError):
+    """Quantisation cannot run here; the message says what to install or choose instead (a
+    ``CheckpointError``: the model cannot be loaded as asked, and the message says how it can)."""
+
+
+def parse_bits(text: str | int | None) -> int | None:
+    """``"4bit"``/``"8bit"``/``4``/``8`` -> bits; ``None``, ``""``, ``"none"``, ``"bf16"`` -> None."""
+    if text is None or str(text).lower() in ("", "none", "bf16", "off"):
+        return None
+    value = str(text).lower().removesuffix("bit")
+    if value not in ("4", "8"):
+        raise QuantizeError(f"--quantize takes 4bit, 8bit or none, not {text!r}")
+    return int(value)
+
+
+def check_quantize(bits: int, device: str) -> None:
+    """Refuse early, before minutes of loading, what cannot work here."""
+    if bits not in BITS:
+        raise QuantizeError(f"--quantize takes 4bit or 8bit, not {bits}-bit")
+    if not str(device).startswith("cuda"):
+        raise QuantizeError(
+            f"--quantize {bits}bit needs an NVIDIA GPU (CUDA); this run uses {device}. "
+            "Leave --quantize at none here, or run the model on a GPU machine (jarvis-play serve)."
+        )
+    bitsandbytes()
 
 
 def bitsandbytes() -> Any:
@@ -39,8 +64,12 @@ def language_model(model: Any) -> Any:
     return found
 
 
-def quantize_language_model(model: Any, bits: int) -> int:
-    """Replace every ``nn.Linear`` of the language model in place; returns how many were replaced."""
+def quantize_language_model(model: Any, bits: int, device: Any = None) -> int:
+    """Replace every ``nn.Linear`` of the language model in place; returns how many were replaced.
+
+    The quantised weights go to ``device`` (default: where each weight is). bitsandbytes packs a weight
+    when it moves from the host to the GPU, so weights already on the GPU take a trip through the host:
+    an 8-bit layer would otherwise keep its bf16 weight until its first forward pass."""
     import torch
     from torch import nn
 
@@ -54,7 +83,9 @@ def quantize_language_model(model: Any, bits: int) -> int:
             if type(child) is not nn.Linear:
                 continue
             weight = child.weight.data
-            device = weight.device
+            target_device = torch.device(device) if device is not None else weight.device
+            if bits == 8 and target_device.type != "cpu":
+                weight = weight.to("cpu")
             bias = child.bias is not None
             if bits == 4:
                 new = bnb.nn.Linear4bit(
@@ -67,7 +98,7 @@ def quantize_language_model(model: Any, bits: int) -> int:
                 )
                 new._parameters["weight"] = bnb.nn.Params4bit(
                     weight, requires_grad=False, quant_type="nf4", compress_statistics=True
-                ).to(device)
+                ).to(target_device)
             else:
                 new = bnb.nn.Linear8bitLt(
                     child.in_features,
@@ -79,9 +110,9 @@ def quantize_language_model(model: Any, bits: int) -> int:
                 )
                 new._parameters["weight"] = bnb.nn.Int8Params(
                     weight, requires_grad=False, has_fp16_weights=False
-                ).to(device)
+                ).to(target_device)
             if bias:
-                new._parameters["bias"] = child.bias
+                new._parameters["bias"] = nn.Parameter(child.bias.data.to(target_device), requires_grad=False)
             setattr(parent, name, new)
             del child, weight
             replaced += 1

@@ -51,16 +51,31 @@ class VLA:
         self.base_path: str | None = None  # the folder the base was loaded from (adapters name theirs)
 
     @classmethod
-    def load(cls, spec: str, adapter: str | None = None, device: str | None = None) -> VLA:
-        """Load from an HF id or a folder: bf16 on CUDA, fp32 on CPU."""
+    def load(
+        cls, spec: str, adapter: str | None = None, device: str | None = None, quantize: int | None = None
+    ) -> VLA:
+        """Load from an HF id or a folder: bf16 on CUDA, fp32 on CPU; ``quantize`` 4 or 8 puts the
+        language model in 4-/8-bit (``model.quantize``), loading through host memory so the GPU never
+        holds the bf16 weights."""
         import torch
 
+        device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        if quantize:
+            from model.quantize import check_quantize
+
+            check_quantize(quantize, device)
         path = resolve(spec)
         processor = load_processor(path)
-        device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
         t0 = time.perf_counter()
-        model = load_model(path, device, dtype)
+        if quantize:
+            from model.quantize import quantize_language_model
+
+            model = load_model(path, "cpu", dtype)
+            quantize_language_model(model, quantize, device=device)
+            model = model.to(device)
+        else:
+            model = load_model(path, device, dtype)
         LOG.info("loaded %s on %s in %.1f s", path, device, time.perf_counter() - t0)
         vla = cls(model, processor, name=spec)
         vla.base_path = str(path)

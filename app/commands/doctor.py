@@ -21,6 +21,10 @@ def register(sub: Any) -> None:
     parser.add_argument(
         "--no-load", action="store_true", help="check files and tokenizer but do not load weights"
     )
+    parser.add_argument(
+        "--fit-table",
+        help="a fit-table.json or gpu-check.json from bench gpu-check (default: built-in H200 one)",
+    )
     parser.set_defaults(func=main)
 
 
@@ -39,6 +43,7 @@ def main(args: argparse.Namespace) -> int:
     report = Report()
     report.line(sys.version_info >= (3, 10), "python", f"{platform.python_version()} ({sys.executable})")
     _torch(report)
+    _fit(report, args.model, getattr(args, "fit_table", None))
     _display(report)
     _model(report, args.model, load=not args.no_load)
     print("all good" if not report.problems else f"{report.problems} problem(s): see FAIL lines above")
@@ -67,6 +72,39 @@ def _torch(report: Report) -> None:
             "gpu",
             f"{index}: {name}, {free / GIB:.1f}/{total / GIB:.1f} GiB free{hint}",
         )
+
+
+def _fit(report: Report, spec: str, table_path: str | None, free_gib: float | None = None) -> None:
+    """Which precisions of the model fit beside what already runs on the GPU, and how fast they play."""
+    from model import fit
+    from model.checkpoint import CheckpointError
+    from model.spec import ModelSpec, ModelSpecError
+
+    try:
+        table = fit.load_table(table_path)
+        parsed = ModelSpec.parse(spec)
+    except (CheckpointError, ModelSpecError) as exc:
+        report.line(False, "fit", str(exc))
+        return
+    if parsed.remote or parsed.kind == "scripted":
+        return
+    free = free_gib if free_gib is not None else fit.free_gpu_gib()
+    path = parsed.value if parsed.kind == "folder" else None
+    params = fit.checkpoint_params_b(path) if path else None
+    if free is None:
+        report.line(None, "fit", f"no CUDA GPU; on one, from {table.source} (peak + {fit.MARGIN_GIB} GiB):")
+        for row in fit.assess(float("inf"), params, table):
+            speed = f", ~{row.actions_per_s:.0f} actions/s" if row.actions_per_s else ""
+            print(f"       {row.precision:<5} needs {row.need_gib:.1f} GiB{speed} ({row.flag})")
+        return
+    fits = fit.assess(free, params, table)
+    report.line(
+        True if any(f.fits for f in fits) else None,
+        "fit",
+        f"{free:.1f} GiB GPU memory free ({table.source}):",
+    )
+    for line in fit.describe(fits):
+        print(f"       {line}")
 
 
 def _display(report: Report) -> None:

@@ -15,10 +15,28 @@ from typing import Any
 LOG = logging.getLogger(__name__)
 
 
+def add_model_args(parser: argparse.ArgumentParser) -> None:
+    """--engine and --quantize, as run and the window's settings take them (``PolicyOptions``)."""
+    from model.policies.factory import ENGINES, QUANTIZE
+
+    parser.add_argument(
+        "--engine",
+        choices=ENGINES,
+        help="fast: static cache + CUDA graphs (model.fast_decode); plain: transformers generate; "
+        "auto (default): fast on CUDA, plain on CPU",
+    )
+    parser.add_argument(
+        "--quantize",
+        choices=QUANTIZE,
+        help="the language model in 4bit or 8bit (bitsandbytes, CUDA; vision tower stays bf16); default none",
+    )
+
+
 def register(sub: Any) -> None:
     parser = sub.add_parser("serve", help="serve the model as an OpenAI-compatible chat endpoint")
     parser.add_argument("--model", default="tiny", help="HF id, local folder, or 'tiny' (default)")
     parser.add_argument("--adapter", help="PEFT LoRA adapter folder to apply")
+    add_model_args(parser)
     parser.add_argument(
         "--host", default="127.0.0.1", help="bind address (default 127.0.0.1: this machine only)"
     )
@@ -35,12 +53,14 @@ def register(sub: Any) -> None:
 def main(args: argparse.Namespace) -> int:
     from app.errors import UserError
     from model.checkpoint import CheckpointError
-    from model.policies.factory import model_path
+    from model.policies.factory import PolicyOptions, load_vla
     from model.server import ChatServer
-    from model.vla import VLA
 
+    options = PolicyOptions(
+        adapter=args.adapter, engine=args.engine or "auto", quantize=args.quantize or "none"
+    )
     try:
-        vla = VLA.load(model_path(args.model), adapter=args.adapter)
+        vla = load_vla(args.model, options)
     except CheckpointError as exc:
         raise UserError(str(exc)) from exc
     try:

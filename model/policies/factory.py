@@ -2,16 +2,21 @@
 
 ``tiny`` is the embedded random model; an ``http(s)://`` URL is an OpenAI-compatible server;
 ``scripted:FILE`` replays env actions; anything else is a local folder or an HF hub id loaded
-in-process. Errors surface here, before play starts.
+in-process. Errors surface here, before play starts: a precision that will not fit beside the game
+(``model.fit``), 4-/8-bit without CUDA or bitsandbytes (``model.quantize``), a bad checkpoint.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from model.policies.base import Policy
 from model.spec import ModelSpec
 from model.vla import Sampling
+
+ENGINES = ("auto", "fast", "plain")  # auto: fast on CUDA, plain on CPU
+QUANTIZE = ("none", "4bit", "8bit")
 
 
 @dataclass
@@ -23,6 +28,9 @@ class PolicyOptions:
     device: str | None = None
     timeout_s: float = 10.0
     seed: int | None = None
+    engine: str = "auto"  # fast (model.fast_decode) or plain (transformers generate); see ENGINES
+    quantize: str = "none"  # the language model in 4bit/8bit (model.quantize), vision tower bf16
+    check_fit: bool = True  # refuse a precision that will not fit in free GPU memory (model.fit)
 
 
 def model_path(spec: ModelSpec | str) -> str:
@@ -35,9 +43,43 @@ def model_path(spec: ModelSpec | str) -> str:
     return spec.value
 
 
+def use_fast_engine(engine: str, device: Any) -> bool:
+    """``fast`` or ``plain`` as asked; ``auto`` is fast on CUDA (where it pays) and plain on CPU."""
+    from model.checkpoint import CheckpointError
+
+    if engine not in ENGINES:
+        raise CheckpointError(f"--engine takes {', '.join(ENGINES)}, not {engine!r}")
+    if engine == "auto":
+        return str(device).startswith("cuda")
+    return engine == "fast"
+
+
+def load_vla(spec: ModelSpec | str, options: PolicyOptions) -> Any:
+    """The in-process model as ``options`` ask: fit checked, quantised, fast engine or plain."""
+    import torch
+
+    from model.quantize import parse_bits
+    from model.vla import VLA
+
+    path = model_path(spec)
+    bits = parse_bits(options.quantize)
+    device = options.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    if options.check_fit and device.startswith("cuda"):
+        from model.fit import check_fits
+
+        check_fits(path, options.quantize, device)
+    vla = VLA.load(path, adapter=options.adapter, device=device, quantize=bits)
+    if use_fast_engine(options.engine, vla.device):
+        from model.fast_decode import FastVLA
+
+        return FastVLA(vla)
+    return vla
+
+
 def make_policy(spec: ModelSpec | str, options: PolicyOptions | None = None) -> Policy:
-    """Load the policy ``spec`` names. Errors say what to do (``CheckpointError``, ``PolicyError``,
-    ``ModelSpecError``, ``OSError``/``ValueError`` for a bad actions file)."""
+    """Load the policy ``spec`` names. Errors say what to do (``CheckpointError`` and its kinds
+    ``QuantizeError``/``FitError``, ``PolicyError``, ``ModelSpecError``, ``OSError``/``ValueError``
+    for a bad actions file)."""
     spec = ModelSpec.parse(spec)
     options = options or PolicyOptions()
     if spec.kind == "scripted":
@@ -56,9 +98,8 @@ def make_policy(spec: ModelSpec | str, options: PolicyOptions | None = None) -> 
         remote.check()
         return remote
     from model.policies.local import LocalPolicy, LocalPolicyConfig
-    from model.vla import VLA
 
-    vla = VLA.load(model_path(spec), adapter=options.adapter, device=options.device)
+    vla = load_vla(spec, options)
     config = LocalPolicyConfig(
         history_num=options.history_num,
         constrained=options.constrained,
