@@ -112,6 +112,7 @@ def test_silent_server_times_out_instead_of_hanging(frame: np.ndarray) -> None:
         listener.close()
 
 
+@pytest.mark.slow  # starts a server process that loads the model: ~10 s
 def test_jarvis_play_serve_subprocess(tiny_model_dir: Path, frame: np.ndarray) -> None:
     port = free_port()
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}

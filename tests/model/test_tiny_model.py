@@ -25,6 +25,7 @@ EXPECTED_PROMPT = (
 )
 
 
+@pytest.mark.slow  # a CLI process that imports transformers and builds a model: ~10 s
 def test_make_tiny_command_writes_a_loadable_checkpoint(tmp_path: Path) -> None:
     out = tmp_path / "tiny"
     result = subprocess.run(
@@ -149,6 +150,7 @@ def _ensure_in_subprocess(path: Path) -> subprocess.Popen[str]:
     )
 
 
+@pytest.mark.slow  # several processes build the tiny model: ~14 s
 def test_concurrent_starts_share_one_complete_tiny_model_and_later_uses_keep_it(tmp_path: Path) -> None:
     """Two processes ensuring the model at once both get a loadable folder (issue 16: "config.json is
     not valid JSON"), and a later use finds it current instead of rewriting it."""

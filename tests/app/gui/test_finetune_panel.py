@@ -8,6 +8,7 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
+import pytest
 from PyQt6.QtCore import Qt
 
 from app.finetune_job import FinetuneState
@@ -21,6 +22,7 @@ from tests.recorder.synth import write_episode
 LEFT = Qt.MouseButton.LeftButton
 
 
+@pytest.mark.slow  # trains in a child process: a minute on a CPU
 def test_train_watch_swap_and_compare(
     qtbot: Any, tmp_path: Path, tiny_model_dir: Path, tiny_vla: Any
 ) -> None:
