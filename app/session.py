@@ -68,6 +68,7 @@ def control_config(settings: Settings, paused: bool = False, person_only: bool =
         resume_after_s=max(0.0, settings.resume_after_s),
         start_paused=paused,
         person_only=person_only,
+        takeover_quiet_resume=settings.takeover_quiet_resume,
     )
 
 
@@ -178,6 +179,7 @@ class Session:
         self._listener: Any = None
         self._recorder: Recording | None = None
         self._safety: SafetyNet | None = None
+        self._watchdog: Any = None  # app.runtime.watchdog.Watchdog: lets go of keys if we are killed
         self._outcome: RunOutcome | None = None
         self._done = threading.Event()
         self._pending_outcome: str | None = None
@@ -263,6 +265,7 @@ class Session:
             self._stop_listener()
         if old is not None:
             old.close()
+        self._watch(game)
         for note in game.notes:
             progress(note)
         self._start_listener()
@@ -435,6 +438,7 @@ class Session:
         try:
             if game is not None:
                 game.close()
+            self._watch(None)
             if borrowed is not None:
                 borrowed.wait_idle()
             if policy is not None:
@@ -444,6 +448,14 @@ class Session:
                 safety.__exit__(None, None, None)
 
     # ----- internals ----------------------------------------------------------------------------
+    def _watch(self, game: OpenGame | None) -> None:
+        """A watchdog process per desktop game: it releases held keys if this process is killed."""
+        from app.runtime import watchdog
+
+        old, self._watchdog = self._watchdog, (watchdog.start_for(game, self.display) if game else None)
+        if old is not None:
+            old.stop()
+
     def _stop_and_join(self, reason: str) -> None:
         self.stop(reason)
         if self._thread is not None:
@@ -532,7 +544,20 @@ class Session:
         try:
             from recorder.input_listener import InputListener
 
-            self._listener = InputListener(game.connector.ledger, on_event=self._on_input).start()
+            s = self.settings
+            hotkeys = {binding(s.panic_key), binding(s.pause_key), binding(s.save_last_key)}
+            connector = game.connector
+            if connector.window_id:  # only the person's input to the game counts (focus + pointer)
+                listener = InputListener.for_game(
+                    connector.window_id,
+                    connector.ledger,
+                    self._on_input,
+                    hotkeys=hotkeys,
+                    display=connector.display,
+                )
+            else:  # a screen region: no window to scope to
+                listener = InputListener(connector.ledger, self._on_input, hotkeys=hotkeys)
+            self._listener = listener.start()
         except Exception as exc:
             self._listener = None
             self._emit(
@@ -574,6 +599,7 @@ class Session:
             ring_seconds=s.ring_seconds,
             extra=extra,
             origin=lambda: (float(connector.rect[0]), float(connector.rect[1])),
+            law_record=game.law_record,
         )
         return Recording(setup, on_error=lambda m: self._emit(self.on_error, m))
 

@@ -7,8 +7,14 @@ the game reaches a frame; otherwise (a screen region, no Composite) it grabs the
 Held-state semantics exactly as MineRL executes env actions (spec §1.3): a bound key or button is
 pressed on 0→1 and released on 1→0, never re-pressed while held. Camera degrees become mouse counts
 through ``MouseLaw`` (remainders carried); while a GUI screen is open the same degrees move the
-cursor instead, ``guiScale / 0.15`` window pixels per degree, clipped to the window. The connector
-tracks "GUI open" from the agent's own inventory presses, the only way JARVIS opens or closes one.
+cursor instead, ``guiScale / 0.15`` window pixels per degree, clipped to the window.
+
+"GUI open" is read from the game at every ``observe``: whether it shows its pointer over the window
+(``recorder.gui_state``), so a screen the person or the game opens counts as much as the agent's. The
+pointer's position comes with it (``cursor``, window pixels), and ``policy_frame`` draws the env's
+white cursor sprite there while a screen is open (spec §1.4, §6.5): the model saw it in every GUI
+frame it was trained and evaluated on. ``observe`` itself stays cursor-free, for the recording. Where
+the X server cannot say (no XFixes), the agent's own inventory presses toggle the state instead.
 
 Threads: ``observe``/``apply``/``has_focus`` run on the loop thread; ``release_all`` may come from
 any thread (panic key, signal handler) and shares one lock with ``apply``, so a release can never be
@@ -31,6 +37,7 @@ from app.games.connector import FRAME_SIZE, Rect
 from app.games.injector import Injector
 from app.games.mouse_law import MouseLaw, gui_pixels_per_degree
 from model.actions.env import EnvAction
+from model.cursor import draw_at_window_position
 from recorder import keymap
 from recorder.input_listener import InjectionLedger
 from recorder.window_capture import WindowGone
@@ -77,12 +84,16 @@ class DesktopConnector:
         self._law = MouseLaw.for_degrees_per_count(config.degrees_per_count)
         self._gui_law = MouseLaw(gui_pixels_per_degree(config.gui_scale))
         self.gui_open = False
+        self.cursor: tuple[float, float] | None = None  # pointer in window pixels at the last observe
+        self.gui_source = "inventory key"  # or "game cursor" once the game's own state can be read
+        self._gui_watch: Any = None  # recorder.gui_state.CursorWatch, made by open()
         self._windows: Any = None
         self._capture: Any = None
         self.capture_kind = ""  # "window" (its own contents) or "screen" (whatever is on top), after open
         self._cover: Any = None  # CoverWatch, made on the loop thread by the first covered()
         self.window_id = 0
         self.window_title = ""
+        self.window_pid: int | None = None
         self._rect: Rect = config.region or (0, 0, *FRAME_SIZE)
         self._rect_time = -1e9
         self._closed = False
@@ -118,10 +129,12 @@ class DesktopConnector:
             raise ValueError("refusing to play into one of jarvis-play's own windows")
         self.window_id = win.id if win is not None else 0
         self.window_title = win.title if win is not None else ""
+        self.window_pid = win.pid if win is not None else None  # whose settings give the camera law
         if win is None:
             win = WindowInfo(0, "(screen region)", None, self._rect)
         self._refresh_rect(force=True)
         self._capture = self._open_capture()
+        self._open_gui_watch()
         if self._injector is None:
             self._injector = make_injector(self.ledger, self.display, cfg.injector)
         LOG.info("playing window %#x %r at %s (%s capture)", win.id, win.title, self._rect, self.capture_kind)
@@ -147,6 +160,33 @@ class DesktopConnector:
             raise ValueError("window capture needs the game window (title or pid), not a screen region")
         self.capture_kind = "screen"
         return ScreenCapture(lambda: self._rect, FRAME_SIZE, self.display)
+
+    def _open_gui_watch(self) -> None:
+        from recorder.gui_state import CursorWatch, GuiStateUnavailable
+
+        try:
+            self._gui_watch = CursorWatch(self.display)
+            self.gui_source = "game cursor"
+        except GuiStateUnavailable as exc:
+            LOG.warning("GUI screens are known only from the agent's inventory presses: %s", exc)
+
+    def _read_gui(self) -> None:
+        """The game's GUI state and pointer, read right after the frame they belong to."""
+        if self._gui_watch is None:
+            return
+        state = self._gui_watch.read(self._rect)
+        self.cursor = (state.x, state.y)
+        if state.open != self.gui_open:
+            with self._lock:
+                self.gui_open = state.open
+                self._law.reset()  # a remainder of view turning must not move the cursor, or back
+                self._gui_law.reset()
+
+    def policy_frame(self, frame: np.ndarray) -> np.ndarray:
+        """``frame`` as the model must see it: with the env's cursor sprite while a screen is open."""
+        if not self.gui_open or self.cursor is None:
+            return frame
+        return draw_at_window_position(frame, self.cursor[0], self.cursor[1], (self._rect[2], self._rect[3]))
 
     def _refresh_rect(self, force: bool = False) -> None:
         if self.config.region is not None:
@@ -178,9 +218,11 @@ class DesktopConnector:
     def observe(self) -> np.ndarray:
         self._refresh_rect()
         try:
-            return self._capture.grab()
+            frame = self._capture.grab()
         except WindowGone as exc:
             raise GameWindowGone(f"the game window {self.window_id:#x} is gone") from exc
+        self._read_gui()
+        return frame
 
     def covered(self) -> str | None:
         """Why the next frame would not be the game's own picture, or None when it will be.
@@ -222,7 +264,7 @@ class DesktopConnector:
                 if want and not held:
                     self._held.append(name)
                     inj.press(name)
-                    if env_key == "inventory":
+                    if env_key == "inventory" and self._gui_watch is None:  # no reading from the game
                         self.gui_open = not self.gui_open
                         self._law.reset()
                         self._gui_law.reset()
@@ -283,6 +325,9 @@ class DesktopConnector:
             if self._cover is not None:
                 self._cover.close()
                 self._cover = None
+            if self._gui_watch is not None:
+                self._gui_watch.close()
+                self._gui_watch = None
             if self._injector is not None:
                 self._injector.close()
             if self._windows is not None:

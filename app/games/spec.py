@@ -18,6 +18,7 @@ from typing import Any
 
 from app.errors import UserError
 from app.games.connector import Connector
+from app.games.game_settings import GameSettings
 from recorder.camera_law import CameraLaw
 
 LOG = logging.getLogger(__name__)
@@ -114,6 +115,7 @@ class OpenGame:
     game_name: str = "unknown"  # meta.game: minecraft, minetest, fake or minerl
     law: CameraLaw = field(default_factory=CameraLaw.minecraft)  # mouse counts <-> camera degrees
     notes: list[str] = field(default_factory=list)  # what the game's settings mean for the agent
+    law_record: dict[str, Any] = field(default_factory=dict)  # the law and where it came from, for meta.json
 
     def focus(self) -> None:
         """Give the game keyboard focus, so injected input reaches it (the window's clicks took it)."""
@@ -169,10 +171,8 @@ def open_game(
                 "pick a game window or a screen region instead."
             )
         progress("Starting the demo game (minetest)…")
-        demo = DemoGameConfig()
-        process = DemoGame(demo, display=display).start()
+        process = DemoGame(DemoGameConfig(), display=display).start()
         config.pid = process.proc.pid
-        law = CameraLaw.minetest(demo.degrees_per_count)
     else:
         if spec.kind == "window":
             config.title = spec.arg
@@ -180,7 +180,6 @@ def open_game(
             config.pid = int(spec.arg)
         else:
             config.region = parse_region(spec.arg) if spec.kind == "region" else _screen_rect(display)
-        law = CameraLaw.minecraft()
     progress(f"Opening {spec.label}…")
     connector = DesktopConnector(config, display=display)
     try:
@@ -197,59 +196,84 @@ def open_game(
             process.close()
         raise
     try:
-        name = "minetest" if process is not None or _is_minetest(connector.window_title) else "minecraft"
-        notes = _configure(connector, options, name, law)
+        found = _game_settings(connector, options)
+        notes = _configure(connector, options, found)
     except BaseException:
         connector.close()
         if process is not None:
             process.close()
         raise
-    law = CameraLaw(
-        connector.config.degrees_per_count, law.game if name == "minetest" else "minecraft", law.sensitivity
-    )
     label = f"{spec.label}: {connector.window_title} at {connector.rect}"
-    return OpenGame(spec, connector, label, process, name, law, notes)
+    name = found.game if found.game in ("minecraft", "minetest") else "minecraft"
+    return OpenGame(spec, connector, label, process, name, found.law, notes, found.meta())
 
 
-def _is_minetest(title: str | None) -> bool:
-    title = (title or "").lower()
-    return any(n in title for n in ("minetest", "luanti"))
+def _game_settings(connector: Any, options: GameOptions) -> GameSettings:
+    """The camera law and settings of the game behind ``connector``, from where the game reads them.
+
+    In order: an options.txt the person named; the running process's own settings (Minecraft's
+    options.txt of its --gameDir, minetest's --config or the user's minetest.conf); a law measured
+    by ``jarvis-play calibrate`` for this window; else Minecraft's training settings, said plainly.
+    An explicit degrees-per-count overrides the law in every case.
+    """
+    from app.games import game_settings, minecraft_options
+
+    size = (int(connector.rect[2]), int(connector.rect[3]))
+    found: GameSettings | None = None
+    if options.options_file:
+        opts = minecraft_options.load(options.options_file)
+        if opts is None:
+            raise GameError(f"no options file at {options.options_file}")
+        found = GameSettings("minecraft", opts.camera_law(), {"game": "minecraft", **opts.record()}, opts)
+    if found is None and connector.window_pid:
+        found = game_settings.game_settings_for_pid(connector.window_pid, size)
+    if found is None and connector.window_title:
+        found = game_settings.calibrated_settings(connector.window_title)
+    if found is None:
+        law = CameraLaw.minecraft()
+        found = GameSettings("minecraft", law, {"game": "minecraft", "source": "assumed: training settings"})
+    if options.degrees_per_count:
+        law = found.law
+        found = GameSettings(
+            found.game,
+            CameraLaw(options.degrees_per_count, law.game, law.sensitivity, law.invert_y),
+            {**found.record, "override": {"degrees_per_count": options.degrees_per_count}},
+            found.options,
+        )
+    return found
 
 
-def _configure(connector: Any, options: GameOptions, name: str, law: CameraLaw) -> list[str]:
-    """Bindings, camera law and GUI scale from the game's settings and the options; returns notes."""
+def _configure(connector: Any, options: GameOptions, found: GameSettings) -> list[str]:
+    """Bindings, camera law and GUI scale for injection, from the game's settings; returns notes."""
     from app.games import minecraft_options
     from recorder import keymap
 
     cfg = connector.config
     notes: list[str] = []
     bindings = dict(keymap.DEFAULT_BINDINGS)
-    cfg.degrees_per_count = law.degrees_per_count
-    if name == "minecraft":
-        found = minecraft_options.load(options.options_file or None)
-        if options.options_file and found is None:
-            raise GameError(f"no options file at {options.options_file}")
-        if found is not None:
-            findings = found.findings(window_height=connector.rect[3])
-            notes += [f"[{f.severity}] {f.text}" for f in findings] or [f"{found.path}: all as in training"]
-            bindings.update(found.bindings())
-            cfg.degrees_per_count = CameraLaw.minecraft(found.mouse_sensitivity).degrees_per_count
-            cfg.gui_scale = float(found.gui_scale or max(1, round(connector.rect[3] / 360)))
-            cfg.invert_y = found.invert_y
-        else:
-            notes.append(
-                "no Minecraft options.txt found: assuming training settings (sensitivity 100%, guiScale 2)"
-            )
+    cfg.degrees_per_count = found.law.degrees_per_count
+    cfg.invert_y = found.law.invert_y
+    source = found.record.get("source", "")
+    notes.append(f"camera: {found.law.degrees_per_count:.4f}° per mouse count ({found.game}, {source})")
+    opts = found.options
+    if isinstance(opts, minecraft_options.MinecraftOptions):
+        findings = opts.findings(window_height=connector.rect[3])
+        notes += [f"[{f.severity}] {f.text}" for f in findings] or [f"{source}: all as in training"]
+        bindings.update(opts.bindings())
+        cfg.gui_scale = float(opts.gui_scale or max(1, round(connector.rect[3] / 360)))
+    elif found.game == "minecraft" and not found.options:
+        notes.append(
+            "no Minecraft options.txt found: assuming training settings (sensitivity 100%, guiScale 2)"
+        )
     for env_key, key in options.bindings.items():
         if env_key not in keymap.DEFAULT_BINDINGS:
-            raise GameError(f"cannot bind {env_key!r}: the actions are {', '.join(keymap.DEFAULT_BINDINGS)}")
+            actions = ", ".join(keymap.DEFAULT_BINDINGS)
+            raise GameError(f"cannot bind {env_key!r}: the actions are {actions}")
         try:
             bindings[env_key] = keymap.binding_name(key)
         except ValueError as exc:
             raise GameError(str(exc)) from exc
     cfg.bindings = bindings
-    if options.degrees_per_count:
-        cfg.degrees_per_count = options.degrees_per_count
     if options.gui_scale:
         cfg.gui_scale = options.gui_scale
     connector.reconfigure()

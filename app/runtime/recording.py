@@ -46,6 +46,7 @@ class RecordingSetup:
     extra: dict[str, Any] = field(default_factory=dict)
     # the game window's top-left on the screen: pointer positions are stored in window pixels
     origin: Callable[[], tuple[float, float]] | None = None
+    law_record: dict[str, Any] = field(default_factory=dict)  # the law and where it came from
 
 
 class Recording:
@@ -94,6 +95,8 @@ class Recording:
             on_error=self.on_error,
             **recorder_kwargs,
         )
+        if s.law_record:
+            session.meta.camera_law = dict(s.law_record)
         if not session.start() and self.on_error is not None:
             self.on_error(f"recording could not start in {s.root}; play continues without it")
         self._accumulator = InputAccumulator(origin=s.origin)
