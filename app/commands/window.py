@@ -81,11 +81,7 @@ def main(args: argparse.Namespace) -> int:
     controller = WindowController(window, session, save)
     for message in loaded.messages:
         controller.show_message(message, "note")
-    if _opt(args, "geometry"):
-        x, y, w, h = (int(v) for v in str(_opt(args, "geometry")).split(","))
-        window.setGeometry(x, y, w, h)
-    else:
-        window.resize(1200, 800)
+    _initial_geometry(window, controller, _opt(args, "geometry"), settings.window_geometry)
     window.show()
     controller.prepare(settings.model, settings.game, autostart=bool(_opt(args, "start")))
     if _opt(args, "quit_after"):
@@ -95,6 +91,25 @@ def main(args: argparse.Namespace) -> int:
         return int(app.exec())
     finally:
         session.close()  # idempotent: the controller closes it too when the window closes
+
+
+def _initial_geometry(window: Any, controller: Any, given: str | None, saved: str) -> None:
+    """--geometry wins (and the window stays there); else where the person last had it, if it is
+    still on a screen; else a size that fits the screen. Once the game is open the controller
+    places the window beside it (``WindowController.place``)."""
+    from app.gui import placement
+
+    if given:
+        x, y, w, h = (int(v) for v in str(given).split(","))
+        window.setGeometry(x, y, w, h)
+        controller.place_window = False
+        return
+    screen = window.screen().availableGeometry()
+    area = (screen.x(), screen.y(), screen.width(), screen.height())
+    rect = placement.parse_rect(saved)
+    if rect is None or not placement.inside(rect, area):
+        rect = placement.plan(area, None).window
+    controller.set_frame(rect)
 
 
 def _install_safety(app: Any, session: Any) -> None:

@@ -83,6 +83,7 @@ class WindowController(QObject):
         self._focused = True  # the game had focus on the last tick
         self._placed_for: object = None  # the game the window was last placed beside
         self.place_window = True  # False when the person gave --geometry
+        self._frame_after_show: placement.Rect | None = None
         self.confirm: Callable[[QWidget, str], bool] = ask_yes_no  # replaced in tests
         self.episode_watch = EpisodeWatch(self)
         self.episode_watch.saved.connect(lambda text, _folder: self.show_message(text, "info"))
@@ -433,6 +434,8 @@ class WindowController(QObject):
         """Before Start (and after Stop), paint what the game shows now."""
         s = self.session
         game = s.game
+        if game is not None and game is not self._placed_for and self.window.isVisible():
+            self.place()  # as soon as the game is open, while the model may still be loading
         if game is None or s.running or self.jobs or self._game_lost or not self.window.isVisible():
             return
         try:
@@ -518,12 +521,21 @@ class WindowController(QObject):
         x, y, width, height = rect
         w.resize(max(1, width - dw), max(1, height - dh))
         w.move(x, y)
+        if not w.isVisible():  # decorations are known once shown: size it again then
+            self._frame_after_show = rect
+
+    def _reapply_frame(self) -> None:
+        rect, self._frame_after_show = self._frame_after_show, None
+        if rect is not None:
+            self.set_frame(rect)
 
     def eventFilter(self, obj: QObject | None, event: QEvent | None) -> bool:
         if obj is self.window and event is not None:
             kind = event.type()
             if kind in (QEvent.Type.Move, QEvent.Type.Resize, QEvent.Type.Show):
                 self._refresh_own_rects()
+                if kind == QEvent.Type.Show and self._frame_after_show is not None:
+                    QTimer.singleShot(300, self._reapply_frame)
                 if kind != QEvent.Type.Show and self.window.isVisible():
                     g = self.window.frameGeometry()
                     rect = (g.x(), g.y(), g.width(), g.height())

@@ -258,7 +258,7 @@ class FinetunePanel(QWidget):
             job.listeners.append(self._state.emit)
             self.job = job
         try:
-            job.start(resume=resume)
+            job.start(resume=resume, overwrite=not resume and can_resume(request.out))  # confirmed above
         except (OSError, RuntimeError) as exc:
             self.message.emit(f"Could not start the fine-tune: {exc}.", "error")
 

@@ -110,6 +110,7 @@ class MainWindow(QMainWindow):
         self.finetune = FinetunePanel()
         self.live_dock = self._dock("Live", self.status_panel, scroll=False)
         self.live_dock.setFeatures(QDockWidget.DockWidgetFeature.NoDockWidgetFeatures)
+        self.live_dock.setTitleBarWidget(QWidget())  # the panel's own "Live" title is enough
         self.live_dock.show()
         self.episodes_dock = self._dock("Episodes", self.episodes)
         self.finetune_dock = self._dock("Fine-tune", self.finetune)
@@ -175,7 +176,7 @@ class MainWindow(QMainWindow):
             area = QScrollArea()
             area.setWidgetResizable(True)
             area.setWidget(panel)
-            area.setMinimumWidth(260)
+            area.setMinimumWidth(240)
             dock.setWidget(area)
         else:
             dock.setWidget(panel)

@@ -30,6 +30,24 @@ def model_kind(spec: str) -> str:
     }[kind]
 
 
+def fit_hint(spec: str) -> str:
+    """For a checkpoint to load here: free GPU memory and the precisions that fit (``model.fit``)."""
+    from model.spec import ModelSpec, ModelSpecError
+
+    try:
+        parsed = ModelSpec.parse(spec)
+    except ModelSpecError:
+        return ""
+    if parsed.kind not in ("folder", "hub"):
+        return ""
+    from model.fit import summary
+
+    try:
+        return summary(parsed.value if parsed.kind == "folder" else None)
+    except Exception as exc:  # a hint must never break the picker
+        return f"(memory check unavailable: {type(exc).__name__})"
+
+
 class ModelPicker(QWidget):
     model_chosen = pyqtSignal(str)
 
@@ -55,7 +73,7 @@ class ModelPicker(QWidget):
         self.combo.currentTextChanged.connect(self._describe)
 
     def _describe(self, text: str) -> None:
-        self.combo.setToolTip(f"{model_kind(text)}\n{MODEL_HINT}")
+        self.combo.setToolTip(f"{model_kind(text)}\n{MODEL_HINT}\n{fit_hint(text)}".rstrip())
 
     def set_spec(self, spec: str) -> None:
         if self.combo.findText(spec) < 0:

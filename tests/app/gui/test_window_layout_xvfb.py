@@ -1,0 +1,175 @@
+"""The window beside the game on a laptop screen, under a real window manager.
+
+Xvfb at 1366×768 with openbox; ``jarvis-play window`` (a separate process, Qt on xcb) opens the demo
+game (minetest) with the tiny model and starts. From outside, through X11, the test reads both
+windows' frames (decorations included) while the agent plays and checks that they do not overlap
+and both fit on the screen; it saves a screenshot of the whole screen (path printed, and copied to
+artifacts/) for a person to look at. Run it under ``flock /tmp/game-tests.lock``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from app.gui.placement import inside, overlap
+from tests.conftest import REPO
+
+pytestmark = [pytest.mark.xvfb, pytest.mark.game, pytest.mark.slow]
+
+SCREENS = [(1366, 768), (1920, 1080)]
+
+
+@pytest.fixture
+def desktop(request: pytest.FixtureRequest) -> Iterator[tuple[str, tuple[int, int]]]:
+    """Xvfb of the requested size with openbox managing it."""
+    from recorder.virtual_display import VirtualDisplay
+
+    if not VirtualDisplay.available():
+        pytest.skip("Xvfb is not installed (apt-get install xvfb)")
+    if shutil.which("openbox") is None:
+        pytest.skip("openbox is not installed (apt-get install openbox)")
+    width, height = request.param
+    vd = VirtualDisplay(width, height).start()
+    wm = subprocess.Popen(
+        ["openbox", "--sm-disable"],
+        env={**os.environ, "DISPLAY": vd.name},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_for_wm(vd.name)
+        yield vd.name, (width, height)
+    finally:
+        wm.terminate()
+        wm.wait(10)
+        vd.stop()
+
+
+def _wait_for_wm(display: str, timeout: float = 10.0) -> None:
+    from Xlib import X
+    from Xlib import display as xdisplay
+
+    d = xdisplay.Display(display)
+    try:
+        atom = d.intern_atom("_NET_SUPPORTING_WM_CHECK")
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if d.screen().root.get_full_property(atom, X.AnyPropertyType) is not None:
+                return
+            time.sleep(0.1)
+    finally:
+        d.close()
+    raise AssertionError("openbox did not start")
+
+
+def _frames(display: str) -> dict[str, tuple[int, int, int, int]]:
+    """Title -> frame of every viewable, titled top-level client window (openbox reparents them)."""
+    from Xlib import X
+
+    from app.gui.placement import X11Desk
+
+    out = {}
+    with X11Desk(display) as desk:
+        d = desk._d
+        clients = desk.root.get_full_property(d.intern_atom("_NET_CLIENT_LIST"), X.AnyPropertyType)
+        for wid in clients.value if clients is not None else []:
+            win = d.create_resource_object("window", int(wid))
+            try:
+                name = win.get_full_property(d.intern_atom("_NET_WM_NAME"), d.intern_atom("UTF8_STRING"))
+                title = name.value.decode() if name is not None else (win.get_wm_name() or "")
+                if win.get_attributes().map_state != X.IsViewable:
+                    continue
+                out[str(title)] = desk.frame(int(wid))
+            except Exception:
+                continue
+    return out
+
+
+def _is_game(title: str) -> bool:
+    return "minetest" in title.lower() or "luanti" in title.lower()
+
+
+def _screenshot(display: str, path: Path) -> None:
+    from PIL import Image
+    from Xlib import X
+    from Xlib import display as xdisplay
+
+    d = xdisplay.Display(display)
+    try:
+        root = d.screen().root
+        geom = root.get_geometry()
+        raw = root.get_image(0, 0, geom.width, geom.height, X.ZPixmap, 0xFFFFFFFF)
+        Image.frombytes("RGB", (geom.width, geom.height), raw.data, "raw", "BGRX").save(path)
+    finally:
+        d.close()
+
+
+@pytest.mark.parametrize("desktop", SCREENS, indirect=True, ids=["1366x768", "1920x1080"])
+def test_window_and_game_share_the_screen_without_overlap(
+    desktop: tuple[str, tuple[int, int]], tmp_path: Path
+) -> None:
+    from app.games.demo_game import find_binary
+
+    if find_binary() is None:
+        pytest.skip("minetest is not installed (apt-get install minetest)")
+    display, (width, height) = desktop
+    report = tmp_path / "report.json"
+    env = dict(
+        os.environ,
+        DISPLAY=display,
+        QT_QPA_PLATFORM="xcb",
+        HF_HUB_OFFLINE="1",
+        JARVIS_PLAY_CONFIG_DIR=str(tmp_path / "config"),
+    )
+    env.pop("WAYLAND_DISPLAY", None)
+    cmd = [sys.executable, "-m", "app.cli", "window", "--model", "tiny", "--game", "demo", "--start"]
+    cmd += ["--quit-after", "6", "--report", str(report)]
+    log = (tmp_path / "window.log").open("w")  # a file, not a pipe: a full pipe would block the app
+    app = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+    shot = tmp_path / f"screen_{width}x{height}.png"
+    frames: dict[str, tuple[int, int, int, int]] = {}
+    try:
+        # until the app closes itself (--quit-after), keep the last view of the screen while both
+        # windows are up: the state the person saw with the agent playing
+        end = time.monotonic() + 240
+        while time.monotonic() < end and app.poll() is None:
+            seen = _frames(display)
+            if any("jarvis-play" in t for t in seen) and any(_is_game(t) for t in seen):
+                frames = seen
+                if (tmp_path / "latest.png").exists():  # the one before last: the last may show closing
+                    shutil.copy(tmp_path / "latest.png", shot)
+                _screenshot(display, tmp_path / "latest.png")
+            time.sleep(0.5)
+        app.wait(timeout=60)
+    finally:
+        if app.poll() is None:
+            app.kill()
+            app.wait()
+        log.close()
+    print(f"screenshot: {shot}")
+    artifacts = REPO / "artifacts"
+    artifacts.mkdir(exist_ok=True)
+    shutil.copy(shot, artifacts / shot.name)
+    assert app.returncode == 0, (tmp_path / "window.log").read_text()[-3000:]
+    data = json.loads(report.read_text())
+    assert data["started"] and data["errors"] == [], data["errors"]
+    ours = {t: r for t, r in frames.items() if "jarvis-play" in t}
+    games = {t: r for t, r in frames.items() if _is_game(t)}
+    assert len(ours) == 1 and len(games) == 1, frames
+    (window,), (game,) = ours.values(), games.values()
+    screen = (0, 0, width, height)
+    print(f"window {window}, game {game}, screen {screen}")
+    assert inside(window, screen), (window, screen)
+    assert inside(game, screen), (game, screen)
+    assert not overlap(window, game), (window, game)
+    # the window uses the room it has: most of the free width beside the game, most of the height
+    assert window[2] >= (width - game[2]) * 0.9 and window[3] >= height * 0.9, (window, game)
