@@ -81,3 +81,26 @@ def test_settings_and_flags_reach_the_policy_options(monkeypatch: pytest.MonkeyP
     monkeypatch.setattr("model.policies.factory.make_policy", factory)
     make_policy(ModelSpec.parse("tiny"), settings)
     assert seen == {"engine": "plain", "quantize": "8bit"}
+
+
+def test_qlora_flag_from_the_one_settings_list_and_its_refusal_on_cpu(tiny_model_dir: Path) -> None:
+    import argparse
+
+    from model.finetune.config import FinetuneConfig, add_flags, from_flags, to_flags
+    from model.finetune.train import FinetuneError, build_model
+
+    parser = argparse.ArgumentParser()
+    add_flags(parser)
+    config = from_flags(
+        parser.parse_args(["--episodes", "e", "--quantize", "4bit", "--model", str(tiny_model_dir)])
+    )
+    assert config.quantize == "4bit"
+    assert to_flags(config)[to_flags(config).index("--quantize") + 1] == "4bit"  # the panel's child argv
+    with pytest.raises(FinetuneError, match="4bit, 8bit or none"):
+        build_model(from_flags(parser.parse_args(["--episodes", "e", "--quantize", "3bit"])), "cpu")
+    with pytest.raises(FinetuneError, match=r"needs an NVIDIA GPU.*Train without --quantize"):
+        build_model(config, "cpu")
+    model, _processor, _path = build_model(
+        FinetuneConfig(model=str(tiny_model_dir)), "cpu"
+    )  # bf16 path unchanged
+    assert any(p.requires_grad for p in model.parameters())
