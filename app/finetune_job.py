@@ -39,9 +39,14 @@ STDERR_KEEP = 20  # last stderr lines kept to explain a crash
 class FinetuneRequest(FinetuneConfig):
     """What the panel asks for: the trainer's own settings (defaults and all), plus the child's argv."""
 
-    def args(self, resume: bool = False) -> list[str]:
-        """``finetune`` flags that rebuild exactly this request in the child, every setting spelled out."""
-        return ["finetune", *to_flags(replace(self, resume=resume)), "--json-progress"]
+    def args(self, resume: bool = False, overwrite: bool = False) -> list[str]:
+        """``finetune`` flags that rebuild exactly this request in the child, every setting spelled out.
+
+        ``overwrite`` only when the person agreed to replace what ``out`` holds: the trainer refuses
+        otherwise, and resumes only a run with these same settings.
+        """
+        flags = to_flags(replace(self, resume=resume, overwrite=overwrite and not resume))
+        return ["finetune", *flags, "--json-progress"]
 
 
 def can_resume(out: str | Path) -> bool:
@@ -196,8 +201,9 @@ class FinetuneJob:
     def running(self) -> bool:
         return self._child is not None and self._child.proc.poll() is None
 
-    def start(self, resume: bool = False) -> None:
-        """Start the child (``resume``: continue from the checkpoint in ``out``)."""
+    def start(self, resume: bool = False, overwrite: bool = False) -> None:
+        """Start the child (``resume``: continue from the checkpoint in ``out``; ``overwrite``: the
+        person agreed to replace the adapter or run that ``out`` holds)."""
         if self.running:
             raise RuntimeError("a fine-tune is already running")
         with self._lock:
@@ -205,7 +211,7 @@ class FinetuneJob:
             keep.status, keep.message = "running", ""
             self.state = keep
         self._notify()
-        self._child = ChildRun(self.request.args(resume), self._line, self._exit, self.python)
+        self._child = ChildRun(self.request.args(resume, overwrite), self._line, self._exit, self.python)
 
     def resume(self) -> None:
         self.start(resume=True)

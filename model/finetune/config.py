@@ -54,6 +54,7 @@ class FinetuneConfig:
     load_in_4bit: bool = _setting(False, "4-bit base weights (needs bitsandbytes on a CUDA GPU)")
     seed: int = _setting(0, "seed of the episode split, the shuffling and the LoRA initialisation")
     resume: bool = _setting(False, "continue from the last checkpoint in --out")
+    overwrite: bool = _setting(False, "start over in an --out that holds an adapter or a run (replaced)")
     device: str | None = _setting(None, "cpu or cuda (default: what accelerate picks)")
 
     def to_dict(self) -> dict[str, Any]:

@@ -5,14 +5,23 @@ several GPUs or machines (DDP, DeepSpeed or FSDP from the accelerate config). On
 evaluates, saves and reports. The run checkpoints the adapter with its optimizer and schedule, so a
 cancelled or crashed run resumes where it stopped, and it ends with a standard PEFT adapter folder
 plus ``manifest.json`` (base model, episodes, settings, metrics).
+
+A result is never destroyed by accident: an ``--out`` that already holds an adapter or a run is
+refused unless ``--overwrite``; ``--resume`` continues only a run whose settings match (they are
+stored in every checkpoint); a checkpoint is written into a temporary folder, fsynced and renamed
+into place, so a crash or a full disk leaves the previous checkpoint whole; a full disk is named.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import logging
 import math
+import os
 import random
+import shutil
 import signal
 import threading
 import time
@@ -142,12 +151,162 @@ def check_memory(config: FinetuneConfig, model_config: Any, device: str, progres
         )
 
 
+# settings that change what a run learns: a checkpoint resumes only under the same ones
+_RUN_INDEPENDENT = frozenset(
+    {
+        "resume",
+        "overwrite",
+        "device",
+        "eval_every",
+        "eval_samples",
+        "checkpoint_every",
+        "gradient_checkpointing",
+    }
+)
+_RESULT_FILES = ("adapter_model.safetensors", "adapter_config.json", "manifest.json")
+
+
+def _checkpoints(out: Path) -> list[Path]:
+    """Finished checkpoints, oldest first (a temporary ``.step-*`` folder is never one)."""
+    found = [p for p in (out / "checkpoints").glob("step-*") if (p / "state.pt").is_file()]
+    return sorted(found, key=lambda p: int(p.name.split("-")[1]) if p.name.split("-")[1].isdigit() else -1)
+
+
 def _latest_checkpoint(out: Path) -> Path | None:
-    steps = sorted(
-        (p for p in (out / "checkpoints").glob("step-*") if (p / "state.pt").is_file()),
-        key=lambda p: int(p.name.split("-")[1]),
-    )
+    steps = _checkpoints(out)
     return steps[-1] if steps else None
+
+
+def run_settings(config: FinetuneConfig) -> dict[str, Any]:
+    """The settings that define a run, as stored in its checkpoints and compared on resume."""
+    data = json.loads(json.dumps(config.to_dict(), default=str))
+    return {k: v for k, v in data.items() if k not in _RUN_INDEPENDENT}
+
+
+def settings_mismatch(stored: dict[str, Any], config: FinetuneConfig) -> list[str]:
+    """``name: stored -> now`` for each run setting that differs."""
+    now = run_settings(config)
+    keys = sorted(set(stored) | set(now))
+    return [f"{k}: {stored.get(k)!r} -> {now.get(k)!r}" for k in keys if stored.get(k) != now.get(k)]
+
+
+def prepare_out(config: FinetuneConfig) -> Path | None:
+    """Check ``--out`` before any work: refuse to overwrite a result, or to resume another run.
+
+    Returns the checkpoint to resume from (None: start fresh). With ``overwrite`` an earlier result
+    and its checkpoints are removed first, so they can neither mix with the new run nor be resumed.
+    """
+    out = Path(config.out)
+    if config.resume and config.overwrite:
+        raise FinetuneError("--resume continues the run in --out and --overwrite replaces it: choose one")
+    latest = _latest_checkpoint(out) if out.is_dir() else None
+    if config.resume:
+        if latest is None:
+            raise FinetuneError(
+                f"nothing to resume in {out}: it holds no checkpoint (start without --resume)"
+            )
+        stored = _stored_settings(latest)
+        if stored is None:
+            raise FinetuneError(
+                f"the checkpoint {latest} does not record its run's settings (an older version wrote it), "
+                "so it cannot be resumed safely; start over with --overwrite or choose another --out"
+            )
+        diff = settings_mismatch(stored, config)
+        if diff:
+            raise FinetuneError(
+                f"{latest} belongs to a run with other settings ({'; '.join(diff)}); resume with the same "
+                "settings, or start over with --overwrite, or choose another --out"
+            )
+        return latest
+    held = [name for name in _RESULT_FILES if (out / name).exists()]
+    if latest is not None:
+        held.append(f"checkpoints up to {latest.name}")
+    if held and not config.overwrite:
+        raise FinetuneError(
+            f"{out} already holds an adapter or a run ({', '.join(held)}); nothing was changed. Choose "
+            "another --out, continue it with --resume, or replace it with --overwrite"
+        )
+    if held:
+        shutil.rmtree(out / "checkpoints", ignore_errors=True)
+        for name in _RESULT_FILES:
+            (out / name).unlink(missing_ok=True)
+    return None
+
+
+def _stored_settings(checkpoint: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads((checkpoint / "run.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data.get("settings") if isinstance(data, dict) else None
+
+
+def _disk_full(exc: BaseException) -> bool:
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    # torch.save reports a failed write as RuntimeError ("file write failed"), without the errno
+    text = str(exc).lower()
+    return "no space left" in text or "write failed" in text or "disk quota" in text
+
+
+def _mount_point(path: Path) -> Path:
+    path = Path(os.path.abspath(path))
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    while not os.path.ismount(path) and path != path.parent:
+        path = path.parent
+    return path
+
+
+def _disk_error(exc: BaseException, where: Path) -> FinetuneError:
+    return FinetuneError(
+        f"the disk is full at {_mount_point(where)} (writing {where}): free space or choose another --out; "
+        "the last complete checkpoint is kept"
+    )
+
+
+def _fsync_tree(folder: Path) -> None:
+    for path in folder.rglob("*"):
+        if path.is_file():
+            with open(path, "rb") as f:
+                os.fsync(f.fileno())
+    _fsync_dir(folder)
+
+
+def _fsync_dir(folder: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def write_atomically(target: Path, fill: Callable[[Path], None]) -> None:
+    """Run ``fill(tmp)`` on a fresh temporary folder next to ``target``, fsync it, rename it to ``target``.
+
+    A crash or a full disk leaves either no ``target`` or the whole one; an older ``target`` of the
+    same name is kept aside until the new one is in place. Raises FinetuneError on a full disk.
+    """
+    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
+    old = target.with_name(f".{target.name}.old-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        tmp.mkdir(parents=True)
+        fill(tmp)
+        _fsync_tree(tmp)
+        if target.exists():
+            os.replace(target, old)
+        os.replace(tmp, target)
+        _fsync_dir(target.parent)
+    except Exception as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if old.exists() and not target.exists():
+            os.replace(old, target)
+        if _disk_full(exc):
+            raise _disk_error(exc, target) from exc
+        raise
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def train(
@@ -175,8 +334,13 @@ def train(
     random.seed(config.seed)
     torch.manual_seed(config.seed)
     out = Path(config.out)
+    resume_from = prepare_out(config)  # every process: each must refuse, not only the main one
+    accelerator.wait_for_everyone()
     if main:
-        out.mkdir(parents=True, exist_ok=True)
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise FinetuneError(f"cannot create {out}: {exc.strerror or exc}; choose another --out") from exc
     train_records, valid_records, data_info = load_records(config)
     report({"event": "data", **data_info})
     device = str(accelerator.device)
@@ -200,13 +364,19 @@ def train(
     checkpoint_every = config.checkpoint_every or eval_every
 
     step = 0
-    if config.resume and (latest := _latest_checkpoint(out)) is not None:
+    if resume_from is not None:
+        latest = resume_from
         from peft import set_peft_model_state_dict
         from safetensors.torch import load_file
 
         unwrapped = accelerator.unwrap_model(model)
-        set_peft_model_state_dict(unwrapped, load_file(str(latest / "adapter_model.safetensors")))
-        state = torch.load(latest / "state.pt", weights_only=False)
+        try:
+            set_peft_model_state_dict(unwrapped, load_file(str(latest / "adapter_model.safetensors")))
+            state = torch.load(latest / "state.pt", weights_only=False)
+        except Exception as exc:  # written by an older version without atomic saves, or edited by hand
+            earlier = [p.name for p in _checkpoints(out)[:-1]]
+            hint = f"move it away to resume from {earlier[-1]}" if earlier else "start over with --overwrite"
+            raise FinetuneError(f"the checkpoint {latest} is damaged ({exc}); {hint}") from exc
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         step = int(state["step"])
@@ -238,17 +408,20 @@ def train(
 
     def save_checkpoint() -> None:
         if main:
-            folder = out / "checkpoints" / f"step-{step}"
-            accelerator.unwrap_model(model).save_pretrained(str(folder))
-            torch.save(
-                {
+
+            def fill(folder: Path) -> None:
+                accelerator.unwrap_model(model).save_pretrained(str(folder))
+                state = {
                     "optimizer": optimizer.state_dict(),
                     "scheduler": scheduler.state_dict(),
                     "step": step,
                     "rng": torch.get_rng_state(),
-                },
-                folder / "state.pt",
-            )
+                }
+                torch.save(state, folder / "state.pt")
+                run = {"step": step, "settings": run_settings(config)}
+                (folder / "run.json").write_text(json.dumps(run, indent=2), encoding="utf-8")
+
+            write_atomically(out / "checkpoints" / f"step-{step}", fill)
         accelerator.wait_for_everyone()
 
     if main and step == 0:
@@ -311,8 +484,26 @@ def train(
         "seconds": time.monotonic() - start,
     }
     if main and not cancelled:
-        accelerator.unwrap_model(model).save_pretrained(str(out))
-        (out / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
+        _save_result(
+            out, lambda folder: accelerator.unwrap_model(model).save_pretrained(str(folder)), manifest
+        )
     accelerator.wait_for_everyone()
     report({"event": "cancelled" if cancelled else "done", "out": str(out), "step": step})
     return manifest
+
+
+def _save_result(out: Path, save_adapter: Callable[[Path], None], manifest: dict[str, Any]) -> None:
+    """The adapter and its manifest, written aside and moved in file by file (manifest last)."""
+    staged = out / ".result"
+
+    def fill(folder: Path) -> None:
+        save_adapter(folder)
+        (folder / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str), encoding="utf-8")
+
+    write_atomically(staged, fill)
+    names = sorted(p.name for p in staged.iterdir())
+    for name in [n for n in names if n != "manifest.json"] + ["manifest.json"]:
+        if (staged / name).exists():
+            os.replace(staged / name, out / name)
+    _fsync_dir(out)
+    shutil.rmtree(staged, ignore_errors=True)
