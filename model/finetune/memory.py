@@ -86,5 +86,5 @@ def suggestions(
             )
             break
     if fits(1, True, weight_bytes=0.55):
-        tips.append("--load-in-4bit --gradient-checkpointing --batch-size 1")
+        tips.append("--quantize 4bit --gradient-checkpointing --batch-size 1")
     return tips or ["nothing fits: free GPU memory (stop the agent) or use a larger GPU"]
