@@ -62,8 +62,15 @@ class Connector(Protocol):
 
     @property
     def gui_open(self) -> bool:
-        """Whether the agent's own inventory presses opened a GUI screen: the camera then moves the
-        cursor, not the view. False where the connector cannot tell (an environment handles it)."""
+        """Whether a GUI screen is open at the last ``observe``: the camera then moves the cursor, not
+        the view, and the model must see the cursor sprite. Read from the game where the connector can
+        (the desktop: the game shows its pointer), else from the agent's inventory presses. False
+        where the connector cannot tell (an environment handles it)."""
+
+    @property
+    def cursor(self) -> tuple[float, float] | None:
+        """Where the game's pointer was at the last ``observe``, in window pixels: the GUI cursor the
+        recording stores as ``mouse.x/y``. None where the connector cannot read it."""
 
     @property
     def finished(self) -> bool:
@@ -72,6 +79,11 @@ class Connector(Protocol):
 
     def observe(self) -> np.ndarray:
         """The latest frame, RGB uint8 of shape (360, 640, 3)."""
+
+    def policy_frame(self, frame: np.ndarray) -> np.ndarray:
+        """The last observed ``frame`` as the model must see it: the desktop draws the env's white GUI
+        cursor into a copy while a screen is open (spec §1.4), as the model's training frames show it;
+        an environment's frames already have it. The frame passed in is never changed."""
 
     def apply(self, action: EnvAction) -> None:
         """Execute one tick's env action (held-state semantics: press on 0→1, release on 1→0).
@@ -82,6 +94,11 @@ class Connector(Protocol):
 
     def has_focus(self) -> bool:
         """Whether input may be injected now (the game window is focused). Always True for env games."""
+
+    def covered(self) -> str | None:
+        """Why the next frame would not show the game (a window over a screen grab, the game hidden
+        or not yet drawn), or None when it will. Called on the loop thread before ``observe``: such a
+        frame is never given to the model nor recorded. None where frames come from the game itself."""
 
     def close(self) -> None:
         """Release input and free resources; called on every exit path, and safe to call again."""

@@ -23,6 +23,7 @@ class FakeConnector:
     window_id = 0
     window_title = ""
     rect: Rect = (0, 0, *FRAME_SIZE)
+    cursor = None  # no pointer: nothing to draw
 
     def __init__(self, realtime: bool = True) -> None:
         self.realtime = realtime
@@ -32,6 +33,7 @@ class FakeConnector:
         self.presses: list[str] = []  # env keys pressed (0→1), in order
         self.releases: list[str] = []
         self.focused = True
+        self.cover: str | None = None
         self.closed = False
         self.yaw = 0.0  # integrated camera, degrees
         self.pitch = 0.0
@@ -52,6 +54,9 @@ class FakeConnector:
         self._tick += 1
         frame = self._base.copy()
         frame[:, :, 2] = (self._tick * 8 + int(self.yaw)) % 256
+        return frame
+
+    def policy_frame(self, frame: np.ndarray) -> np.ndarray:
         return frame
 
     def apply(self, action: EnvAction) -> None:
@@ -80,6 +85,9 @@ class FakeConnector:
 
     def has_focus(self) -> bool:
         return self.focused
+
+    def covered(self) -> str | None:
+        return self.cover  # a test sets it, as a window over a screen-grabbed game would
 
     def close(self) -> None:
         self.release_all()

@@ -35,6 +35,7 @@ class MineRLConnector:
     window_title = ""
     rect: Rect = (0, 0, *FRAME_SIZE)  # the frame the environment renders, resized to the model's
     gui_open = False  # the environment tracks its own GUI screens; this connector cannot tell
+    cursor = None
 
     def __init__(self, env: Any, pov_keys: tuple[str, ...] = ("pov", "image")) -> None:
         self.env = env
@@ -74,6 +75,10 @@ class MineRLConnector:
         return out
 
     # ----- Connector protocol -----------------------------------------------------------------
+    def policy_frame(self, frame: np.ndarray) -> np.ndarray:
+        """The environment draws its own GUI cursor (MineRL's FakeMouseCursor): nothing to add."""
+        return frame
+
     def observe(self) -> np.ndarray:
         if self._frame is None:
             self.open()
@@ -103,6 +108,10 @@ class MineRLConnector:
 
     def has_focus(self) -> bool:
         return True
+
+    def covered(self) -> str | None:
+        """The environment renders its own frames: nothing can cover them."""
+        return None
 
     def close(self) -> None:
         if self._closed:

@@ -258,6 +258,7 @@ class ControlLoop:
         chunk: list[EnvAction] = []
         last: EnvAction = null_action()
         focused_before = True
+        covered_before: str | None = None
         dead = False  # the dead-man rule has released everything and waits for a fresh action
         t0 = self._clock()
         last_fresh = t0
@@ -270,7 +271,13 @@ class ControlLoop:
                 if mode is Mode.STOPPED:
                     break
                 rec = TickRecord(tick, start - t0, mode.value)
-                focused = self.connector.has_focus()
+                covered = self.connector.covered()  # before observe: same thread as the capture
+                rec.covered = covered
+                if covered and not covered_before:
+                    LOG.info("the game is not visible (%s): agent paused, input released", covered)
+                    self.connector.release_all()
+                covered_before = covered
+                focused = self.connector.has_focus() and not covered
                 rec.focused = focused
                 if not focused and focused_before:
                     LOG.info("game window lost focus: agent paused, input released")
@@ -340,7 +347,8 @@ class ControlLoop:
                         if result is not None:
                             rec.e2e_ms = (i1 - result.frame_time) * 1000
                     if worker is not None and worker.idle:
-                        worker.submit(frame, self.instruction, frame_time)
+                        # the model's view: with the GUI cursor sprite while a screen is open
+                        worker.submit(self.connector.policy_frame(frame), self.instruction, frame_time)
                 else:
                     chunk = []  # a plan made before a handover is stale
                 rec.work_ms = (self._clock() - start) * 1000
@@ -403,7 +411,7 @@ class ControlLoop:
                 self._sleep(1.0 / self.config.hz)
                 continue
             m0 = self._clock()
-            step = self.policy.act(frame, self.instruction)
+            step = self.policy.act(self.connector.policy_frame(frame), self.instruction)
             model_ms = (self._clock() - m0) * 1000
             for i, action in enumerate(step.actions or [null_action()]):
                 if self._done(tick, t0):

@@ -117,6 +117,8 @@ class Recording:
                     break
             self._accumulator.feed_all(events)
             tick_input = self._accumulator.end_tick()
+            if view.record.covered:  # the frame shows whatever covers the game: never training data
+                return
             if view.mode == "human":
                 correcting = self.setup.mode == "corrections"
                 self._session.on_tick(

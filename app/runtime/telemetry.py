@@ -21,6 +21,7 @@ class TickRecord:
     t: float  # loop clock, seconds
     mode: str
     focused: bool = True
+    covered: str | None = None  # why the frame did not show the game (never given to the model or recorded)
     injected: bool = False  # an action reached the game this tick
     fresh: bool = False  # the action came from a model result that arrived this tick
     missed: bool = False  # the model was late: the fallback was applied

@@ -148,3 +148,41 @@ def test_game_flags_and_specs_name_one_game(tmp_path: Path) -> None:
     assert str(game_spec(parse("replay", "x", "--env", "minestudio"))) == "minerl:minestudio"
     with pytest.raises(UserError, match="exactly one of"):
         game_spec(parse("replay", "x", "--fake", "--window", "Minecraft"))
+
+
+def test_a_covered_game_pauses_the_agent_and_is_never_recorded(tmp_path: Path) -> None:
+    """A frame that shows a window over the game is neither given to the model nor recorded."""
+    from app.games.fake import FakeConnector
+    from model.policies.scripted import ScriptedPolicy
+    from recorder.episode_format import list_episodes, read_meta
+    from tests.sessions import session_for
+
+    class Covered(FakeConnector):
+        def covered(self) -> str | None:  # a dialog over the game from the 6th to the 15th tick
+            return "Settings dialog" if 5 <= self.ticks < 15 else None
+
+        def observe(self):  # type: ignore[no-untyped-def]
+            self.ticks = getattr(self, "ticks", 0) + 1
+            return super().observe()
+
+    conn = Covered()
+    conn.ticks = 0
+    policy = ScriptedPolicy([{"forward": 1}], loop=True)
+    out = tmp_path / "eps"
+    session = session_for(
+        conn, policy=policy, record=True, record_mode="agent", episodes_dir=str(out), tick_hz=100
+    )
+    runs = []
+    try:
+        for teleop in (False, True):  # the agent plays, then the person: covered ticks never count
+            conn.ticks = 0
+            session.start(seconds=0.5, teleop=teleop)
+            runs.append(session.wait(30))
+    finally:
+        session.close()
+    for outcome, folder in zip(runs, list_episodes(out), strict=True):
+        assert outcome is not None and outcome.telemetry is not None
+        covered = [r for r in outcome.telemetry.records if r.covered]
+        assert len(covered) == 10 and not any(r.injected for r in covered)
+        assert read_meta(folder).frame_count == outcome.telemetry.ticks - 10  # every shown frame only
+    assert conn.held == frozenset()

@@ -41,9 +41,12 @@ VALUE_CHECKS: dict[str, Callable[[Any], bool]] = {
     "window_title": lambda v: isinstance(v, str),
     "rect": _is_rect,
     "gui_open": lambda v: isinstance(v, bool),
+    "cursor": lambda v: (
+        v is None or (isinstance(v, tuple) and len(v) == 2 and all(isinstance(n, float) for n in v))
+    ),
     "finished": lambda v: isinstance(v, bool),
 }
-METHODS = ("observe", "apply", "release_all", "has_focus", "close")
+METHODS = ("observe", "policy_frame", "apply", "release_all", "has_focus", "covered", "close")
 
 
 def protocol_members() -> tuple[set[str], set[str]]:
@@ -123,6 +126,10 @@ def test_observe_gives_model_frames(connector: Any) -> None:
         assert isinstance(frame, np.ndarray)
         assert frame.shape == (FRAME_SIZE[1], FRAME_SIZE[0], 3) == (360, 640, 3)
         assert frame.dtype == np.uint8
+        before = frame.copy()
+        seen = connector.policy_frame(frame)
+        assert seen.shape == frame.shape and seen.dtype == np.uint8
+        assert np.array_equal(frame, before)  # the observed frame (the recording's) is never drawn on
 
 
 # what each connector has done to its game so far: the witness that a repeated release or an apply
@@ -159,3 +166,11 @@ def test_has_focus_is_a_bool(connector: Any) -> None:
     assert type(connector.has_focus()) is bool
     connector.release_all()
     assert type(connector.has_focus()) is bool
+
+
+def test_covered_is_none_or_a_reason(connector: Any) -> None:
+    """A focused, unobstructed game is not covered; a reason is a sentence the window can show."""
+    reason = connector.covered()
+    connector.observe()
+    again = connector.covered()
+    assert again is None or (isinstance(again, str) and again), (reason, again)
