@@ -102,6 +102,7 @@ class SessionRecorder:
         tick_input: TickInput | None = None,
         is_gui_open: bool | None = None,
         is_gui_inventory: bool | None = None,
+        cursor: tuple[float, float] | None = None,
         milli: int | None = None,
         correcting: bool | None = None,
     ) -> dict[str, Any]:
@@ -110,15 +111,21 @@ class SessionRecorder:
         ``correcting`` overrides the default tagging (a human tick in corrections mode is a
         correction), e.g. so that ticks where the agent is merely paused are not counted as one.
         ``is_gui_open``/``is_gui_inventory``: the game's real screen state where the caller can read
-        it; otherwise it is tracked from the inventory and ESC keys (``TickState``).
+        it; otherwise it is tracked from the inventory and ESC keys (``TickState``). ``cursor``: the
+        game's pointer in window pixels as the connector read it with the frame (``mouse.x/y``); it
+        wins over the listener's position and over tracking the cursor from dx/dy.
         """
         if control == "human":
             vpt = tick_input or TickInput()
+            if cursor is not None:
+                vpt.x, vpt.y = cursor
             vpt.settle(self.state, is_gui_open, is_gui_inventory)
             raw = tick_to_env(vpt, self.law, self.bindings)
         else:
             raw = action if action is not None else {}
             vpt = action_to_tick(raw, self.law, self._previous, self.bindings)
+            if cursor is not None:
+                vpt.x, vpt.y = cursor
             vpt.settle(self.state, is_gui_open, is_gui_inventory)
         self._previous = vpt
         label = self.labeler.label(raw)

@@ -7,7 +7,9 @@ One record per kept tick::
 
 which is what both the official ``MultimodalChatDataCollatorforVLM`` (``image_bytes`` + the k-th
 ``{"type": "image"}``) and our fine-tuning read. The frame is stored at its recorded 640×360: the
-training collator does its own ``smart_resize`` to 644×364, as at inference.
+training collator does its own ``smart_resize`` to 644×364, as at inference. On a tick whose line says
+``isGuiOpen``, the white cursor sprite is drawn at ``mouse.x/y`` first, as VPT's loader does (spec §5.3
+d) and as live play shows it to the model (``model.cursor``); the recorded video itself has none.
 
 Splits are by episode, never by tick: neighbouring ticks are near-duplicates, so a tick-level split
 would leak the validation set into training. A single episode is cut once instead, its last share
@@ -37,6 +39,7 @@ from typing import Any
 import numpy as np
 
 from model.actions.codec import ActionCodec
+from model.cursor import draw_at_window_position
 from model.prompts import sft_conversation
 from recorder.episode_check import check_episode, find_episodes
 from recorder.episode_format import FLAG_NOOP_RUN, read_meta
@@ -62,6 +65,9 @@ class SftOptions:
     valid_fraction: float = 0.1
     seed: int = 0
     statuses: tuple[str, ...] = USABLE_STATUSES
+    # an episode marked a failure (meta outcome): "exclude" it, "downweight" it to its corrections
+    # alone (the person's fixes still teach; the agent's failing play does not), or "keep" it
+    failed_episodes: str = "exclude"
 
 
 @dataclass
@@ -102,6 +108,22 @@ def _kept_ticks(lines: list[dict[str, Any]], corrections: list[dict[str, int]], 
     return counts
 
 
+def window_size(window: dict[str, Any]) -> tuple[int, int]:
+    """The game window (width, height) the lines' ``mouse.x/y`` are in; VPT's 1280×720 when unknown."""
+    width, height = window.get("width"), window.get("height")
+    if isinstance(width, int) and isinstance(height, int) and width > 0 and height > 0:
+        return width, height
+    return 1280, 720
+
+
+def with_gui_cursor(frame: np.ndarray, line: dict[str, Any], window: tuple[int, int]) -> np.ndarray:
+    """The frame as the model sees it on this tick: the cursor sprite in it while a screen is open."""
+    mouse = line.get("mouse") or {}
+    if not line.get("isGuiOpen") or "x" not in mouse or "y" not in mouse:
+        return frame
+    return draw_at_window_position(frame, float(mouse["x"]), float(mouse["y"]), window)
+
+
 def episode_records(
     folder: Path, opt: SftOptions | None = None, ticks: range | None = None
 ) -> Iterator[dict[str, Any]]:
@@ -111,18 +133,23 @@ def episode_records(
     codec = ActionCodec()
     lines = reader.lines
     counts = _kept_ticks(lines, reader.meta.corrections, opt)
+    if reader.meta.outcome == "failure" and opt.failed_episodes != "keep":
+        keep_fixes = opt.failed_episodes == "downweight"
+        fixes = [keep_fixes and line.get("phase") == "correction" for line in lines]
+        counts = [c if fix else 0 for c, fix in zip(counts, fixes, strict=True)]
     if ticks is not None:
         counts = [c if i in ticks else 0 for i, c in enumerate(counts)]
     if not any(counts):
         return
     last = max(i for i, c in enumerate(counts) if c)
+    window = window_size(reader.meta.window)
     for tick, frame in enumerate(reader.frames(limit=last + 1)):
         if not counts[tick]:
             continue
         line = lines[tick]
         instruction = line.get("instruction") or reader.meta.first_instruction
         text = codec.text(line["action_ids"])
-        image = encode_image(frame, opt.image_format, opt.jpeg_quality)
+        image = encode_image(with_gui_cursor(frame, line, window), opt.image_format, opt.jpeg_quality)
         for k in range(counts[tick]):
             yield {
                 "id": f"{folder.name}/{tick:06d}" + (f"#{k}" if k else ""),
