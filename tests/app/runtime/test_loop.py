@@ -197,7 +197,9 @@ def test_focus_loss_pauses_injection_and_releases() -> None:
 def test_human_mode_blocks_injection_and_drops_the_stale_chunk() -> None:
     clock = FakeClock()
     conn = FakeConnector()
-    control = Control(ControlConfig(resume_after_s=0.195), conn.release_all, clock=clock)
+    # the quiet-time resume may end an explicit take over too (the window's option)
+    config = ControlConfig(resume_after_s=0.195, takeover_quiet_resume=True)
+    control = Control(config, conn.release_all, clock=clock)
     chunk = [act(camera=[0.0, float(i)]) for i in range(1, 9)]
     policy = ClockedPolicy(clock, chunk, chunk=8, latency_s=0.045)
     loop = make_loop(clock, conn, policy, LoopConfig(hz=100, seconds=0.595), control=control)
