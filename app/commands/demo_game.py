@@ -12,6 +12,7 @@ a new one; an existing directory that jarvis-play did not create is never touche
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import time
 from pathlib import Path
@@ -35,6 +36,7 @@ def register(sub: Any) -> None:
 def main(args: argparse.Namespace) -> int:
     from app.errors import UserError
     from app.games.demo_game import DemoGame, DemoGameConfig, find_binary
+    from app.runtime.safety import SafetyNet
 
     if not find_binary():
         raise UserError("minetest is not installed (Debian/Ubuntu: sudo apt-get install minetest)")
@@ -47,22 +49,40 @@ def main(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UserError(f"--size wants WxH, got {args.size!r}") from exc
     cfg = DemoGameConfig(width=width, height=height, seed=args.seed, arena=args.arena, world_dir=args.world)
+    cfg.die_with_parent = True  # started from the main thread, which lives as long as the command
     game = DemoGame(cfg)
+    # SIGTERM and SIGHUP unwind like Ctrl+C, so the game and its temporary world always go with us;
+    # after a SIGKILL the game gets SIGTERM from the kernel (die_with_parent) and the watchdog
+    # removes the world.
+    with SafetyNet(lambda: None), contextlib.suppress(KeyboardInterrupt):
+        _serve(game, args.seconds)
+    return 0
+
+
+def _serve(game: Any, seconds: float | None) -> None:
+    from app.errors import UserError
+    from app.runtime.watchdog import Guard, Watchdog
+
+    dog = None
     try:
-        game.start()
-    except (FileExistsError, FileNotFoundError, RuntimeError, TimeoutError) as exc:
-        game.close()
-        raise UserError(str(exc)) from exc
-    assert game.proc is not None and game.world is not None
-    print(f"demo game running: pid {game.proc.pid}, window {game.window_id:#x}, world {game.world}")
-    print(f"pose log: {game.world / 'jarvis_pose.jsonl'}")
-    print("play it with: jarvis-play run --window Minetest --model tiny --instruction '...'")
-    deadline = None if args.seconds is None else time.monotonic() + args.seconds
-    try:
+        try:
+            game.start()
+        except (FileExistsError, FileNotFoundError, RuntimeError, TimeoutError) as exc:
+            raise UserError(str(exc)) from exc
+        assert game.proc is not None and game.world is not None
+        owned = str(game.root) if game.config.world_dir is None and game.root is not None else None
+        try:
+            guard = Guard(display=game.display, keys=[], kill_pid=game.proc.pid, remove_dir=owned)
+            dog = Watchdog(guard).start()
+        except Exception as exc:  # a convenience: the game still dies with us, only the world may stay
+            print(f"jarvis-play demo-game: no watchdog ({exc}); a killed demo-game may leave {owned}")
+        print(f"demo game running: pid {game.proc.pid}, window {game.window_id:#x}, world {game.world}")
+        print(f"pose log: {game.world / 'jarvis_pose.jsonl'}")
+        print("play it with: jarvis-play run --window Minetest --model tiny --instruction '...'", flush=True)
+        deadline = None if seconds is None else time.monotonic() + seconds
         while game.proc.poll() is None and (deadline is None or time.monotonic() < deadline):
             time.sleep(0.2)
-    except KeyboardInterrupt:
-        pass
     finally:
         game.close()
-    return 0
+        if dog is not None:
+            dog.stop()

@@ -11,9 +11,21 @@ that accepts connections and never answers.
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import pytest
+
 from model.actions.env import null_action
+from tests.game_fixtures import SPAWN
 
 
 def _act(**kw: Any) -> dict[str, Any]:
@@ -90,3 +102,364 @@ def test_deadman_off_keeps_repeating() -> None:
     loop.run()
     policy.close()
     assert all(_held_per_tick(conn)[1:])
+
+
+# ----- real doors, real X server -----------------------------------------------------------------
+
+HOLD = {"forward": 1, "sprint": 1, "jump": 1, "attack": 1}  # W, Left Ctrl, Space, left button
+KEYSYMS = {"w": 0x77, "ctrl": 0xFFE3, "space": 0x20}
+REPO = Path(__file__).resolve().parents[3]
+
+
+class XServer:
+    """The X server's own view of what is held: keys by keycode, pointer buttons 1–3."""
+
+    def __init__(self, display: str) -> None:
+        from Xlib import display as xdisplay
+
+        self.d = xdisplay.Display(display)
+
+    def held(self) -> set[str]:
+        from Xlib import X
+
+        keymap = self.d.query_keymap()
+        names = {self.d.keysym_to_keycode(sym): name for name, sym in KEYSYMS.items()}
+        out = {names.get(i * 8 + b, f"keycode {i * 8 + b}")
+               for i, byte in enumerate(keymap) for b in range(8) if byte & (1 << b)}
+        mask = self.d.screen().root.query_pointer().mask
+        out |= {f"button{n}" for n, bit in ((1, X.Button1Mask), (2, X.Button2Mask), (3, X.Button3Mask))
+                if mask & bit}
+        return out
+
+    def wait(self, predicate: Any, seconds: float) -> bool:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if predicate(self.held()):
+                return True
+            time.sleep(0.02)
+        return False
+
+    def release_everything(self) -> None:
+        from Xlib import X
+        from Xlib.ext import xtest
+
+        keymap = self.d.query_keymap()
+        for i, byte in enumerate(keymap):
+            for b in range(8):
+                if byte & (1 << b):
+                    xtest.fake_input(self.d, X.KeyRelease, i * 8 + b)
+        for button in (1, 2, 3):
+            xtest.fake_input(self.d, X.ButtonRelease, button)
+        self.d.sync()
+
+
+@pytest.fixture
+def xserver(xvfb: str) -> Iterator[XServer]:
+    state = XServer(xvfb)
+    state.release_everything()
+    yield state
+    state.release_everything()
+    state.d.close()
+
+
+@pytest.fixture
+def looking_up(game: Any) -> Any:
+    """The player looks at the sky, so the held left button digs nothing of the shared arena."""
+    game.command(f"tp {SPAWN[0]} {SPAWN[1]} {SPAWN[2]} 0 -90")
+    return game
+
+
+def descendants(pid: int) -> dict[int, str]:
+    """Every process below ``pid`` (by parent id), with its command line."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            parents[int(stat.parent.name)] = int(fields[1])
+        except (OSError, IndexError, ValueError):
+            continue
+    out: dict[int, str] = {}
+    todo = [pid]
+    while todo:
+        parent = todo.pop()
+        for child, ppid in parents.items():
+            if ppid == parent and child not in out:
+                try:
+                    out[child] = Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+                except OSError:
+                    out[child] = "?"
+                todo.append(child)
+    return out
+
+
+def alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def wait_gone(pids: Any, seconds: float = 10.0) -> list[int]:
+    deadline = time.monotonic() + seconds
+    left = [p for p in pids if alive(p)]
+    while left and time.monotonic() < deadline:
+        time.sleep(0.05)
+        left = [p for p in left if alive(p)]
+    return left
+
+
+class Door:
+    """One jarvis-play command as a process of its own, on the test's X server."""
+
+    def __init__(self, args: list[str], display: str, tmp: Path, window: bool = False) -> None:
+        env = dict(os.environ, DISPLAY=display, HF_HUB_OFFLINE="1",
+                   JARVIS_PLAY_CONFIG_DIR=str(tmp / "config"), PYTHONPATH=str(REPO))
+        env.pop("WAYLAND_DISPLAY", None)
+        env["QT_QPA_PLATFORM"] = "xcb" if window else "offscreen"
+        self.log = tmp / f"door-{time.monotonic_ns()}.log"
+        self._out = open(self.log, "w")  # noqa: SIM115 - closed in finish()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "app.cli", *args], env=env, cwd=REPO,
+            stdout=self._out, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+
+    def output(self) -> str:
+        if not self._out.closed:
+            self._out.flush()
+        return self.log.read_text(errors="replace")
+
+    def finish(self, seconds: float = 20.0) -> int:
+        try:
+            return self.proc.wait(seconds)
+        except subprocess.TimeoutExpired as exc:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError(f"no exit {seconds:g} s after the signal:\n{self.output()}") from exc
+        finally:
+            self._out.close()
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+
+def holding(xserver: XServer, door: Door, seconds: float = 90.0) -> None:
+    """Wait until the agent holds all four in the X server (the model loaded and the game focused)."""
+    want = {"w", "ctrl", "space", "button1"}
+    if not xserver.wait(lambda held: want <= held or door.proc.poll() is not None, seconds):
+        raise AssertionError(f"the agent never held {want}: {xserver.held()}\n{door.output()[-3000:]}")
+    assert door.proc.poll() is None, door.output()[-3000:]
+
+
+@pytest.fixture
+def hold_file(tmp_path: Path) -> Path:
+    path = tmp_path / "hold.jsonl"
+    path.write_text(json.dumps(_act(**HOLD)) + "\n")
+    return path
+
+
+def headless(verb: str, hold_file: Path, tmp: Path, *extra: str) -> list[str]:
+    args = [verb, "--model", f"scripted:{hold_file}", "--window", "Minetest", "--seconds", "120", *extra]
+    if verb == "record":
+        args += ["--mode", "agent", "--out", str(tmp / "episodes")]
+    return args
+
+
+SIGNALS = [signal.SIGTERM, signal.SIGHUP, signal.SIGINT]
+
+
+@pytest.mark.game
+@pytest.mark.parametrize("verb", ["run", "record"])
+@pytest.mark.parametrize("signum", SIGNALS, ids=lambda s: signal.Signals(s).name)
+def test_headless_doors_release_on_every_signal(
+    looking_up: Any, xvfb: str, xserver: XServer, hold_file: Path, tmp_path: Path, verb: str, signum: int
+) -> None:
+    door = Door(headless(verb, hold_file, tmp_path), xvfb, tmp_path)
+    try:
+        holding(xserver, door)
+        children = descendants(door.proc.pid)
+        assert any("app.runtime.watchdog" in c for c in children.values()), children
+        door.proc.send_signal(signum)
+        code = door.finish()
+    finally:
+        door.kill()
+    out = door.output()
+    assert xserver.held() == set(), f"still held after {signal.Signals(signum).name}: {xserver.held()}"
+    assert code in (0, 1, 128 + signum), f"exit {code}\n{out[-3000:]}"
+    assert "Traceback" not in out, out[-3000:]
+    assert wait_gone(children) == [], {p: children[p] for p in wait_gone(children)}
+
+
+@pytest.mark.game
+def test_sigkill_of_run_releases_within_half_a_second(
+    looking_up: Any, xvfb: str, xserver: XServer, hold_file: Path, tmp_path: Path
+) -> None:
+    door = Door(headless("run", hold_file, tmp_path), xvfb, tmp_path)
+    try:
+        holding(xserver, door)
+        children = descendants(door.proc.pid)
+        dogs = [p for p, c in children.items() if "app.runtime.watchdog" in c]
+        assert dogs, children
+        time.sleep(0.5)  # the watchdog has connected to the display by now (it started with the game)
+        t0 = time.monotonic()
+        door.proc.kill()  # SIGKILL: no handler runs, only the watchdog can help
+        released = xserver.wait(lambda held: not held, 3.0)
+        took = time.monotonic() - t0
+        door.finish()
+    finally:
+        door.kill()
+    assert released, f"still held after SIGKILL: {xserver.held()}"
+    assert took < 0.5, f"released only after {took:.2f} s"
+    assert wait_gone(dogs) == []
+
+
+@pytest.mark.game
+@pytest.mark.slow
+@pytest.mark.parametrize("signum", SIGNALS, ids=lambda s: signal.Signals(s).name)
+def test_the_window_releases_on_every_signal(
+    looking_up: Any, xvfb: str, xserver: XServer, hold_file: Path, tmp_path: Path, signum: int
+) -> None:
+    args = ["window", "--model", f"scripted:{hold_file}", "--game", "window:Minetest", "--start",
+            "--geometry", "645,0,635,715"]
+    door = Door(args, xvfb, tmp_path, window=True)
+    try:
+        holding(xserver, door, 120.0)
+        children = descendants(door.proc.pid)
+        door.proc.send_signal(signum)
+        code = door.finish()
+    finally:
+        door.kill()
+    out = door.output()
+    assert xserver.held() == set(), f"still held after {signal.Signals(signum).name}: {xserver.held()}"
+    assert code in (0, 128 + signum), f"exit {code}\n{out[-3000:]}"
+    assert "Traceback" not in out, out[-3000:]
+    assert wait_gone(children) == [], {p: children[p] for p in wait_gone(children)}
+
+
+# ----- the demo game the app starts must not outlive it --------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def demo_display() -> Iterator[str]:
+    """An X server of its own: the demo game's window must not be confused with the shared game's."""
+    from app.games.demo_game import find_binary
+    from recorder.virtual_display import VirtualDisplay
+
+    if not VirtualDisplay.available() or find_binary() is None:
+        pytest.skip("needs Xvfb and minetest (apt-get install xvfb minetest)")
+    vd = VirtualDisplay(1280, 720).start()
+    try:
+        yield vd.name
+    finally:
+        vd.stop()
+
+
+def minetests(pids: dict[int, str]) -> list[int]:
+    return [p for p, cmd in pids.items() if "minetest" in cmd.split(" ")[0] or "luanti" in cmd.split(" ")[0]]
+
+
+def demo_door(args: list[str], display: str, tmp: Path, window: bool = False) -> tuple[Door, Path]:
+    """A door whose temporary folders (the demo world among them) land in a folder the test watches."""
+    temp = tmp / "tmp"
+    temp.mkdir()
+    old = os.environ.get("TMPDIR")
+    os.environ["TMPDIR"] = str(temp)
+    try:
+        return Door(args, display, tmp, window=window), temp
+    finally:
+        if old is None:
+            del os.environ["TMPDIR"]
+        else:
+            os.environ["TMPDIR"] = old
+
+
+def demo_worlds(temp: Path) -> list[Path]:
+    return sorted(temp.glob("jarvis-demo-*"))
+
+
+def wait_for_demo(door: Door, temp: Path, ready: str = "demo game running", seconds: float = 90) -> list[int]:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found = minetests(descendants(door.proc.pid))
+        if found and demo_worlds(temp) and (not ready or ready in door.output()):
+            return found
+        if door.proc.poll() is not None:
+            break
+        time.sleep(0.2)
+    raise AssertionError(f"the demo game did not start:\n{door.output()[-3000:]}")
+
+
+@pytest.mark.game
+@pytest.mark.parametrize("signum", SIGNALS, ids=lambda s: signal.Signals(s).name)
+def test_demo_game_command_stops_its_game_and_world_on_signals(
+    demo_display: str, tmp_path: Path, signum: int
+) -> None:
+    door, temp = demo_door(["demo-game", "--arena"], demo_display, tmp_path)
+    try:
+        games = wait_for_demo(door, temp)
+        door.proc.send_signal(signum)
+        code = door.finish()
+    finally:
+        door.kill()
+    out = door.output()
+    assert code in (0, 128 + signum), f"exit {code}\n{out[-3000:]}"
+    assert "Traceback" not in out, out[-3000:]
+    assert wait_gone(games) == [], "the demo game outlived demo-game"
+    assert demo_worlds(temp) == [], "its temporary world was left behind"
+
+
+@pytest.mark.game
+def test_demo_game_command_killed_leaves_no_game_and_no_world(demo_display: str, tmp_path: Path) -> None:
+    door, temp = demo_door(["demo-game", "--arena"], demo_display, tmp_path)
+    try:
+        games = wait_for_demo(door, temp)
+        time.sleep(0.5)
+        door.proc.kill()
+        door.finish()
+    finally:
+        door.kill()
+    assert wait_gone(games) == [], "the demo game outlived demo-game"
+    deadline = time.monotonic() + 10
+    while demo_worlds(temp) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert demo_worlds(temp) == [], "its temporary world was left behind"
+
+
+@pytest.mark.game
+@pytest.mark.slow
+@pytest.mark.parametrize("door_kind", ["window-SIGTERM", "run-SIGKILL"])
+def test_a_door_playing_the_demo_game_takes_it_along(
+    demo_display: str, hold_file: Path, tmp_path: Path, door_kind: str
+) -> None:
+    """The window (SIGTERM) and ``run`` (SIGKILL, so only the watchdog can clean up) started the demo
+    game themselves: keys, game and world all go with them."""
+    verb, how = door_kind.split("-")
+    xserver = XServer(demo_display)
+    if verb == "window":
+        args = ["window", "--model", f"scripted:{hold_file}", "--game", "demo", "--start",
+                "--geometry", "645,0,635,715"]
+    else:
+        args = ["run", "--model", f"scripted:{hold_file}", "--game", "demo", "--seconds", "120"]
+    door, temp = demo_door(args, demo_display, tmp_path, window=verb == "window")
+    try:
+        holding(xserver, door, 120.0)
+        games = minetests(descendants(door.proc.pid))
+        assert games and demo_worlds(temp)
+        if how == "SIGKILL":
+            time.sleep(0.5)
+            door.proc.kill()
+        else:
+            door.proc.send_signal(signal.SIGTERM)
+        door.finish()
+        assert xserver.wait(lambda held: not held, 0.5), f"still held: {xserver.held()}"
+        assert wait_gone(games) == [], "the demo game outlived the app"
+        deadline = time.monotonic() + 10
+        while demo_worlds(temp) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert demo_worlds(temp) == [], "its temporary world was left behind"
+    finally:
+        door.kill()
+        xserver.release_everything()
+        xserver.d.close()
