@@ -10,6 +10,7 @@ import pytest
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("JARVIS_PLAY_TASKS_SOURCE", "none")  # no task-library download, no user cache
 
 # Xvfb + minetest session fixtures (xvfb, minetest_session, game) for the real-game tests
 pytest_plugins = ["tests.game_fixtures"]

@@ -77,6 +77,11 @@ def add_loop_args(parser: argparse.ArgumentParser, seconds: float | None = None)
         help="seconds of your silence before the agent resumes (default 2; 0: only the pause key)",
     )
     g.add_argument("--no-listen", action="store_true", help="no human override or hotkeys (panic key off!)")
+    g.add_argument(
+        "--tasks",
+        metavar="FILE",
+        help="JarvisVLA's instructions.json (default: the checkpoint's, else downloaded once into the cache)",
+    )
     g.add_argument("--json", action="store_true", help="print the telemetry summary as JSON")
     g = parser.add_argument_group("local model (defaults from the settings file)")
     g.add_argument(
@@ -136,6 +141,7 @@ def settings_from(args: argparse.Namespace) -> Any:
         "gui_scale": getattr(args, "gui_scale", None),
         "engine": getattr(args, "engine", None),
         "quantize": getattr(args, "quantize", None),
+        "tasks_file": getattr(args, "tasks", None),
     }
     for name, value in overrides.items():
         if value is not None:
@@ -171,6 +177,8 @@ def open_session(args: argparse.Namespace, settings: Any = None, model: str | No
     settings = settings or settings_from(args)
     spec = game_spec(args)
     session = Session(settings, listen=not getattr(args, "no_listen", False))
+    for note in session.notes:  # e.g. the task library could not be downloaded (offline)
+        print(f"jarvis-play: {note}")
     session.install_safety()
     try:
         session.open_game(spec, progress=print)

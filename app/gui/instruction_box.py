@@ -1,7 +1,9 @@
 """Type what the agent should do; Enter sends it. Completion from the trained tasks, and a history.
 
-Completion offers task keys and the phrasings the model was trained on; the line under the box says
-whether the text is one of them or something the model may not follow. Up/Down walk the history.
+Completion offers task keys and the phrasings the model was trained on (JarvisVLA's library: 2,605
+tasks, 12,534 phrasings, or the short built-in list when it could not be had); the line under the box
+says whether the text is one of them or something the model may not follow. Text outside the library
+is still sent, as typed, and stays marked. Up/Down walk the history.
 """
 
 from __future__ import annotations
@@ -91,11 +93,12 @@ class InstructionBox(QWidget):
         key = lib.task_of(text)
         if key is not None:
             if lib.builtin:
-                return True, f"✓ a common task: {key} (built-in list: no instructions.json found)"
-            return True, f"✓ a trained task: {key}"
+                return True, f"✓ a common task: {key} (built-in list: JarvisVLA's library is not here)"
+            n = len(lib.tasks.get(key, ()))
+            return True, f"✓ a trained task: {key} ({n} trained phrasing{'s' if n != 1 else ''})"
         trained = f"the {len(lib)} tasks the model was trained on"
         where = "the built-in common tasks" if lib.builtin else trained
-        return False, f"⚠ not one of {where}: the model may not follow it"
+        return False, f"⚠ not one of {where}: sent as typed, the model may not follow it"
 
     def _check(self, text: str) -> None:
         known, sentence = self.verdict(text)
