@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -155,8 +156,15 @@ class VLA:
 
     # ----- decoding -----------------------------------------------------------------------------
     def generate(
-        self, messages: list[Message], images: list[Any], sampling: Sampling, constrained: bool = True
+        self,
+        messages: list[Message],
+        images: list[Any],
+        sampling: Sampling,
+        constrained: bool = True,
+        should_stop: Callable[[], bool] | None = None,
     ) -> Generation:
+        """``should_stop`` is polled after each token; True ends decoding early (the server's client
+        went away, or its time ran out)."""
         import torch
 
         t0 = time.perf_counter()
@@ -180,6 +188,8 @@ class VLA:
             options.update(
                 max_new_tokens=sampling.max_new_tokens, eos_token_id=IM_END_ID, bad_words_ids=[[IMAGE_PAD_ID]]
             )
+        if should_stop is not None:
+            options["stopping_criteria"] = _stopping(should_stop)
         with torch.inference_mode():
             out = self.model.generate(**batch, **options)
         new = out[0, batch["input_ids"].shape[1] :].tolist()
@@ -214,3 +224,15 @@ class VLA:
                 return scores + masks[state][: scores.shape[-1]].to(scores.dtype)
 
         return GrammarMask()
+
+
+def _stopping(should_stop: Callable[[], bool]) -> Any:
+    import torch
+    from transformers import StoppingCriteria, StoppingCriteriaList
+
+    class _Stop(StoppingCriteria):
+        def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+            stop = bool(should_stop())
+            return torch.full((input_ids.shape[0],), stop, dtype=torch.bool, device=input_ids.device)
+
+    return StoppingCriteriaList([_Stop()])

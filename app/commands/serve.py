@@ -2,41 +2,32 @@
 
     jarvis-play serve --model CraftJarvis/JarvisVLA-Qwen2-VL-7B --port 8000
     jarvis-play run --model http://gpu-box:8000 --window Minecraft ...   # on the game machine
+    jarvis-play serve --model M --host 0.0.0.0 --api-key "$KEY"            # reachable from the network
+    jarvis-play run --model "http://gpu-box:8000?api_key=$KEY" ...         # the key goes as a Bearer token
 
-Binds to 127.0.0.1 unless ``--host`` says otherwise: the endpoint has no authentication.
+Binds to 127.0.0.1 unless ``--host`` says otherwise. Beyond this machine an ``--api-key`` is
+required (or ``--no-api-key``, said out loud): OpenAI clients send it as ``Authorization: Bearer``.
+Every request is bounded (body, image pixels, text, max_tokens, time; see ``model.server.Limits``).
 """
 
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import logging
+import os
 from typing import Any
 
 LOG = logging.getLogger(__name__)
 
 
-def add_model_args(parser: argparse.ArgumentParser) -> None:
-    """--engine and --quantize, as run and the window's settings take them (``PolicyOptions``)."""
-    from model.policies.factory import ENGINES, QUANTIZE
-
-    parser.add_argument(
-        "--engine",
-        choices=ENGINES,
-        help="fast: static cache + CUDA graphs (model.fast_decode); plain: transformers generate; "
-        "auto (default): fast on CUDA, plain on CPU",
-    )
-    parser.add_argument(
-        "--quantize",
-        choices=QUANTIZE,
-        help="the language model in 4bit or 8bit (bitsandbytes, CUDA; vision tower stays bf16); default none",
-    )
-
-
 def register(sub: Any) -> None:
+    from model.server import Limits
+
+    d = Limits()
     parser = sub.add_parser("serve", help="serve the model as an OpenAI-compatible chat endpoint")
     parser.add_argument("--model", default="tiny", help="HF id, local folder, or 'tiny' (default)")
     parser.add_argument("--adapter", help="PEFT LoRA adapter folder to apply")
-    add_model_args(parser)
     parser.add_argument(
         "--host", default="127.0.0.1", help="bind address (default 127.0.0.1: this machine only)"
     )
@@ -47,31 +38,80 @@ def register(sub: Any) -> None:
         action="store_true",
         help="sample freely as the official eval does, instead of the action grammar",
     )
+    parser.add_argument(
+        "--api-key",
+        default=os.environ.get("JARVIS_PLAY_API_KEY"),
+        help="require 'Authorization: Bearer KEY' (default: $JARVIS_PLAY_API_KEY); needed beyond localhost",
+    )
+    parser.add_argument(
+        "--no-api-key", action="store_true", help="serve beyond localhost without a key (anyone can use it)"
+    )
+    parser.add_argument(
+        "--max-tokens", type=int, default=d.max_tokens, help=f"largest max_tokens accepted ({d.max_tokens})"
+    )
+    parser.add_argument(
+        "--request-seconds",
+        type=float,
+        default=d.request_seconds,
+        help=f"longest a request may wait for and use the model ({d.request_seconds:g} s); then 503",
+    )
+    parser.add_argument(
+        "--max-waiting",
+        type=int,
+        default=d.max_waiting,
+        help=f"requests queued for the model ({d.max_waiting}); more get 429",
+    )
     parser.set_defaults(func=main)
+
+
+def _loopback(host: str) -> bool:
+    if host in ("localhost", ""):
+        return host == "localhost"
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def main(args: argparse.Namespace) -> int:
     from app.errors import UserError
     from model.checkpoint import CheckpointError
-    from model.policies.factory import PolicyOptions, load_vla
-    from model.server import ChatServer
+    from model.policies.factory import model_path
+    from model.server import ChatServer, Limits
+    from model.vla import VLA
 
-    options = PolicyOptions(
-        adapter=args.adapter, engine=args.engine or "auto", quantize=args.quantize or "none"
+    if not _loopback(args.host) and not args.api_key and not args.no_api_key:
+        raise UserError(
+            f"--host {args.host} makes the model reachable from the network: set --api-key KEY "
+            "(clients send it as 'Authorization: Bearer KEY'), or pass --no-api-key to serve it to anyone"
+        )
+    if args.max_tokens < 1 or args.request_seconds <= 0 or args.max_waiting < 0:
+        raise UserError("--max-tokens and --request-seconds must be positive, --max-waiting not negative")
+    limits = Limits(
+        max_tokens=args.max_tokens, request_seconds=args.request_seconds, max_waiting=args.max_waiting
     )
     try:
-        vla = load_vla(args.model, options)
+        vla = VLA.load(model_path(args.model), adapter=args.adapter)
     except CheckpointError as exc:
         raise UserError(str(exc)) from exc
     try:
-        server = ChatServer((args.host, args.port), vla, args.served_name, constrained=not args.unconstrained)
+        server = ChatServer(
+            (args.host, args.port),
+            vla,
+            args.served_name,
+            constrained=not args.unconstrained,
+            limits=limits,
+            api_key=args.api_key,
+        )
     except OSError as exc:
         raise UserError(
             f"cannot listen on {args.host}:{args.port}: {exc.strerror}; pick another --port"
         ) from exc
     host, port = server.server_address[:2]
+    auth = "; API key required" if args.api_key else ""
     print(
-        f"serving {args.model} as {args.served_name!r} on http://{host}:{port}/v1 (Ctrl+C stops)", flush=True
+        f"serving {args.model} as {args.served_name!r} on http://{host}:{port}/v1{auth} (Ctrl+C stops)",
+        flush=True,
     )
     try:
         server.serve_forever()

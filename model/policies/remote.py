@@ -12,7 +12,7 @@ import json
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -38,10 +38,13 @@ class RemotePolicy:
     def __init__(
         self, base_url: str, config: RemotePolicyConfig | None = None, model: str | None = None
     ) -> None:
+        self.config = config or RemotePolicyConfig()
+        base_url, key = _split_credentials(base_url)
+        if key:  # http://host:8000?api_key=K (or http://:K@host:8000): sent as the Bearer token
+            self.config = replace(self.config, api_key=key)
         self.base_url = base_url.rstrip("/")
         if not self.base_url.endswith("/v1"):
             self.base_url += "/v1"
-        self.config = config or RemotePolicyConfig()
         self.model = model  # looked up lazily: constructors never touch the network
         self.codec = ActionCodec()
         self.history: PromptHistory[Any] = PromptHistory(
@@ -140,3 +143,17 @@ class RemotePolicy:
 
     def close(self) -> None:
         return None
+
+
+def _split_credentials(url: str) -> tuple[str, str | None]:
+    """(the URL without user:password@ and query, the API key they carried, if any)."""
+    from urllib.parse import parse_qs, urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    key = (parse_qs(parts.query).get("api_key") or [None])[0] or parts.password or None
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"  # an IPv6 literal
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path, "", "")), key
