@@ -463,3 +463,84 @@ def test_a_door_playing_the_demo_game_takes_it_along(
         door.kill()
         xserver.release_everything()
         xserver.d.close()
+
+
+# ----- the dead-man rule against a model server that stops answering ------------------------------
+
+
+class StallingServer:
+    """An OpenAI-compatible server that answers ``/models`` and the first chat request (an action
+    that holds W, Ctrl, Space and the left button), then accepts every later request and never
+    answers it: the hung server of issue 16."""
+
+    def __init__(self, answers: int = 1) -> None:
+        import http.server
+        import threading
+
+        from model.actions.codec import ActionCodec
+
+        codec = ActionCodec()
+        text = codec.text(codec.encode(_act(**HOLD)))
+        state = {"left": answers}
+        self.release = threading.Event()
+        release = self.release
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None: ...
+
+            def _json(self, data: Any) -> None:
+                body = json.dumps(data).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self) -> None:
+                self._json({"data": [{"id": "stalling"}]})
+
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if state["left"] > 0:
+                    state["left"] -= 1
+                    self._json({"choices": [{"message": {"content": text}}]})
+                else:
+                    release.wait(120)  # accepted, never answered
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+
+    def close(self) -> None:
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.game
+@pytest.mark.parametrize("deadman", ["1", "0"])
+def test_repeat_with_a_hung_server_releases_after_the_dead_man_time(
+    looking_up: Any, xvfb: str, xserver: XServer, tmp_path: Path, deadman: str
+) -> None:
+    server = StallingServer()
+    args = ["run", "--model", server.url, "--window", "Minetest", "--seconds", "60",
+            "--fallback", "repeat", "--deadman", deadman]
+    door = Door(args, xvfb, tmp_path)
+    try:
+        holding(xserver, door)
+        t0 = time.monotonic()
+        released = xserver.wait(lambda held: not held, 4.0)
+        took = time.monotonic() - t0
+        assert door.proc.poll() is None, "the run ended instead of waiting for the model"
+        door.proc.send_signal(signal.SIGTERM)
+        door.finish()
+    finally:
+        door.kill()
+        server.close()
+    if deadman == "0":  # the rule off: the hung server's last answer stays held (the bug it fixes)
+        assert not released, f"released after {took:.1f} s without the rule:\n{door.output()[-3000:]}"
+    else:
+        assert released, f"still held {took:.1f} s after the last answer: {xserver.held()}"
+        assert took < 2.0
