@@ -5,22 +5,30 @@ A thin view: ``app.finetune_job`` runs and parses the training child process, ``
 more child. Child events arrive on reader threads and cross to the GUI thread through this panel's
 private signals. Swaps load weights, so they run as background jobs; the agent keeps playing and
 picks up the adapter on its next action.
+
+Every Start writes a new adapter folder named by time and base (``finetune_runs``), so a finished
+adapter is never overwritten; Resume is offered only for a run that stopped before its adapter was
+saved. Compare finds the held-out episodes of the adapter's own run (split by episode) when none
+are given, and warns when pointed at episodes the adapter was trained on. The time left is a steady
+average over the run, not the trainer's last-steps estimate.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from PyQt6.QtCore import pyqtSignal
+from PyQt6.QtGui import QColor, QFont
 from PyQt6.QtWidgets import (
+    QComboBox,
     QFileDialog,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QLineEdit,
     QListWidget,
@@ -42,6 +50,7 @@ from app.finetune_job import (
     comparison_rows,
     run_compare,
 )
+from app.gui import finetune_runs
 from app.gui.curve import Curve
 from app.gui.episodes_panel import ask_yes_no
 from app.gui.panel_jobs import run_job
@@ -98,6 +107,17 @@ class FinetunePanel(QWidget):
         self.correction_weight.setRange(1, 50)
         self.correction_weight.setValue(self.template.correction_weight)
         self.correction_weight.setToolTip(setting_help("correction_weight"))
+        self.failed_episodes = QComboBox()
+        for value, label in (
+            ("exclude", "left out"),
+            ("downweight", "only their corrections"),
+            ("keep", "used like any other"),
+        ):
+            self.failed_episodes.addItem(label, value)
+        chosen = self.failed_episodes.findData(self.template.failed_episodes)
+        self.failed_episodes.setCurrentIndex(max(0, chosen))
+        self.failed_episodes.setToolTip(setting_help("failed_episodes"))
+        self.steady_eta = finetune_runs.SteadyEta()
         self.out = QLineEdit()
         self.out_button = QPushButton("…")
         self.start_button = QPushButton("Start")
@@ -126,8 +146,15 @@ class FinetunePanel(QWidget):
         self.compare_button = QPushButton("Compare…")
         self.compare_status = QLabel()
         self.table = QTableWidget(0, 4)
-        self.table.setHorizontalHeaderLabels(["group", "base (95% CI)", "adapter (95% CI)", "change"])
+        self.table.setHorizontalHeaderLabels(["Tasks", "Base", "Adapter", "Change"])
         self.table.verticalHeader().setVisible(False)  # type: ignore[union-attr]
+        header = self.table.horizontalHeader()
+        assert header is not None
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for column in (1, 2, 3):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        self.table.setMinimumHeight(120)
+        self.table.setToolTip("Action accuracy on held-out ticks, with the 95% interval in brackets")
 
         self._layout()
         self.add_episodes.clicked.connect(self._add_episodes)
@@ -160,6 +187,7 @@ class FinetunePanel(QWidget):
         form.addRow("Steps", self.steps)
         form.addRow("LoRA r", self.lora_r)
         form.addRow("Correction weight", self.correction_weight)
+        form.addRow("Failed episodes", self.failed_episodes)
         out_row = QHBoxLayout()
         out_row.addWidget(self.out, 1)
         out_row.addWidget(self.out_button)
@@ -217,7 +245,8 @@ class FinetunePanel(QWidget):
         if self.episodes.count() == 0:
             self.episodes.addItem(str(root))
         if not self.out.text():
-            self.out.setText(str(root.parent / "adapters" / time.strftime("adapter-%Y%m%d-%H%M%S")))
+            base = self.model.text() or "model"
+            self.out.setText(str(finetune_runs.fresh_out(root.parent / "adapters", base)))
         self.refresh_adapter()
 
     def request(self) -> FinetuneRequest:
@@ -229,6 +258,7 @@ class FinetunePanel(QWidget):
             steps=self.steps.value(),
             lora_r=self.lora_r.value(),
             correction_weight=self.correction_weight.value(),
+            failed_episodes=str(self.failed_episodes.currentData()),
         )
 
     # ----- training ---------------------------------------------------------------------------
@@ -248,17 +278,27 @@ class FinetunePanel(QWidget):
         if problem:
             self.message.emit(problem, "error")
             return
-        if not resume and can_resume(request.out) and not self.confirm(
-                self, f"{request.out} holds a checkpoint of an earlier run. Start over from scratch? "
-                      "(Resume continues it instead.)"):
+        if resume and not finetune_runs.unfinished(request.out):
+            what = "a finished adapter" if finetune_runs.finished(request.out) else "no checkpoint"
+            self.message.emit(f"Nothing to resume: {request.out} holds {what}. Start begins a new run.",
+                              "note")
+            self._enable()
             return
+        if not resume and finetune_runs.in_use(request.out):
+            what = "a finished adapter" if finetune_runs.finished(request.out) else "an earlier run"
+            fresh = finetune_runs.fresh_out(Path(request.out).parent, request.model)
+            self.out.setText(str(fresh))
+            request = dataclasses.replace(request, out=str(fresh))
+            self.message.emit(f"The adapter folder held {what}, left as it is; this run writes to "
+                              f"{fresh}.", "info")
+        self.steady_eta.reset()
         same = self.job is not None and self.job.request == request
         job = self.job if resume and same and self.job is not None else FinetuneJob(request)
         if job is not self.job:
             job.listeners.append(self._state.emit)
             self.job = job
         try:
-            job.start(resume=resume, overwrite=not resume and can_resume(request.out))  # confirmed above
+            job.start(resume=resume)  # never overwrite: a new run got a fresh folder above
         except (OSError, RuntimeError) as exc:
             self.message.emit(f"Could not start the fine-tune: {exc}.", "error")
 
@@ -275,7 +315,7 @@ class FinetunePanel(QWidget):
     def _show(self, state: FinetuneState) -> None:
         before, self.state = self.state.status, state
         self.progress.setValue(int(state.fraction * PROGRESS_MAX))
-        self.eta.setText(state.eta_text())
+        self.eta.setText(self._eta_text(state))
         self.loss_curve.set_points([(float(s), v) for s, v in state.loss])
         self.accuracy_curve.set_points([(float(s), v) for s, v in state.accuracy])
         if state.status != before:
@@ -290,11 +330,20 @@ class FinetunePanel(QWidget):
                 self.message.emit(state.message, "error")
         self._enable()
 
+    def _eta_text(self, state: FinetuneState) -> str:
+        if state.status != "running" or not state.steps:
+            return state.eta_text()
+        left = self.steady_eta.update(state.step, state.steps)
+        return f"step {state.step}/{state.steps}, {finetune_runs.SteadyEta.text(left)}"
+
     def _enable(self) -> None:
         running = self.job is not None and not self.state.finished and self.state.status != "idle"
         self.start_button.setEnabled(not running)
         self.cancel_button.setEnabled(running and self.state.status != "cancelling")
-        self.resume_button.setEnabled(not running and bool(self.out.text()) and can_resume(self.out.text()))
+        out = self.out.text().strip()
+        self.resume_button.setEnabled(
+            not running and bool(out) and can_resume(out) and finetune_runs.unfinished(out)
+        )
         self.compare_button.setEnabled(self.compare_run is None)
 
     # ----- adapters ---------------------------------------------------------------------------
@@ -338,25 +387,43 @@ class FinetunePanel(QWidget):
     def compare(self) -> None:
         adapter, held = self.compare_adapter.text().strip(), self.held_out.text().strip()
         model = self.model.text().strip()
-        if not adapter or not held or not model:
-            self.message.emit("Compare needs the base model, an adapter folder and a folder of held-out "
-                              "episodes (ones the adapter was not trained on).", "error")
+        episodes = [held] if held else [str(p) for p in finetune_runs.held_out(adapter)] if adapter else []
+        if not adapter or not episodes or not model:
+            self.message.emit("Compare needs the base model, an adapter folder and held-out episodes (ones "
+                              "the adapter was not trained on): its run kept none aside, so choose a "
+                              "folder of other episodes.", "error")
             return
-        self.compare_status.setText("Evaluating base and adapter…")
-        self.compare_run = run_compare(model, adapter, [held], self._compared.emit, self._compare_failed.emit,
-                                       samples=self.template.eval_samples, device=self.template.device)
+        seen = finetune_runs.trained_on(adapter, episodes)
+        if seen:
+            self.message.emit(f"Warning: the adapter was trained on {len(seen)} of these episodes "
+                              f"({', '.join(seen[:3])}{'…' if len(seen) > 3 else ''}): the comparison will "
+                              "flatter it. Choose episodes it never saw, or leave the held-out field empty "
+                              "to use its run's own held-out episodes.", "error")
+        source = held if held else f"the {len(episodes)} episodes its run held out"
+        self.compare_status.setText(f"Evaluating base and adapter on {source}…")
+        self.compare_run = run_compare(model, adapter, episodes, self._compared.emit,
+                                       self._compare_failed.emit, samples=self.template.eval_samples,
+                                       device=self.template.device)
         self._enable()
 
     def _show_comparison(self, result: dict[str, Any]) -> None:
         self.compare_run = None
         rows = comparison_rows(result)
         self.table.setRowCount(len(rows))
+        bold = QFont()
+        bold.setBold(True)
         for i, row in enumerate(rows):
-            cells = (row.group, f"{row.base:.0%} ({_interval(row.base_ci)})",
-                     f"{row.adapter:.0%} ({_interval(row.adapter_ci)})", f"{row.delta:+.0%}")
+            overlap = row.adapter_ci[0] <= row.base_ci[1] and row.base_ci[0] <= row.adapter_ci[1]
+            verdict = "≈ may be chance" if overlap else ("better" if row.delta > 0 else "worse")
+            cells = (row.group, f"{row.base:.0%}  ({_interval(row.base_ci)})",
+                     f"{row.adapter:.0%}  ({_interval(row.adapter_ci)})", f"{row.delta:+.0%}  {verdict}")
             for j, text in enumerate(cells):
-                self.table.setItem(i, j, QTableWidgetItem(text))
-        self.table.resizeColumnsToContents()
+                item = QTableWidgetItem(text)
+                if j == 3:
+                    item.setFont(bold)
+                    color = "#616161" if overlap else "#2e7d32" if row.delta > 0 else "#c62828"
+                    item.setForeground(QColor(color))
+                self.table.setItem(i, j, item)
         self.compare_status.setText(f"On {result.get('samples', '?')} held-out ticks; overlapping intervals "
                                     "mean the difference may be chance.")
         self._enable()

@@ -87,6 +87,29 @@ def test_train_watch_swap_and_compare(
         action = groups.index("action")
         assert "%" in panel.table.item(action, 1).text() and "–" in panel.table.item(action, 2).text()
         assert "held-out ticks" in panel.compare_status.text()
+
+        # pointed at training data: a clear warning (the comparison still runs)
+        panel.held_out.setText(str(train_dir))
+        qtbot.mouseClick(panel.compare_button, LEFT)
+        assert any("trained on" in text and level == "error" for text, level in messages), messages
+        qtbot.waitUntil(lambda: panel.compare_run is None, timeout=60_000)
+        # no held-out folder given: the episodes the run itself kept aside (split by episode)
+        panel.table.setRowCount(0)
+        panel.held_out.setText("")
+        qtbot.mouseClick(panel.compare_button, LEFT)
+        assert "1 episodes its run held out" in panel.compare_status.text()
+        qtbot.waitUntil(lambda: panel.table.rowCount() > 0, timeout=60_000)
+
+        # a second Start never overwrites the finished adapter: a new folder named by time and base
+        finished_at = (out / "adapter_config.json").stat().st_mtime_ns
+        assert not panel.resume_button.isEnabled()  # nothing unfinished to resume
+        qtbot.mouseClick(panel.start_button, LEFT)
+        second = Path(panel.out.text())
+        assert second != out and second.parent == out.parent and second.name.endswith(tiny_model_dir.name)
+        done = lambda: panel.state.status == "done" and panel.state.out == str(second)  # noqa: E731
+        qtbot.waitUntil(done, timeout=90_000)
+        assert (out / "adapter_config.json").stat().st_mtime_ns == finished_at
+        assert (second / "adapter_config.json").is_file()
     finally:
         if tiny_vla.adapter is not None:  # the VLA is shared by the whole test session
             tiny_vla.unload_adapter()

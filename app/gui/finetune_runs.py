@@ -1,0 +1,130 @@
+"""Fine-tune runs as folders: a fresh one per run, what a finished or unfinished one holds, which
+episodes an adapter was trained on and which it never saw, and a steady time-left estimate.
+
+Qt-free helpers for the fine-tune panel. A run's folder is never reused: a finished adapter is never
+overwritten, and only an unfinished run (checkpoints, no adapter yet) can be resumed. The trainer's
+``manifest.json`` (written with the adapter) names the episodes of each split, which is how the
+comparison finds held-out episodes by itself and warns when pointed at training data.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from recorder.episode_format import list_episodes
+
+RESULT = "adapter_config.json"  # present once a run finished and saved its adapter
+
+
+def base_slug(model: str) -> str:
+    """A folder-safe short name of the base model: ``owner/Name-7B`` -> ``Name-7B``."""
+    name = Path(model.rstrip("/")).name or model
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-")[:40] or "model"
+
+
+def fresh_out(parent: Path, model: str, now: float | None = None) -> Path:
+    """A new run folder under ``parent``, named by time and base; never an existing one."""
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now))
+    out = Path(parent) / f"{stamp}-{base_slug(model)}"
+    n = 2
+    while out.exists():
+        out = Path(parent) / f"{stamp}-{base_slug(model)}-{n}"
+        n += 1
+    return out
+
+
+def finished(out: str | Path) -> bool:
+    return (Path(out) / RESULT).is_file()
+
+
+def unfinished(out: str | Path) -> bool:
+    """A run that stopped before its adapter was saved and left a checkpoint: Resume continues it."""
+    out = Path(out)
+    return not finished(out) and any((out / "checkpoints").glob("step-*/state.pt"))
+
+
+def in_use(out: str | Path) -> bool:
+    """Anything there (an adapter, a run, other files): a new run must not write into it."""
+    out = Path(out)
+    return out.exists() and (not out.is_dir() or any(out.iterdir()))
+
+
+def manifest(adapter: str | Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads((Path(adapter) / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _split(adapter: str | Path) -> tuple[list[str], list[str], list[str]]:
+    """(train names, valid names, episode roots) from the adapter's manifest (empty when absent)."""
+    data = manifest(adapter) or {}
+    episodes = data.get("episodes") or {}
+    settings = data.get("settings") or {}
+    return (
+        list(episodes.get("train") or []),
+        list(episodes.get("valid") or []),
+        list(settings.get("episodes") or []),
+    )
+
+
+def held_out(adapter: str | Path) -> list[Path]:
+    """The episodes the adapter's run kept for validation (split by episode), found again on disk."""
+    train, valid, roots = _split(adapter)
+    wanted = set(valid) - set(train)  # a lone episode split by ticks is in both: not held out
+    found: dict[str, Path] = {}
+    for root in roots:
+        for folder in list_episodes(Path(root)):
+            if folder.name in wanted:
+                found.setdefault(folder.name, folder)
+    return [found[name] for name in sorted(found)]
+
+
+def trained_on(adapter: str | Path, folders: list[str]) -> list[str]:
+    """Names of the episodes in ``folders`` that the adapter was trained on."""
+    train, _valid, _roots = _split(adapter)
+    names = set(train)
+    return sorted({f.name for folder in folders for f in list_episodes(Path(folder)) if f.name in names})
+
+
+@dataclass
+class SteadyEta:
+    """Time left from the average step time since this run (re)started: total elapsed / steps done.
+
+    The trainer's own estimate follows the last steps and swings with evaluations and checkpoints;
+    the average over the whole run moves slowly, and the shown value is rounded to whole minutes
+    (half minutes under ten), so it does not jump."""
+
+    clock: Any = time.monotonic
+    _start: tuple[float, int] | None = field(default=None, init=False)
+
+    def reset(self) -> None:
+        self._start = None
+
+    def update(self, step: int, steps: int) -> float | None:
+        now = self.clock()
+        if self._start is None or step < self._start[1]:
+            self._start = (now, step)
+            return None
+        t0, s0 = self._start
+        done = step - s0
+        if done <= 0 or steps <= step:
+            return 0.0 if steps and step >= steps else None
+        return (now - t0) / done * (steps - step)
+
+    @staticmethod
+    def text(seconds: float | None) -> str:
+        if seconds is None:
+            return "measuring speed…"
+        minutes = seconds / 60
+        if minutes < 1:
+            return "under a minute left"
+        if minutes < 10:
+            return f"about {round(minutes * 2) / 2:g} min left"
+        return f"about {round(minutes):d} min left"
