@@ -207,8 +207,7 @@ def test_human_mode_blocks_injection_and_drops_the_stale_chunk() -> None:
 
     def on_tick(rec: TickRecord) -> None:
         seen.append(rec)
-        if rec.tick == 10:
-            control.take_over("test")
+        if rec.tick == 10:  # the person touches the game: a takeover that ends after quiet
             control.on_input(InputEvent("key_down", clock(), key="key.keyboard.j"))
             control.on_input(InputEvent("key_up", clock(), key="key.keyboard.j"))
 
