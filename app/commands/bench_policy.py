@@ -142,14 +142,17 @@ def _measure(name: str, step: Any, frames: list[np.ndarray], warmup: int = 2) ->
         step(frame, "Kill a zombie.")
     _reset_peak()
     times = []
+    parts: dict[str, list[float]] = {}
     for frame in frames[warmup:]:
         start = time.perf_counter()
-        step(frame, "Kill a zombie.")
+        result = step(frame, "Kill a zombie.")
         _sync()
         times.append((time.perf_counter() - start) * 1e3)
+        for key, value in (getattr(result, "timings_ms", None) or {}).items():
+            parts.setdefault(key, []).append(value)
     times.sort()
     p99 = times[min(len(times) - 1, round(0.99 * (len(times) - 1)))]
-    return {
+    measured = {
         "path": name,
         "p50_ms": statistics.median(times),
         "p99_ms": p99,
@@ -157,13 +160,16 @@ def _measure(name: str, step: Any, frames: list[np.ndarray], warmup: int = 2) ->
         "peak_gib": _peak_gib(),
         "steps": len(times),
     }
+    if parts:  # where the time goes (medians): prepare, prefill, generate, new tokens...
+        measured["breakdown_ms"] = {key: round(statistics.median(v), 2) for key, v in parts.items()}
+    return measured
 
 
 PATH_LABELS = {
     "a": "(a) transformers generate",
     "b": "(b) HTTP + JPEG/base64",
     "c": "(c) jarvis-play local",
-    "fast": "(fast) static cache + graph",
+    "fast": "(fast) static cache + graphs + prompt-head reuse",
 }
 
 
@@ -200,7 +206,7 @@ def _path_step(vla: Any, path: str, answer_tokens: int, temperature: float, vllm
 
         fast = FastVLA(vla)
         policy = LocalPolicy(fast, LocalPolicyConfig(sampling=Sampling(temperature=temperature)))
-        return PATH_LABELS["fast"], policy.act, lambda: {"mode": fast.mode}
+        return PATH_LABELS["fast"], policy.act, lambda: {"mode": fast.mode, "fast_stats": dict(fast.stats)}
     raise ValueError(f"unknown path {path!r}: use a, b, c or fast")
 
 

@@ -87,6 +87,13 @@ def test_gpu_check_on_cpu_reports_every_section(tmp_path: Path) -> None:
     for path in paths:  # a number, or the reason there is none
         assert isinstance(path.get("p50_ms"), float) or isinstance(path.get("error"), str), path
     assert all(isinstance(p["p50_ms"], float) and p["p50_ms"] > 0 for p in paths[:3]), paths
+    fast = paths[3]
+    assert {"prepare_ms", "prefill_ms", "new_tokens"} <= set(fast["breakdown_ms"]), fast
+    assert fast["fast_stats"]["prefix_reused"] >= 2, fast  # one instruction: the prompt head was reused
+    greedy = sections["policy"]["fast_greedy"]
+    assert greedy["same"] == greedy["frames"] == 2 and greedy["stats"]["prefix_computed"] >= 2, greedy
+    assert sections["policy"]["attention"]["language"] == "sdpa", sections["policy"]["attention"]
+    assert sections["policy"]["engine_auto"] == "plain"  # CPU
     assert sections["finetune"]["samples_per_s"] > 0, sections["finetune"]
     assert sections["finetune"]["seq"] == 512
     # bitsandbytes is absent on this "bare machine": the 4-bit figure is an error that says what to do
@@ -124,6 +131,40 @@ def test_markdown_marks_unmeasured_goals() -> None:
     assert text.startswith("# GPU check — NVIDIA H200")
     assert "| fast_p99_ms | 70.00 | 60.0 | NO |" in text
     assert "timed out after 120 s" in text
+
+
+def test_report_writes_the_fit_table_model_fit_reads(tmp_path: Path) -> None:
+    from app.commands.bench_gpu import FIT_TABLE, _write
+    from model.fit import assess, load_table
+
+    report = {
+        "started": "2026-12-01 10:00:00",
+        "environment": {"gpu": "NVIDIA H200"},
+        "sections": {
+            "policy": {
+                "weights_gib": 15.5,
+                "params_b": 8.29,
+                "paths": [{"path": "(fast) static cache", "peak_gib": 15.6, "actions_per_s": 30.0}],
+            },
+            "quant4": {"weights_gib": 6.5, "peak_gib": 6.7, "actions_per_s": 9.0, "bf16_weights_gib": 15.5},
+        },
+    }
+    _write(tmp_path, report)
+    table = load_table(tmp_path / FIT_TABLE)
+    assert [(r.precision, r.peak_gib) for r in table.rows] == [("bf16", 15.6), ("4bit", 6.7)]
+    assert [f.precision for f in assess(10.0, table=table) if f.fits] == ["4bit"]
+
+
+def test_margins_count_only_frames_bf16_is_sure_of() -> None:
+    import torch
+
+    from app.commands.bench_gpu import _margins
+
+    reference = [torch.tensor([5.0, 1.0, 0.0]), torch.tensor([1.0, 1.05, 0.0]), torch.tensor([0.0, 3.0, 0.0])]
+    quantised = [torch.tensor([5.1, 1.0, 0.0]), torch.tensor([1.1, 1.0, 0.0]), torch.tensor([0.0, 3.1, 0.1])]
+    got = _margins(reference, quantised)
+    assert got["first_token_agreement"] == 2 / 3
+    assert got["confident_frames"] == 2 and got["confident_agreement"] == 1.0  # the coin toss is left out
 
 
 def test_quantize_refuses_what_it_cannot_do(tiny_vla, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
