@@ -188,8 +188,14 @@ class FastVLA:
     def _new_layout(self, batch: Any) -> _Layout:
         ids = batch["input_ids"]
         grids = batch["image_grid_thw"]
+        from model.actions.tokens import IMAGE_PAD_ID
+
+        types = batch.get("mm_token_type_ids")
         positions, deltas = _inner(self.vla.model).get_rope_index(
-            ids, batch.get("mm_token_type_ids"), grids, None, batch.get("attention_mask")
+            input_ids=ids,
+            mm_token_type_ids=types if types is not None else (ids == IMAGE_PAD_ID).int(),
+            image_grid_thw=grids,
+            attention_mask=batch.get("attention_mask"),
         )
         id_list = ids[0].tolist()
         first_image = id_list.index(VISION_START_ID) if VISION_START_ID in id_list else 0
