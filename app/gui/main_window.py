@@ -41,14 +41,22 @@ STYLES = {
 }
 
 README = Path(__file__).resolve().parents[2] / "README.md"
-# Help menu: title -> the README section (GitHub's anchor of its heading)
-HELP_SECTIONS = {
-    "Getting started": "set-up-and-run",
-    "The window": "the-window",
-    "Safety: panic key and taking over": "safety",
-    "Episodes and fine-tuning": "episodes-and-fine-tuning",
-    "Honest limits": "honest-limits",
-}
+
+
+def slug(heading: str) -> str:
+    """GitHub's anchor for a heading: lower case, punctuation dropped, spaces to hyphens."""
+    kept = "".join(c for c in heading.strip().lower() if c.isalnum() or c in " -_")
+    return kept.replace(" ", "-")
+
+
+def readme_sections(readme: Path = README) -> dict[str, str]:
+    """The README's ``##`` sections, title -> anchor: the Help menu links exactly what is there."""
+    try:
+        lines = readme.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return {}
+    titles = [line[3:].strip() for line in lines if line.startswith("## ")]
+    return {title: slug(title) for title in titles}
 
 
 def help_url(anchor: str) -> QUrl:
@@ -139,7 +147,7 @@ class MainWindow(QMainWindow):
         buttons.addStretch(1)
         help_menu = self.menuBar().addMenu("&Help")  # type: ignore[union-attr]
         self.help_actions: list[QAction] = []
-        for title, anchor in HELP_SECTIONS.items():
+        for title, anchor in readme_sections().items():
             item = QAction(title, self)
             url = help_url(anchor)
             item.setData(url)
