@@ -33,6 +33,7 @@ import inspect
 import logging
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -141,10 +142,19 @@ class FastVLA:
         self.vla.unload_adapter()
 
     def generate(
-        self, messages: list[Message], images: list[Any], sampling: Sampling, constrained: bool = True
+        self,
+        messages: list[Message],
+        images: list[Any],
+        sampling: Sampling,
+        constrained: bool = True,
+        should_stop: Callable[[], bool] | None = None,
     ) -> Generation:
+        """As ``VLA.generate``; ``should_stop`` is polled before each decode step (an action is at most
+        ten short steps, so a stop ends it with what was decoded so far)."""
         if not constrained or not images:
-            return self.vla.generate(messages, images, sampling, constrained=constrained)
+            return self.vla.generate(
+                messages, images, sampling, constrained=constrained, should_stop=should_stop
+            )
         import torch
 
         if self.vla.model is not self._model:  # an adapter was attached or removed: new weights
@@ -155,7 +165,7 @@ class FastVLA:
         if sampling.seed is not None:
             torch.manual_seed(sampling.seed)
         with torch.inference_mode():
-            new, prefill_ms = self._decode(layout, pixels, sampling.temperature)
+            new, prefill_ms = self._decode(layout, pixels, sampling.temperature, should_stop)
         t2 = time.perf_counter()
         ids = complete(new) if new and new[-1] in self._yaw else [BEGIN_ID, *new]
         text = self.tokenizer.decode(ids, skip_special_tokens=False)
@@ -208,7 +218,9 @@ class FastVLA:
         )
 
     # ----- decoding -------------------------------------------------------------------------------
-    def _decode(self, layout: _Layout, pixels: Any, temperature: float) -> tuple[list[int], float]:
+    def _decode(
+        self, layout: _Layout, pixels: Any, temperature: float, should_stop: Callable[[], bool] | None = None
+    ) -> tuple[list[int], float]:
         import torch
 
         t0 = time.perf_counter()
@@ -231,6 +243,8 @@ class FastVLA:
             if chosen in self._yaw:
                 break
             state = ID_TO_GROUP_VALUE[chosen][0]
+            if should_stop is not None and should_stop():
+                break
             scores = self._step(token.view(1, 1), length + step, layout.delta)
         return new, prefill_ms
 

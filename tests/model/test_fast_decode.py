@@ -199,3 +199,23 @@ def test_fast_greedy_equals_plain_on_the_7b_shape_with_one_layer(tmp_path: Path)
     _sharpen_actions(vla, 10.0)
     pairs = _compare(vla, _frames(3))
     assert len({tuple(ids) for ids, _ in pairs}) > 1
+
+
+def test_fast_generate_takes_the_servers_stop_poll(sharp_vla: Any) -> None:
+    """``serve`` passes ``should_stop`` (client gone, time out) to whatever engine it runs."""
+    from model.fast_decode import FastVLA
+    from model.image import prepare_frame
+    from model.prompts import PromptHistory
+    from model.vla import Sampling
+
+    fast = FastVLA(sharp_vla)
+    messages, images = PromptHistory(0, "").build(prepare_frame(_frames(1)[0]), INSTRUCTION)
+    greedy = Sampling(temperature=0)
+    whole = fast.generate(messages, images, greedy, should_stop=lambda: False)
+    polls: list[int] = []
+    stopped = fast.generate(messages, images, greedy, should_stop=lambda: polls.append(1) or True)
+    assert whole.timings_ms["new_tokens"] >= 2 and stopped.timings_ms["new_tokens"] == 1 and polls == [1]
+    unconstrained = fast.generate(
+        messages, images, Sampling(temperature=0, max_new_tokens=3), constrained=False
+    )
+    assert unconstrained.timings_ms["new_tokens"] <= 3
