@@ -16,6 +16,8 @@ import pytest
 
 from tests.conftest import shared_path
 
+pytestmark = pytest.mark.slow  # each decodes fast and plain on the tiny model: 8-23 s on a busy 2-core box
+
 INSTRUCTION = "Kill a zombie."
 
 

@@ -106,6 +106,7 @@ def _fill(disk: Path) -> Path:
     return filler
 
 
+@pytest.mark.slow  # trains twice on the tiny model: 20-40 s
 def test_a_full_disk_during_a_checkpoint_is_named_and_resume_still_works(
     small_disk: Path, tmp_path: Path, tiny_model_dir: Path
 ) -> None:

@@ -19,6 +19,8 @@ from recorder.episode_reader import EpisodeReader, is_lost
 from recorder.library import list_library
 from tests.recorder.synth import read_tick, write_episode
 
+pytestmark = pytest.mark.slow  # each checks or repairs a 240-frame episode video: 8-25 s on a busy 2-core box
+
 N = 240
 
 
