@@ -73,7 +73,7 @@ class Settings:
     history: list[str] = field(default_factory=list)  # instructions typed before, newest last
     # the window: where it was last ("x,y,w,h" of its frame; empty: placed beside the game)
     window_geometry: str = ""
-    window_panels: str = ""  # which side panel was open ("episodes", "finetune" or empty)
+    window_panels: str = ""  # the side panels open when it closed: "episodes", "finetune", both or none
 
     def remember(self, instruction: str) -> None:
         """Put ``instruction`` at the end of the history, once."""

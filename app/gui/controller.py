@@ -126,6 +126,9 @@ class WindowController(QObject):
             app.focusWindowChanged.connect(self._focus_window_changed)
         w.installEventFilter(self)
         self._apply_settings_to_widgets()
+        for name, dock in self._panels().items():  # the side panel open last time, open again
+            if name in session.settings.window_panels.split(","):
+                dock.show()
         w.instruction.edit.setText(session.instruction)
         w.instruction.set_sent(session.instruction, session.prompt())
         w.view.clear("Loading the model and the game…")
@@ -318,6 +321,9 @@ class WindowController(QObject):
         """List the recordings folder when the panel opens (lazily: it may hold many episodes)."""
         if shown:
             self.window.episodes.set_root(episodes_root(self.session.settings))
+
+    def _panels(self) -> dict[str, Any]:
+        return {"episodes": self.window.episodes_dock, "finetune": self.window.finetune_dock}
 
     def _game_label(self) -> str | None:
         return self.session.game.label if self.session.game is not None else None
@@ -565,6 +571,8 @@ class WindowController(QObject):
         """Stop play and close the game; the window is going away."""
         self.figures_timer.stop()
         self.preview_timer.stop()
+        shown = [name for name, dock in self._panels().items() if dock.isVisible()]
+        self.session.settings.window_panels = ",".join(shown)
         self.window.episodes.shutdown()
         self.window.finetune.shutdown()
         self.save_settings(self.session.settings)

@@ -314,3 +314,25 @@ def test_placement_beside_the_game() -> None:
     assert plan((0, 0, 1920, 1080), (0, 0, 642, 385), saved=(100, 50, 900, 900)).window != (100, 50, 900, 900)
     # a game filling the screen leaves no room: said, not hidden
     assert plan((0, 0, 1366, 768), (0, 0, 1366, 768)).overlaps
+
+
+def test_position_size_and_panels_are_remembered(qtbot: Any, gui: Gui) -> None:  # noqa: F811
+    from app.gui.controller import WindowController
+    from app.gui.main_window import MainWindow
+
+    gui.window.resize(820, 640)
+    gui.window.finetune_dock.show()
+    qtbot.wait(50)
+    frame = gui.window.frameGeometry()
+    assert gui.session.settings.window_geometry == f"{frame.x()},{frame.y()},{frame.width()},{frame.height()}"
+    gui.window.close()
+    saved = gui.saved[-1]
+    assert saved.window_panels == "finetune"
+    assert saved.window_geometry == f"{frame.x()},{frame.y()},{frame.width()},{frame.height()}"
+    # a new window over the saved settings opens the same panel
+    window = MainWindow()
+    qtbot.addWidget(window)
+    gui.session.settings = saved
+    WindowController(window, gui.session)
+    window.show()
+    assert window.finetune_dock.isVisible() and not window.episodes_dock.isVisible()
