@@ -207,7 +207,8 @@ def test_human_mode_blocks_injection_and_drops_the_stale_chunk() -> None:
 
     def on_tick(rec: TickRecord) -> None:
         seen.append(rec)
-        if rec.tick == 10:  # the person touches the game: a takeover that ends after quiet
+        if rec.tick == 10:
+            control.take_over("test")
             control.on_input(InputEvent("key_down", clock(), key="key.keyboard.j"))
             control.on_input(InputEvent("key_up", clock(), key="key.keyboard.j"))
 
