@@ -47,6 +47,7 @@ def load_records(config: FinetuneConfig) -> tuple[list[dict[str, Any]], list[dic
         correction_weight=config.correction_weight,
         valid_fraction=config.valid_fraction,
         seed=config.seed,
+        failed_episodes=config.failed_episodes,
     )
     folders, skipped = usable_episodes([Path(p) for p in config.episodes], options.statuses)
     if not folders:
@@ -56,7 +57,9 @@ def load_records(config: FinetuneConfig) -> tuple[list[dict[str, Any]], list[dic
         )
     train_folders, valid_folders = split_episodes(folders, config.valid_fraction, config.seed)
     train = [r for f in train_folders for r in episode_records(f, options)]
-    valid_options = SftOptions(correction_weight=1, only_corrections=config.only_corrections)
+    valid_options = SftOptions(
+        correction_weight=1, only_corrections=config.only_corrections, failed_episodes=config.failed_episodes
+    )
     valid = [r for f in valid_folders for r in episode_records(f, valid_options)]
     if not train:
         raise FinetuneError(
@@ -177,9 +180,19 @@ def _latest_checkpoint(out: Path) -> Path | None:
     return steps[-1] if steps else None
 
 
+def redacted(model: str) -> str:
+    """The base model as it may be written into files others read (no credentials of a URL)."""
+    from model.spec import ModelSpec, ModelSpecError
+
+    try:
+        return ModelSpec.parse(model).redacted()
+    except ModelSpecError:
+        return model
+
+
 def run_settings(config: FinetuneConfig) -> dict[str, Any]:
     """The settings that define a run, as stored in its checkpoints and compared on resume."""
-    data = json.loads(json.dumps(config.to_dict(), default=str))
+    data = json.loads(json.dumps({**config.to_dict(), "model": redacted(config.model)}, default=str))
     return {k: v for k, v in data.items() if k not in _RUN_INDEPENDENT}
 
 
@@ -473,10 +486,10 @@ def train(
                 break
 
     manifest = {
-        "base_model": config.model,
+        "base_model": redacted(config.model),
         "base_path": base_path,
         "episodes": data_info,
-        "settings": config.to_dict(),
+        "settings": {**config.to_dict(), "model": redacted(config.model)},
         "steps_done": step,
         "cancelled": cancelled,
         "metrics": history,
