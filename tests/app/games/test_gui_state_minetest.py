@@ -89,6 +89,11 @@ def test_person_and_agent_open_the_inventory_and_the_policy_sees_the_cursor(
     xdotool(xvfb, "mousemove", str(left + 451), str(top + 97))
     frame = _until(conn, lambda c: c.cursor == (451.0, 97.0), "the pointer at (451, 97)")
     _shows_sprite_at(conn, frame, 451, 97)
+    # off the game (the screen is 1280×720, the game 640×360 at its top-left): the cursor on show is
+    # not the game's, so the state read over the game holds, and the position stops at the edge
+    xdotool(xvfb, "mousemove", str(left + 900), str(top + 500))
+    _until(conn, lambda c: c.cursor == (639.0, 359.0), "the pointer clipped to the window's corner")
+    assert conn.gui_open
 
     xdotool(xvfb, "key", "Escape")
     closed = _until(conn, lambda c: not c.gui_open, "the world after Escape")
