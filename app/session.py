@@ -28,7 +28,7 @@ import numpy as np
 
 from app.games.spec import GameOptions, GameSpec, OpenGame, open_game
 from app.runtime.live_stats import LiveStats
-from app.runtime.loop import ControlLoop, LoopConfig
+from app.runtime.loop import ControlLoop, LoopConfig, PolicyFailed
 from app.runtime.recording import Recording, RecordingSetup
 from app.runtime.safety import SafetyNet
 from app.runtime.takeover import Control, ControlConfig
@@ -48,7 +48,15 @@ def make_policy(spec: ModelSpec, settings: Settings) -> Policy:
     from model.policies.factory import PolicyOptions
     from model.policies.factory import make_policy as factory
 
-    return factory(spec, PolicyOptions(temperature=settings.temperature, history_num=settings.history_frames))
+    return factory(
+        spec,
+        PolicyOptions(
+            temperature=settings.temperature,
+            history_num=settings.history_frames,
+            engine=settings.engine,
+            quantize=settings.quantize,
+        ),
+    )
 
 
 def game_options(settings: Settings) -> GameOptions:
@@ -96,9 +104,6 @@ class _BorrowedPolicy:
     def act(self, frame: np.ndarray, instruction: str) -> PolicyStep:
         with self._lock:
             return self.policy.act(frame, instruction)
-
-    def close(self) -> None:
-        """Borrowed: the session closes the policy it owns."""
 
     def wait_idle(self, timeout: float = 30.0) -> bool:
         """Wait for a call still running on a stopped loop's worker (closing a model mid-call, or
@@ -166,6 +171,9 @@ class Session:
     on_stopped: list[Callable[[str], None]] = field(default_factory=list)
     on_error: list[Callable[[str], None]] = field(default_factory=list)
     ignore_input: Callable[[InputEvent], bool] = lambda _e: False  # e.g. clicks in our own window
+    # a door's own global keys (binding name -> action on key down), e.g. eval's success/failure keys;
+    # set before open_game (the listener starts there); they never count as the person taking over
+    on_hotkey: dict[str, Callable[[], None]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._lock = threading.RLock()
@@ -176,6 +184,7 @@ class Session:
         self._thread: threading.Thread | None = None
         self._watched: _WatchedConnector | None = None
         self._borrowed: _BorrowedPolicy | None = None
+        self._own_run_policy: Policy | None = None  # made by start() for one run (an env replay)
         self._listener: Any = None
         self._recorder: Recording | None = None
         self._safety: SafetyNet | None = None
@@ -314,9 +323,11 @@ class Session:
             watched = _WatchedConnector(self.game.connector)
             control = Control(control_config(s, paused, person_only=teleop), watched.release_all)
             config = LoopConfig(
-                hz=s.tick_hz, fallback=s.fallback, seconds=seconds, policy_timeout_s=s.policy_timeout_s
+                hz=s.tick_hz, fallback=s.fallback, seconds=seconds, policy_timeout_s=s.policy_timeout_s,
+                deadman_s=s.deadman_s if s.deadman_s > 0 else None,
             )
             self._borrowed = None
+            self._own_run_policy = None
             if teleop:  # nothing to inject: the loop only observes, the person plays
                 loop = ControlLoop(watched, None, self.prompt(), config, control, actions=[])
             elif actions is not None and watched.realtime:
@@ -326,6 +337,7 @@ class Session:
 
                 plan = list(actions)
                 scripted = ScriptedPolicy(plan, chunk=len(plan) or 1)
+                self._own_run_policy = scripted  # made for this run: closed when it ends
                 loop = ControlLoop(watched, scripted, self.prompt(), config, control)
             else:
                 assert self.policy is not None
@@ -435,12 +447,14 @@ class Session:
             policy, self.policy = self.policy, None
             borrowed = self._borrowed
             safety, self._safety = self._safety, None
+        loop = self.loop
+        hung = loop is not None and isinstance(loop.error, PolicyFailed) and loop.error.hung
         try:
             if game is not None:
                 game.close()
             self._watch(None)
-            if borrowed is not None:
-                borrowed.wait_idle()
+            if borrowed is not None and not hung:
+                borrowed.wait_idle()  # closing a model mid-call crashes torch; a hung one never returns
             if policy is not None:
                 policy.close()
         finally:
@@ -476,6 +490,9 @@ class Session:
             reason = "error"
             self._emit(self.on_error, describe_error(exc, "keep playing"))
         finally:
+            own = self._own_run_policy
+            if own is not None:
+                own.close()
             recorder, self._recorder = self._recorder, None
             if recorder is not None:
                 episode = recorder.close(self._pending_outcome)
@@ -522,11 +539,18 @@ class Session:
 
     def _on_input(self, event: InputEvent) -> None:
         loop = self.loop
-        hotkeys = (binding(self.settings.panic_key), binding(self.settings.pause_key))
+        save_key = binding(self.settings.save_last_key)
+        hotkeys = (binding(self.settings.panic_key), binding(self.settings.pause_key), save_key)
+        door_key = self.on_hotkey.get(event.key) if event.key else None
+        if door_key is not None:
+            if event.kind == "key_down":
+                door_key()
+            return
         if event.key not in hotkeys and self.ignore_input(event):
             return
-        if event.key == binding(self.settings.save_last_key) and event.kind == "key_down":
-            self.save_last()
+        if event.key == save_key:  # saving is never a takeover: neither its press nor its release
+            if event.kind == "key_down":
+                self.save_last()
             return
         if loop is not None and self.running:
             loop.control.on_input(event)
@@ -545,7 +569,7 @@ class Session:
             from recorder.input_listener import InputListener
 
             s = self.settings
-            hotkeys = {binding(s.panic_key), binding(s.pause_key), binding(s.save_last_key)}
+            hotkeys = {binding(s.panic_key), binding(s.pause_key), binding(s.save_last_key), *self.on_hotkey}
             connector = game.connector
             if connector.window_id:  # only the person's input to the game counts (focus + pointer)
                 listener = InputListener.for_game(

@@ -56,7 +56,11 @@ FINISH_WAIT_S = 0.5  # at the end of a run, how long to wait for a policy step s
 
 
 class PolicyFailed(RuntimeError):
-    """The policy raised, or hung past its timeout."""
+    """The policy raised, or hung past its timeout (``hung``: its call may never return)."""
+
+    def __init__(self, message: str, hung: bool = False) -> None:
+        super().__init__(message)
+        self.hung = hung
 
 
 @dataclass
@@ -298,7 +302,7 @@ class ControlLoop:
                     if worker.busy_for() > self.config.policy_timeout_s:
                         hung = True
                         raise PolicyFailed(
-                            f"the policy did not answer within {self.config.policy_timeout_s:g} s"
+                            f"the policy did not answer within {self.config.policy_timeout_s:g} s", hung=True
                         )
 
                 can_inject = mode is Mode.AGENT and focused
