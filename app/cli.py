@@ -26,6 +26,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "app.commands.record",
     "app.commands.episodes",
     "app.commands.run",
+    "app.commands.eval",
     "app.commands.demo_game",
     "app.commands.bench",
     "app.commands.calibrate",

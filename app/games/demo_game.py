@@ -17,7 +17,7 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ from typing import Any
 LOG = logging.getLogger(__name__)
 
 MOD_NAME = "jarvis_pose"
+GAME_EVENTS = ("dig", "place", "craft", "pickup", "drop")  # what the player did, as the mod logs it
 MARKER = ".jarvis-demo-world"  # a world dir we made; the only kind we ever reuse
 BINARIES = ("minetest", "luanti", "/usr/games/minetest", "/usr/games/luanti")
 
@@ -152,6 +153,12 @@ class PoseLog:
     def events(self, kind: str) -> list[dict[str, Any]]:
         self.poll()
         return [r for r in self.records if r.get("k") == kind]
+
+    def since(self, mark: int, kinds: Collection[str] = GAME_EVENTS) -> list[dict[str, Any]]:
+        """Records of ``kinds`` logged after ``mark`` (a ``len(records)`` taken earlier): what one
+        evaluation trial did, read without rescanning the whole log."""
+        self.poll()
+        return [r for r in self.records[mark:] if r.get("k") in kinds]
 
 
 class DemoGame:
@@ -314,6 +321,22 @@ class DemoGame:
             timeout,  # type: ignore[union-attr]
             f"command {lines!r}",
         )
+
+    def reset(
+        self,
+        pos: tuple[float, float, float],
+        yaw: float = 0.0,
+        pitch: float = 0.0,
+        give: Collection[tuple[str, int]] = (),
+    ) -> int:
+        """Put the world back for the next evaluation trial: nodes dug or placed since the last reset
+        are restored, the inventory emptied (then ``give`` items), dropped items removed, the player
+        teleported and turned (degrees, + pitch looks down). Returns the log mark after the reset."""
+        lines = [f"reset {pos[0]} {pos[1]} {pos[2]} {yaw:.2f} {pitch:.2f}"]
+        lines += [f"give {name} {count}" for name, count in give]
+        self.command(*lines)
+        assert self.log is not None
+        return len(self.log.records)
 
     def pose(self) -> Pose:
         assert self.log is not None

@@ -4,8 +4,16 @@
 --   {"k":"pose","t":<s>,"p":[x,y,z],"yaw":<rad>,"pitch":<rad>,"c":{"up":..,"dig":..,...}}  every server step
 --   {"k":"dig","t":..,"node":"default:stone","at":[x,y,z]}                                   on every dug node
 --   {"k":"ack","t":..,"id":N}                                                                 after a command
+--   {"k":"place","t":..,"node":"default:wood","at":[x,y,z]}                                  on every placed node
+--   {"k":"craft","t":..,"item":"default:wood","count":4}                                      on every craft
+--   {"k":"pickup","t":..,"item":"default:cobble","count":1}                                   an item entity picked up
+--   {"k":"drop","t":..,"item":"default:dirt","count":1}                                       an item dropped
+--   {"k":"reset","t":..,"restored":N}                                                         after a reset command
 -- Reads <world>/jarvis_cmd.txt (written atomically by Python, removed here once executed), lines:
---   id N | tp x y z yaw_deg pitch_deg | setnode x y z name
+--   id N | tp x y z yaw_deg pitch_deg | setnode x y z name | give item count
+--   | reset x y z yaw_deg pitch_deg  (undo every node dug or placed since the last reset, empty the
+--     inventory and craft grid, remove dropped items near the player, close its formspec, teleport)
+-- The events and the reset let jarvis-play judge an evaluation trial by what the player did.
 -- With the setting jarvis_arena = true it builds a flat stone platform high in the air and puts the
 -- player on it, so tests start from the same place whatever the map generator made.
 
@@ -66,9 +74,84 @@ minetest.register_on_joinplayer(function(player)
 	end
 end)
 
+-- the world as it was before this trial changed it: position hash -> the node first seen there
+local changed = {}
+
+local function remember(pos, oldnode)
+	local h = minetest.hash_node_position(pos)
+	if changed[h] == nil then
+		changed[h] = {pos = vector.new(pos), node = {name = oldnode.name, param1 = oldnode.param1,
+			param2 = oldnode.param2}}
+	end
+end
+
 minetest.register_on_dignode(function(pos, oldnode, digger)
+	remember(pos, oldnode)
 	write({k = "dig", node = oldnode.name, at = {pos.x, pos.y, pos.z}})
 end)
+
+minetest.register_on_placenode(function(pos, newnode, placer, oldnode)
+	remember(pos, oldnode)
+	write({k = "place", node = newnode.name, at = {pos.x, pos.y, pos.z}})
+end)
+
+minetest.register_on_craft(function(itemstack)
+	write({k = "craft", item = itemstack:get_name(), count = itemstack:get_count()})
+end)
+
+local builtin_drop = minetest.item_drop
+minetest.item_drop = function(itemstack, dropper, pos)
+	local name, count = itemstack:get_name(), itemstack:get_count()
+	local left = builtin_drop(itemstack, dropper, pos)
+	local kept = left and ItemStack(left):get_count() or 0
+	if name ~= "" and count > kept then
+		write({k = "drop", item = name, count = count - kept})
+	end
+	return left
+end
+
+-- 5.6 has no on_item_pickup callback: wrap the item entity's punch, which moves it into the inventory
+local item_entity = minetest.registered_entities["__builtin:item"]
+if item_entity and item_entity.on_punch then
+	local builtin_punch = item_entity.on_punch
+	item_entity.on_punch = function(self, hitter, ...)
+		local before = ItemStack(self.itemstring)
+		local result = builtin_punch(self, hitter, ...)
+		local after = ItemStack(self.itemstring)
+		local taken = before:get_count() - ((after:get_name() == before:get_name()) and after:get_count() or 0)
+		if hitter and hitter:is_player() and not before:is_empty() and taken > 0 then
+			write({k = "pickup", item = before:get_name(), count = taken})
+		end
+		return result
+	end
+end
+
+local function reset(player, words)
+	local restored = 0
+	for _, entry in pairs(changed) do
+		minetest.set_node(entry.pos, entry.node)
+		restored = restored + 1
+	end
+	changed = {}
+	local inv = player:get_inventory()
+	for _, list in ipairs({"main", "craft", "craftpreview", "craftresult"}) do
+		if inv:get_size(list) > 0 then
+			inv:set_list(list, {})
+		end
+	end
+	local at = {x = tonumber(words[2]), y = tonumber(words[3]), z = tonumber(words[4])}
+	for _, obj in ipairs(minetest.get_objects_inside_radius(at, 64)) do
+		local entity = obj:get_luaentity()
+		if entity and entity.name == "__builtin:item" then
+			obj:remove()
+		end
+	end
+	minetest.close_formspec(player:get_player_name(), "")
+	player:set_pos(at)
+	player:set_look_horizontal(math.rad(tonumber(words[5])))
+	player:set_look_vertical(math.rad(tonumber(words[6])))
+	write({k = "reset", restored = restored})
+end
 
 local function run_commands(player)
 	local f = io.open(cmd_path, "r")
@@ -91,6 +174,10 @@ local function run_commands(player)
 		elseif op == "setnode" then
 			minetest.set_node({x = tonumber(words[2]), y = tonumber(words[3]), z = tonumber(words[4])},
 				{name = words[5]})
+		elseif op == "give" then
+			player:get_inventory():add_item("main", ItemStack(words[2] .. " " .. (words[3] or "1")))
+		elseif op == "reset" then
+			reset(player, words)
 		elseif op == "id" then
 			write({k = "ack", id = tonumber(words[2])})
 		end

@@ -1,0 +1,154 @@
+"""Play the arms' trials on a session, blinded and interleaved, and collect a ``RunResult``.
+
+Order: permuted blocks. Each block plays every arm once in a fresh random order, so arms alternate
+over the run (a game that drifts, a person who tires, affect all arms alike) and nobody watching can
+tell which arm plays from its place in the sequence. Between trials the adapter is hot-swapped
+(``Session.set_adapter``); each trial is one recorded episode whose outcome is set before it closes:
+"failure" from the start (a timeout is a failure), "success" the moment the judge says so.
+
+``Evaluation`` is the Qt-free object the window's Evaluate panel shows; ``on_progress`` gets one line
+per step (never the arm while ``blind``), ``on_trial`` each finished ``Trial`` (the arm blanked while
+blind), from the thread that calls ``run``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import random
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.eval.judges import Judge, Verdict
+from app.eval.results import Arm, RunResult, Trial
+
+LOG = logging.getLogger(__name__)
+POLL_S = 0.05
+STOPS = ("panic key", "interrupted", "closing", *(f"signal {n}" for n in (1, 2, 15)))
+
+
+def describe(trial: Trial) -> str:
+    if trial.success:
+        return f"success in {trial.seconds:.1f} s" if trial.seconds is not None else "success"
+    return f"failure ({trial.why})"
+
+
+def schedule(arms: list[Arm], trials: int, rng: random.Random) -> list[Arm]:
+    """``trials`` permuted blocks of all arms."""
+    order: list[Arm] = []
+    for _ in range(trials):
+        block = list(arms)
+        rng.shuffle(block)
+        order.extend(block)
+    return order
+
+
+@dataclass
+class Evaluation:
+    session: Any  # app.session.Session with the game open and the base model loaded
+    judge: Judge
+    arms: list[Arm]
+    trials: int = 10
+    seconds: float = 30.0
+    task: str | None = None
+    instruction: str = ""
+    blind: bool = True
+    seed: int | None = None
+    on_progress: list[Callable[[str], None]] = field(default_factory=list)
+    on_trial: list[Callable[[Trial], None]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.seed = self.seed if self.seed is not None else random.SystemRandom().randrange(2**31)
+        self._cancel = threading.Event()
+        self.result: RunResult | None = None
+
+    def cancel(self, why: str = "cancelled") -> None:
+        self._cancel.set()
+        self.judge.cancel()
+        self.session.stop(why)
+
+    def _say(self, text: str) -> None:
+        LOG.info("%s", text)
+        for fn in list(self.on_progress):
+            fn(text)
+
+    def run(self) -> RunResult:
+        """Play every trial (minutes: call off the GUI thread); the result holds what was played even
+        when cancelled or stopped by an error."""
+        s = self.session
+        if not self.arms:
+            raise ValueError("no arms to evaluate")
+        order = schedule(self.arms, self.trials, random.Random(self.seed))
+        result = RunResult(
+            task=self.task,
+            instruction=self.instruction,
+            model=str(s.model_spec),
+            judge=self.judge.who,
+            seconds_per_trial=self.seconds,
+            trials_per_arm=self.trials,
+            blind=self.blind,
+            seed=int(self.seed or 0),
+            started=dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+            arms=list(self.arms),
+        )
+        self.result = result
+        s.set_instruction(self.task or self.instruction)
+        s.set_recording(True)
+        active: str | None = "unset"
+        try:
+            for index, arm in enumerate(order):
+                if self._cancel.is_set():
+                    result.stopped_early = "cancelled"
+                    break
+                if arm.adapter != active:
+                    s.set_adapter(arm.adapter)
+                    active = arm.adapter
+                self.judge.prepare(index)
+                trial = self._play(index, arm)
+                if trial is None:  # the panic key or a signal: the person wants out, not a failure
+                    result.stopped_early = "stopped by the person"
+                    break
+                result.trials.append(trial)
+                shown = (
+                    Trial(trial.index, "", trial.success, trial.seconds, trial.why) if self.blind else trial
+                )
+                arm_text = "" if self.blind else f" [{arm.name}]"
+                self._say(f"trial {index + 1}/{len(order)}{arm_text}: {describe(trial)}")
+                for fn in list(self.on_trial):
+                    fn(shown)
+        except Exception as exc:
+            result.stopped_early = f"{type(exc).__name__}: {exc}"
+            raise
+        finally:
+            if active not in ("unset", None):
+                try:
+                    s.set_adapter(None)
+                except Exception as exc:  # the result is what matters; the next run swaps again
+                    LOG.warning("could not go back to the base model: %s", exc)
+        return result
+
+    def _play(self, index: int, arm: Arm) -> Trial | None:
+        s = self.session
+        s.set_outcome("failure")  # a timeout is a failure; success overrides it below
+        self.judge.begin()
+        s.start(seconds=self.seconds)
+        polled: Verdict | None = None
+        outcome = None
+        while outcome is None:
+            outcome = s.wait(POLL_S)
+            if polled is None and outcome is None:
+                polled = self.judge.poll()
+                if polled is not None:
+                    s.set_outcome("success" if polled.success else "failure")
+                    s.stop("judged")
+                    outcome = s.wait(15.0)
+        end = self.judge.finish()
+        if polled is None and (self._cancel.is_set() or (outcome is not None and outcome.reason in STOPS)):
+            return None
+        verdict = polled or end
+        if polled is None and outcome is not None and outcome.error is not None:
+            verdict = Verdict(False, None, f"error: {outcome.error}")
+        episode = getattr(getattr(outcome, "episode", None), "started_at", None) if outcome else None
+        return Trial(index, arm.name, verdict.success, verdict.seconds, verdict.why, episode)
