@@ -199,7 +199,10 @@ class SessionRecorder:
         return self.writer.close(outcome)
 
     def _error(self, message: str) -> None:
-        LOG.error("%s", message)
+        if self.on_error is None:  # otherwise the callback reports it: a person reads it once
+            LOG.error("%s", message)
+        else:
+            LOG.debug("%s", message)
         if self.on_error is not None:
             try:
                 self.on_error(message)

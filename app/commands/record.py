@@ -67,9 +67,19 @@ def main(args: argparse.Namespace) -> int:
         args.out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UserError(f"cannot create the episodes folder {args.out}: {exc.strerror or exc}") from exc
+    try:  # an existing folder may still refuse writes (read-only disk, permissions): say so before playing
+        import tempfile
+
+        with tempfile.TemporaryFile(dir=args.out):
+            pass
+    except OSError as exc:
+        raise UserError(
+            f"cannot write to the episodes folder {args.out}: {exc.strerror or exc}; choose another --out"
+        ) from exc
     model = args.model if args.mode != "teleop" else None
     with open_session(args, settings, model=model) as session:
-        session.on_error.append(lambda m: print(f"jarvis-play record: {m}"))
+        reported: list[str] = []
+        session.on_error.append(lambda m: (reported.append(m), print(f"jarvis-play record: {m}")))
         session.set_instruction(args.instruction)
         session.set_outcome(args.outcome)
         print(
@@ -81,6 +91,7 @@ def main(args: argparse.Namespace) -> int:
     if meta is not None:
         print(
             f"{args.out}: {meta.status}, {meta.frame_count} ticks, {meta.dropped_ticks} dropped"
-            + (f"; {meta.error}" if meta.error else "")
+            + (f"; {meta.error}" if meta.error and meta.error not in reported else "")
+            + ("; stopped early by the error above" if meta.error and meta.error in reported else "")
         )
     return 0 if meta is None or meta.status == "complete" else 1

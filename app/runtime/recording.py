@@ -63,6 +63,10 @@ class Recording:
 
     @property
     def record(self) -> bool:
+        """Episodes are being written: False once a disk error stopped the writer (the REC tag goes off)."""
+        writer = getattr(self._session, "writer", None)
+        if writer is not None and writer.status == "error":
+            return False
         return self.setup.record
 
     def feed(self, event: InputEvent) -> None:

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import subprocess
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -89,3 +94,85 @@ def test_record_then_export_vpt_reads_back_the_stored_actions(tmp_path: Path) ->
         action = {**step.action, "camera": [float(v) for v in step.action["camera"]]}
         assert codec.encode(action) == line["action_ids"], step.index
     assert main(["episodes", "export", str(eps), "--out", str(out), "--format", "vpt"]) == 2  # no overwrite
+
+
+@pytest.fixture
+def nearly_full_disk(tmp_path: Path) -> Iterator[Path]:
+    """A real 2 MB tmpfs with ~150 kB left (needs root, as on the project's machines)."""
+    mount = tmp_path / "small"
+    mount.mkdir()
+    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)],
+                          capture_output=True, text=True, check=False)  # fmt: skip
+    if proc.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs to fill ({proc.stderr.strip() or 'not root'})")
+    try:
+        filler = mount / "filler"
+        with open(filler, "wb") as f, contextlib.suppress(OSError):
+            while True:
+                f.write(b"\0" * 65536)
+                f.flush()
+        os.truncate(filler, filler.stat().st_size - 150 * 1024)
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_record_on_a_full_disk_names_the_disk_once(
+    nearly_full_disk: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    out = nearly_full_disk / "eps"
+    assert main(["record", "--fake", "--out", str(out), "--seconds", "6", "--instruction", "x"]) == 1
+    printed = capsys.readouterr()
+    said = printed.out + printed.err + "\n".join(r.getMessage() for r in caplog.records)
+    assert said.count("disk is full") == 1, said
+    assert f"at {nearly_full_disk}; free space there" in said
+    assert "Broken pipe" not in said
+    (folder,) = list_episodes(out)
+    assert not (folder / "meta.json.tmp").exists()
+    meta = read_meta(folder)
+    assert meta.status == "stopped" and 0 < meta.frame_count < 6 * 20
+    assert main(["episodes", "check", str(out)]) == 0  # what was written before the disk filled is whole
+
+
+def test_the_rec_state_ends_when_the_disk_fills(nearly_full_disk: Path) -> None:
+    from app.games.fake import FakeConnector
+    from tests.sessions import session_for
+
+    errors: list[str] = []
+    session = session_for(FakeConnector(), record=True, episodes_dir=str(nearly_full_disk / "eps"))
+    session.on_error.append(errors.append)
+    try:
+        session.start(seconds=20, teleop=True)  # the person plays; the fake game draws frames
+        deadline = time.monotonic() + 15
+        while not session.recording_now and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert session.recording_now
+        while not errors and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert errors and "disk is full" in errors[0]
+        assert session.running and not session.recording_now  # play goes on, REC is off
+    finally:
+        session.stop()
+        session.wait(30)
+        session.close()
+    assert len(errors) == 1, errors
+
+
+def test_record_into_a_read_only_folder_fails_at_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    mount = tmp_path / "ro"
+    mount.mkdir()
+    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m,ro", "tmpfs", str(mount)],
+                          capture_output=True, text=True, check=False)  # fmt: skip
+    if proc.returncode != 0:
+        pytest.skip(f"cannot mount a read-only tmpfs ({proc.stderr.strip() or 'not root'})")
+    try:
+        start = time.monotonic()
+        assert main(["record", "--fake", "--out", str(mount), "--seconds", "5"]) == 2
+        assert time.monotonic() - start < 5  # refused before playing
+        err = capsys.readouterr().err
+        assert "cannot write to the episodes folder" in err and "choose another --out" in err, err
+        assert err.count("play continues") == 0
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
