@@ -137,6 +137,7 @@ def test_window_and_game_share_the_screen_without_overlap(
     app = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
     shot = tmp_path / f"screen_{width}x{height}.png"
     frames: dict[str, tuple[int, int, int, int]] = {}
+    shots: list[Path] = []
     try:
         # until the app closes itself (--quit-after), keep the last view of the screen while both
         # windows are up: the state the person saw with the agent playing
@@ -145,9 +146,10 @@ def test_window_and_game_share_the_screen_without_overlap(
             seen = _frames(display)
             if any("jarvis-play" in t for t in seen) and any(_is_game(t) for t in seen):
                 frames = seen
-                if (tmp_path / "latest.png").exists():  # the one before last: the last may show closing
-                    shutil.copy(tmp_path / "latest.png", shot)
-                _screenshot(display, tmp_path / "latest.png")
+                shots.append(tmp_path / f"shot-{len(shots) % 6}.png")
+                _screenshot(display, shots[-1])
+                # the person's view from a few seconds before the end: the last ones show closing
+                shutil.copy(shots[max(0, len(shots) - 6)], shot)
             time.sleep(0.5)
         app.wait(timeout=60)
     finally:
