@@ -29,6 +29,12 @@ _LOWER_LAYER_ERRORS = (
     "recorder.video:VideoError",
 )
 
+# Errors that end play for an ordinary reason, with what to do: shown as a sentence, and their
+# traceback goes to the log only at debug level (-v), like the errors with a complete message.
+_ORDINARY_ERRORS = {
+    "app.games.desktop:GameWindowGone": "The game was closed: start it again, then start the agent again.",
+}
+
 # import name -> the pip package that provides it, where the two differ
 PIP_PACKAGES = {
     "cv2": "opencv-python-headless",
@@ -82,9 +88,25 @@ def _hint(exc: BaseException) -> str:
 
 def describe_error(exc: BaseException, doing: str) -> str:
     """``"Could not <doing>: <reason>. <what to do>"``, without a traceback."""
-    LOG.error("could not %s", doing, exc_info=exc)
+    own = isinstance(exc, own_error_types())
+    ordinary = next((hint for cls, hint in _ordinary_types() if isinstance(exc, cls)), None)
+    if (own or ordinary) and not LOG.isEnabledFor(logging.DEBUG):
+        LOG.info("could not %s: %r", doing, exc)
+    else:
+        LOG.error("could not %s", doing, exc_info=exc)
     reason = str(exc).strip() or type(exc).__name__
     message = f"Could not {doing}: {reason}"
     if not message.endswith((".", "!", "?")):
         message += "."
-    return message if isinstance(exc, own_error_types()) else f"{message} {_hint(exc)}"
+    return message if own else f"{message} {ordinary or _hint(exc)}"
+
+
+def _ordinary_types() -> list[tuple[type[BaseException], str]]:
+    out = []
+    for ref, hint in _ORDINARY_ERRORS.items():
+        module, _, name = ref.partition(":")
+        try:
+            out.append((getattr(importlib.import_module(module), name), hint))
+        except (ImportError, AttributeError):
+            continue
+    return out

@@ -74,6 +74,7 @@ def main_run(args: argparse.Namespace) -> int:
         settings.instruction = args.instruction
     model = args.model or settings.model
     with open_session(args, settings, model=model) as session:
+        session.on_error.append(lambda m: print(f"jarvis-play run: {m}"))
         session.set_instruction(settings.instruction)
         print(f"playing: {settings.instruction or '(no instruction)'}  — F12 stops, F9 pauses")
         outcome = play(session, seconds=args.seconds)
@@ -92,6 +93,7 @@ def main_replay(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         raise UserError(str(exc)) from exc
     with open_session(args) as session:
+        session.on_error.append(lambda m: print(f"jarvis-play replay: {m}"))
         outcome = play(session, seconds=args.seconds, actions=actions)
     if outcome is None:
         return 1

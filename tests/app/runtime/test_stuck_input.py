@@ -544,3 +544,87 @@ def test_repeat_with_a_hung_server_releases_after_the_dead_man_time(
     else:
         assert released, f"still held {took:.1f} s after the last answer: {xserver.held()}"
         assert took < 2.0
+
+
+# ----- item 6: ending mid model call, a closed game window, a bad --model --------------------------
+
+
+def test_run_ended_by_a_signal_mid_model_call_exits_cleanly(tiny_model_dir: Path, tmp_path: Path) -> None:
+    """The tiny model takes a while per call on CPU: a signal lands while a call is in flight, and
+    closing the model (or exiting) under it used to abort the interpreter (exit 134)."""
+    for attempt, delay in enumerate((4.0, 4.3, 4.6)):
+        door = Door(["run", "--model", str(tiny_model_dir), "--fake", "--seconds", "60"], "", tmp_path)
+        try:
+            deadline = time.monotonic() + 120
+            while "playing:" not in door.output() and time.monotonic() < deadline:
+                assert door.proc.poll() is None, door.output()[-3000:]
+                time.sleep(0.1)
+            time.sleep(delay - 4.0 + 0.5)
+            door.proc.send_signal(signal.SIGTERM)
+            code = door.finish(60)
+        finally:
+            door.kill()
+        out = door.output()
+        assert code in (0, 143), f"attempt {attempt}: exit {code}\n{out[-3000:]}"
+        assert "Traceback" not in out and "Aborted" not in out, out[-3000:]
+
+
+def test_run_that_ends_by_its_own_clock_mid_model_call_exits_cleanly(
+    tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    door = Door(["run", "--model", str(tiny_model_dir), "--fake", "--seconds", "1.3"], "", tmp_path)
+    try:
+        code = door.finish(180)
+    finally:
+        door.kill()
+    out = door.output()
+    assert code == 0, f"exit {code}\n{out[-3000:]}"
+    assert "stopped:" in out and "Traceback" not in out, out[-3000:]
+
+
+@pytest.mark.parametrize("verb", ["run", "record"])
+@pytest.mark.parametrize("model", ["/nonexistent/checkpoint", "owner/no-such-model", "scripted:/nope.jsonl"])
+def test_a_bad_model_is_a_message_not_a_traceback(tmp_path: Path, verb: str, model: str) -> None:
+    args = [verb, "--model", model, "--fake", "--seconds", "1"]
+    if verb == "record":
+        args += ["--mode", "agent", "--out", str(tmp_path / "episodes")]
+    door = Door(args, "", tmp_path)
+    try:
+        code = door.finish(120)
+    finally:
+        door.kill()
+    out = door.output()
+    assert code not in (0, None), out
+    assert "Traceback" not in out, out[-3000:]
+    assert "jarvis-play" in out and len(out.strip().splitlines()) <= 12, out
+
+
+@pytest.mark.game
+def test_a_game_window_closed_mid_run_is_a_message_and_a_failing_exit(
+    demo_display: str, hold_file: Path, tmp_path: Path
+) -> None:
+    from app.games.demo_game import DemoGame, DemoGameConfig
+
+    game = DemoGame(DemoGameConfig(arena=True, die_with_parent=True), display=demo_display).start()
+    xserver = XServer(demo_display)
+    try:
+        assert game.proc is not None
+        args = ["run", "--model", f"scripted:{hold_file}", "--pid", str(game.proc.pid), "--seconds", "60"]
+        door = Door(args, demo_display, tmp_path)
+        try:
+            game.command("tp 0 100 0 0 -90")
+            holding(xserver, door, 90)
+            game.proc.terminate()  # the person closes the game
+            code = door.finish(30)
+        finally:
+            door.kill()
+        out = door.output()
+        assert code not in (0, None), out[-3000:]
+        assert "Traceback" not in out, out[-3000:]
+        assert "jarvis-play run: Could not keep playing: the game window" in out, out[-3000:]
+        assert "The game was closed" in out
+        assert xserver.held() == set()
+    finally:
+        game.close()
+        xserver.release_everything()
+        xserver.d.close()
