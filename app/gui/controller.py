@@ -113,6 +113,9 @@ class WindowController(QObject):
         w.finetune.message.connect(self.show_message)
         w.episodes_dock.visibilityChanged.connect(self._episodes_shown)
         w.finetune.attach(session)
+        w.evaluate.attach(session)
+        w.evaluate.message.connect(self.show_message)
+        w.finetune.evaluate_requested.connect(lambda a: (w.evaluate.offer_adapter(a), w.evaluate_dock.show()))
         self.panic = QShortcut(QKeySequence(session.settings.panic_key.upper()), w)
         self.panic.activated.connect(lambda: session.stop("panic key"))
         self.figures_timer = QTimer(self)
@@ -502,6 +505,8 @@ class WindowController(QObject):
     def _place(self, game: Any) -> placement.Placement:
         connector = game.connector
         wid = connector.window_id
+        if not wid:  # no game window on this screen (fake, minerl, a region): stay where the person put us
+            return placement.Placement(self._frame_rect())
         with placement.X11Desk(connector.display or None) as desk:
             screen = desk.work_area()
             frame = desk.frame(wid) if wid else None
@@ -517,6 +522,10 @@ class WindowController(QObject):
                 "note",
             )
         return plan
+
+    def _frame_rect(self) -> placement.Rect:
+        g = self.window.frameGeometry()
+        return (g.x(), g.y(), g.width(), g.height())
 
     def set_frame(self, rect: placement.Rect) -> None:
         """Move and size the window so its frame (decorations included) covers ``rect``."""
@@ -575,6 +584,7 @@ class WindowController(QObject):
         self.session.settings.window_panels = ",".join(shown)
         self.window.episodes.shutdown()
         self.window.finetune.shutdown()
+        self.window.evaluate.shutdown()
         self.save_settings(self.session.settings)
         self.session.close()
 
