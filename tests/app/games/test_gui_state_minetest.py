@@ -177,3 +177,60 @@ def test_recorded_lines_carry_the_games_gui_state_and_the_export_draws_the_curso
             assert image[300:316, 120:136][white].min() >= 230  # the white arrow is there
         else:
             assert np.array_equal(image, frame)
+
+
+def _has_sprite_at(frame: np.ndarray, x: int, y: int) -> bool:
+    """The sprite's exact signature: its white arrow at 255 and its black outline at 0."""
+    sprite, alpha = load_sprite()
+    patch = frame[y : y + 16, x : x + 16].astype(int)
+    opaque = alpha[:, :, 0] == 1.0
+    return bool((patch[opaque] == sprite[opaque]).all())
+
+
+def test_the_play_loop_hands_the_policy_the_cursor_while_the_inventory_is_open(
+    conn: DesktopConnector, xvfb: str
+) -> None:
+    import threading
+
+    from app.runtime.loop import ControlLoop, LoopConfig
+    from model.policies.base import PolicyStep
+
+    class Watching:
+        """A policy that only looks: every frame it is handed, and whether the game had a screen open."""
+
+        def __init__(self) -> None:
+            self.seen: list[tuple[bool, np.ndarray]] = []
+
+        def act(self, frame: np.ndarray, instruction: str) -> PolicyStep:
+            self.seen.append((conn.gui_open, frame))
+            time.sleep(0.02)
+            return PolicyStep(actions=[null_action()])
+
+        def reset(self) -> None: ...
+
+        def close(self) -> None: ...
+
+    policy = Watching()
+    loop = ControlLoop(conn, policy, "craft_item:crafting_table", LoopConfig(hz=20, seconds=30))
+    runner = threading.Thread(target=loop.run, daemon=True)
+    left, top = conn.rect[:2]
+    runner.start()
+    try:
+        time.sleep(0.5)
+        xdotool(xvfb, "key", "e")
+        time.sleep(0.5)
+        xdotool(xvfb, "mousemove", str(left + 200), str(top + 150))
+        time.sleep(1.0)
+        xdotool(xvfb, "key", "Escape")
+        time.sleep(1.0)
+    finally:
+        loop.stop()
+        runner.join(10)
+    assert loop.error is None and len(policy.seen) > 20
+    marked = [_has_sprite_at(frame, 200, 150) for _gui, frame in policy.seen]
+    assert any(marked)  # the inventory with the pointer at (200, 150): the sprite is there
+    first = marked.index(True)
+    last = len(marked) - 1 - marked[::-1].index(True)
+    assert not any(marked[:first]) and all(marked[first : last + 1])  # the pointer stayed there
+    assert not any(marked[last + 1 :]) and len(marked) - last > 5  # closed: plain frames again
+    assert not policy.seen[0][0] and not policy.seen[-1][0]
