@@ -46,12 +46,20 @@ class FinetuneConfig:
     max_length: int = _setting(512, "tokens per sample, the released script's max_seq_length")
     correction_weight: int = _setting(3, "times each correction tick counts")
     only_corrections: bool = _setting(False, "train on correction ticks alone")
+    failed_episodes: str = _setting(
+        "exclude",
+        "episodes marked a failure: exclude them, downweight (keep only their corrections) or keep",
+        choices=("exclude", "downweight", "keep"),
+    )
     valid_fraction: float = _setting(0.2, "share of episodes held out for validation")
     eval_every: int = _setting(0, "steps between evaluations (0: ten evaluations over the run)")
     eval_samples: int = _setting(64, "validation samples decoded for action accuracy")
     checkpoint_every: int = _setting(0, "steps between checkpoints (0: at every evaluation)")
     gradient_checkpointing: bool = _setting(False, "recompute activations in the backward pass: less memory")
-    load_in_4bit: bool = _setting(False, "4-bit base weights (needs bitsandbytes on a CUDA GPU)")
+    quantize: str = _setting(
+        "none",
+        "QLoRA: none, or the frozen base language model in 4bit or 8bit (bitsandbytes, CUDA); LoRA in bf16",
+    )
     seed: int = _setting(0, "seed of the episode split, the shuffling and the LoRA initialisation")
     resume: bool = _setting(False, "continue from the last checkpoint in --out")
     overwrite: bool = _setting(False, "start over in an --out that holds an adapter or a run (replaced)")

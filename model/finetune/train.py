@@ -84,13 +84,33 @@ def build_model(config: FinetuneConfig, device: str) -> tuple[Any, Any, str]:
     path = resolve(model_path(config.model))
     processor = load_processor(path)
     dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
-    if config.load_in_4bit:
+    bits = quantized_bits(config, device)
+    if bits:  # QLoRA: the base through host memory into 4/8-bit on the GPU, then frozen for k-bit training
+        from peft import prepare_model_for_kbit_training
+
+        from model.quantize import quantize_language_model
+
+        model = load_model(path, "cpu", dtype)
+        quantize_language_model(model, bits, device=device)
+        model = prepare_model_for_kbit_training(model.to(device), use_gradient_checkpointing=False)
+    else:
+        model = load_model(path, device, dtype)
+    return with_lora(model, config), processor, str(path)
+
+
+def quantized_bits(config: FinetuneConfig, device: str) -> int | None:
+    """4 or 8 for a QLoRA run (None: bf16 base); refuses, before loading, what cannot run here."""
+    from model.quantize import QuantizeError, check_quantize, parse_bits
+
+    try:
+        bits = parse_bits(config.quantize)
+        if bits:
+            check_quantize(bits, device)
+    except QuantizeError as exc:
         raise FinetuneError(
-            "--load-in-4bit needs bitsandbytes on a CUDA GPU; install it with "
-            "`pip install bitsandbytes` on a GPU machine"
-        )
-    model = with_lora(load_model(path, device, dtype), config)
-    return model, processor, str(path)
+            str(exc).replace("Leave --quantize at none here", "Train without --quantize")
+        ) from exc
+    return bits
 
 
 def with_lora(model: Any, config: FinetuneConfig) -> Any:

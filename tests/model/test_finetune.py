@@ -102,9 +102,12 @@ def _changed(value: object) -> object:
 def test_every_setting_survives_the_command_line() -> None:
     """What the window passes to its child (to_flags) parses back to the same settings, for every field."""
     default = FinetuneConfig()
-    changed = FinetuneConfig(
-        **{f.name: _changed(getattr(default, f.name)) for f in dataclasses.fields(default)}
-    )
+    def other(f: dataclasses.Field) -> object:  # type: ignore[type-arg]
+        choices = f.metadata.get("flag", {}).get("choices")
+        value = getattr(default, f.name)
+        return next(c for c in choices if c != value) if choices else _changed(value)
+
+    changed = FinetuneConfig(**{f.name: other(f) for f in dataclasses.fields(default)})
     assert all(getattr(changed, f.name) != getattr(default, f.name) for f in dataclasses.fields(default))
     parser = argparse.ArgumentParser()
     add_flags(parser)
