@@ -119,6 +119,50 @@ def find_episodes(root: Path) -> list[Path]:
 
 
 # ----- reading ------------------------------------------------------------------------------------
+_META_TYPES: dict[str, Any] = {
+    "mode": str, "status": str, "outcome": str, "frame_count": int, "line_count": int, "fps": int,
+    "dropped_ticks": int, "instructions": list, "corrections": list, "problems": list, "frame_size": list,
+}  # fmt: skip
+
+
+def meta_problems(meta: EpisodeMeta) -> list[str]:
+    """Fields of a parsed meta.json whose values have the wrong type or range (hand edits, other tools)."""
+    problems = []
+    for name, kind in _META_TYPES.items():
+        value = getattr(meta, name)
+        if not isinstance(value, kind) or isinstance(value, bool):
+            problems.append(f"{META}: {name} is {value!r}, not a {kind.__name__}")
+        elif kind is int and value < (1 if name == "fps" else 0):
+            problems.append(f"{META}: {name} is {value!r}")
+    if isinstance(meta.instructions, list) and not all(
+        isinstance(i, dict) and isinstance(i.get("text"), str) for i in meta.instructions
+    ):
+        problems.append(f"{META}: instructions must be a list of {{tick, text}}")
+    if isinstance(meta.corrections, list) and not all(
+        isinstance(c, dict) and all(isinstance(c.get(k), int) for k in ("start", "end"))
+        for c in meta.corrections
+    ):
+        problems.append(f"{META}: corrections must be a list of {{start, end, context_start}}")
+    return problems
+
+
+def _sane_meta(meta: EpisodeMeta, folder: Path, lines: list[dict[str, Any]]) -> EpisodeMeta:
+    """``meta`` with each field of the wrong type reset to what the files say (or its default)."""
+    bad = meta_problems(meta)
+    if not bad:
+        return meta
+    fresh = _rebuilt_meta(folder, lines)
+    for name in _META_TYPES:
+        if any(p.startswith(f"{META}: {name} ") for p in bad):
+            setattr(meta, name, getattr(fresh, name))
+    if any("instructions must" in p for p in bad):
+        meta.instructions = fresh.instructions
+    if any("corrections must" in p for p in bad):
+        meta.corrections = []
+    meta.problems = [*(meta.problems if isinstance(meta.problems, list) else []), *bad]
+    return meta
+
+
 @dataclass
 class _Scan:
     meta: EpisodeMeta | None
@@ -146,6 +190,10 @@ def _scan(folder: Path, *, decode: bool) -> _Scan:
             meta = read_meta(folder)
         except (OSError, ValueError, TypeError) as exc:
             meta_problem = f"{META} unreadable ({exc})"
+        else:
+            wrong = meta_problems(meta)
+            if wrong:
+                meta_problem = "; ".join(wrong)
     problems: list[str] = []
     lines: list[dict[str, Any]] = []
     line_problems: list[str] = []
@@ -158,6 +206,8 @@ def _scan(folder: Path, *, decode: bool) -> _Scan:
             line_problems = [f"{ACTIONS} unreadable ({exc})"]
     else:
         line_problems = [f"{ACTIONS} missing"]
+    if meta is not None and meta_problem:  # wrong types: work on (and a repair writes) a sane copy
+        meta = _sane_meta(meta, folder, lines)
     problems += line_problems + _check_lines([line for line in lines if not is_lost(line)])
     torn_only = all("torn line" in p for p in line_problems) and len(problems) == len(line_problems)
     crashed = meta is not None and meta.status == "recording"
@@ -392,7 +442,7 @@ def _backup_meta(folder: Path, stamp: str) -> list[str]:
 
 def _rebuilt_meta(folder: Path, lines: list[dict[str, Any]]) -> EpisodeMeta:
     """A meta for an episode whose own is missing or corrupt, from what the files say."""
-    meta = EpisodeMeta(mode=_mode_from_name(folder.name), status="recording")
+    meta = EpisodeMeta(mode=_mode_from_name(folder.name), status="unknown")
     text = next((line.get("instruction") for line in lines if line.get("instruction")), "")
     if text:
         meta.instructions = [{"tick": 0, "text": text}]

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from recorder.episode_check import check_episode
 from recorder.episode_format import VIDEO, is_episode, list_episodes, read_meta
 from recorder.episode_reader import EpisodeReader
 from recorder.human_actions import VPT_BUTTON_NAMES, VPT_BUTTONS
@@ -184,15 +185,19 @@ def export_vpt(roots: Iterable[Path], out: Path, statuses: tuple[str, ...] = USA
         for folder in list_episodes(root):
             try:
                 status = read_meta(folder).status
-            except (OSError, ValueError) as exc:
+            except (OSError, ValueError, TypeError) as exc:
                 report.skipped.append(f"{folder.name}: meta unreadable ({exc})")
                 continue
-            if status in statuses:
-                folders.append(folder)
-            else:
+            if status not in statuses:
                 report.skipped.append(
                     f"{folder.name}: status {status!r} (run `jarvis-play episodes check` first)"
                 )
+            elif not (check := check_episode(folder)).ok:  # one damaged episode must not stop the rest
+                problem = check.problems[0] if check.problems else check.status
+                fix = "`jarvis-play episodes repair` fixes it"
+                report.skipped.append(f"{folder.name}: damaged ({problem}); {fix}")
+            else:
+                folders.append(folder)
     if not folders:
         raise ValueError("no usable episodes found" + "".join(f"\n  {s}" for s in report.skipped))
     for sub in ("mp4", "jsonl"):

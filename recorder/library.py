@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from recorder.episode_check import find_episodes, is_being_written
+from recorder.episode_check import find_episodes, is_being_written, meta_problems
 from recorder.episode_format import ACTIONS, FPS, OUTCOMES, EpisodeMeta, read_meta, write_meta
 from recorder.episode_reader import EpisodeReader, parse_lines
 from recorder.trash import move_to_trash
@@ -80,7 +80,11 @@ def list_library(root: Path) -> list[EpisodeSummary]:
     rows = []
     for folder in reversed(find_episodes(root)):
         try:
-            rows.append(EpisodeSummary(folder, read_meta(folder)))
+            meta = read_meta(folder)
+            wrong = meta_problems(meta)
+            if wrong:
+                raise ValueError("; ".join(wrong))
+            rows.append(EpisodeSummary(folder, meta))
         except FileNotFoundError:
             missing = "meta.json missing; `jarvis-play episodes repair` rebuilds it"
             rows.append(EpisodeSummary(folder, None, missing))

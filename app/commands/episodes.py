@@ -77,7 +77,7 @@ def register(sub: Any) -> None:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from recorder.episode_check import find_episodes
+    from recorder.episode_check import find_episodes, meta_problems
     from recorder.episode_format import FPS, read_meta
 
     folders = find_episodes(args.dir)
@@ -89,6 +89,9 @@ def _list(args: argparse.Namespace) -> int:
     for folder in folders:
         try:
             meta = read_meta(folder)
+            wrong = meta_problems(meta)
+            if wrong:
+                raise ValueError("; ".join(wrong))
         except (OSError, ValueError, TypeError) as exc:
             problem = (
                 "meta.json missing" if isinstance(exc, FileNotFoundError) else f"meta.json unreadable: {exc}"

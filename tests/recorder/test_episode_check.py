@@ -204,3 +204,46 @@ def test_check_cli_reads_only_and_repair_cli_keeps_originals(
     assert "originals kept as actions.jsonl.orig-" in out
     lines = [json.loads(s) for s in (episode / ACTIONS).read_text().splitlines()]
     assert len(lines) == N and [line["tick"] for line in lines] == list(range(N))
+
+
+def test_a_meta_with_wrong_types_is_a_message_not_a_traceback(
+    episode: Path, pristine: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Hand-edited meta: every verb answers in words, export skips it and still exports the rest."""
+    meta = json.loads((episode / META).read_text())
+    meta.update(frame_count="many", status=3, instructions="x", corrections=5)
+    (episode / META).write_text(json.dumps(meta))
+    good = episode.parent / (pristine.name[:-6] + "abcdef")
+    shutil.copytree(pristine, good)
+    root = episode.parent
+    assert main(["episodes", "list", str(root)]) == 0
+    out = capsys.readouterr().out
+    assert f"{episode.name}" in out and "DAMAGED" in out and "frame_count is 'many'" in out
+    assert main(["episodes", "check", str(root)]) == 1
+    assert "1 damaged" in capsys.readouterr().out
+    assert (
+        main(["episodes", "export", str(root), "--out", str(root.parent / "sft"), "--valid-fraction", "0"])
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert f"skipped {episode.name}: " in out and "train: 240 rows from 1 episodes" in out
+    assert main(["episodes", "repair", str(root)]) == 0
+    assert _backup(episode, META).read_text() == json.dumps(meta)
+    fixed = read_meta(episode)
+    assert (fixed.status, fixed.frame_count, fixed.corrections) == ("repaired", N, [])
+    assert main(["episodes", "check", str(root)]) == 0
+
+
+def test_vpt_export_skips_a_damaged_episode_and_exports_the_rest(
+    episode: Path, pristine: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    raw = _raw_lines(episode)
+    del raw[10]
+    (episode / ACTIONS).write_bytes(b"".join(raw))
+    good = episode.parent / (pristine.name[:-6] + "abcdef")
+    shutil.copytree(pristine, good)
+    out = episode.parent.parent / "vpt"
+    assert main(["episodes", "export", str(episode.parent), "--out", str(out), "--format", "vpt"]) == 0
+    printed = capsys.readouterr().out
+    assert f"skipped {episode.name}: damaged" in printed and "tick 10 missing" in printed
+    assert len(list(out.glob("*.jsonl"))) == 1
