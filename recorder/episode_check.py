@@ -135,7 +135,8 @@ def meta_problems(meta: EpisodeMeta) -> list[str]:
         elif kind is int and value < (1 if name == "fps" else 0):
             problems.append(f"{META}: {name} is {value!r}")
     if isinstance(meta.instructions, list) and not all(
-        isinstance(i, dict) and isinstance(i.get("text"), str) for i in meta.instructions
+        isinstance(i, str) or (isinstance(i, dict) and isinstance(i.get("text"), str))
+        for i in meta.instructions
     ):
         problems.append(f"{META}: instructions must be a list of {{tick, text}}")
     if isinstance(meta.corrections, list) and not all(
