@@ -19,6 +19,7 @@ callbacks (``on_tick``) run on the loop thread and must be quick; ``on_mode``/``
 from __future__ import annotations
 
 import logging
+import random
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -142,6 +143,8 @@ class TickView:
     record: TickRecord
     mode: str
     instruction: str
+    gui_open: bool = False  # a GUI screen was open in this frame (read from the game where it can be)
+    cursor: tuple[float, float] | None = None  # the game's pointer in window pixels, where readable
 
 
 @dataclass
@@ -192,6 +195,7 @@ class Session:
         self._outcome: RunOutcome | None = None
         self._done = threading.Event()
         self._pending_outcome: str | None = None
+        self._episode_seed = random.random()  # drawn anew at each start (task_phrasing = "episode")
         self.recording = self.settings.record
         self.stats = LiveStats()
         self.tasks, problem = task_lib.find(self.settings.tasks_file or None, None)
@@ -323,11 +327,15 @@ class Session:
             watched = _WatchedConnector(self.game.connector)
             control = Control(control_config(s, paused, person_only=teleop), watched.release_all)
             config = LoopConfig(
-                hz=s.tick_hz, fallback=s.fallback, seconds=seconds, policy_timeout_s=s.policy_timeout_s,
+                hz=s.tick_hz,
+                fallback=s.fallback,
+                seconds=seconds,
+                policy_timeout_s=s.policy_timeout_s,
                 deadman_s=s.deadman_s if s.deadman_s > 0 else None,
             )
             self._borrowed = None
             self._own_run_policy = None
+            self._episode_seed = random.random()
             if teleop:  # nothing to inject: the loop only observes, the person plays
                 loop = ControlLoop(watched, None, self.prompt(), config, control, actions=[])
             elif actions is not None and watched.realtime:
@@ -393,6 +401,10 @@ class Session:
             self._emit_mode()
 
     def prompt(self) -> str:
+        """The text the model gets for the current instruction: a task key becomes its first trained
+        phrasing, or with ``task_phrasing = "episode"`` one drawn the official way at each start."""
+        if self.settings.task_phrasing == "episode":  # the same draw for the whole run
+            return self.tasks.prompt_for(self.instruction, random.Random(self._episode_seed))
         return self.tasks.prompt_for(self.instruction)
 
     def set_instruction(self, text: str) -> str:
@@ -517,7 +529,7 @@ class Session:
         action = watched.action if rec.injected else None
         watched.action = None
         self.stats.add(rec)
-        view = TickView(loop.frame, action, rec, rec.mode, loop.instruction)
+        view = TickView(loop.frame, action, rec, rec.mode, loop.instruction, watched.gui_open, watched.cursor)
         if self._recorder is not None:
             self._recorder.on_tick(view)
         for fn in self.on_tick:

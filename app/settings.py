@@ -46,6 +46,8 @@ class Settings:
     game: str = "auto"  # "auto", "demo", "window:<title>", "region:l,t,w,h", "minerl:<env id>"
     tasks_file: str = ""  # an instructions.json; empty: look in the checkpoint folder, else built-in
     instruction: str = "Mine the oak log."
+    # a task key's text: "first" trained phrasing, or one drawn the official way at each "episode" start
+    task_phrasing: str = "first"
     tick_hz: float = 20.0  # loop ticks per second; JARVIS-VLA was trained at 20
     temperature: float = 0.7  # sampling temperature (upstream evaluate.py default)
     history_frames: int = 0  # past (frame, answer) pairs in each prompt; upstream: kill 0, mine 3, GUI 4

@@ -129,18 +129,32 @@ class Recording:
                     view.frame,
                     control="human",
                     instruction=view.instruction,
+                    **self._gui(view),
                     tick_input=tick_input,
                     correcting=correcting,
                 )
             elif view.mode == "agent" and view.action is not None:
                 self._session.on_tick(
-                    view.frame, control="agent", instruction=view.instruction, action=view.action
+                    view.frame,
+                    control="agent",
+                    instruction=view.instruction,
+                    action=view.action,
+                    **self._gui(view),
                 )
         except Exception as exc:  # recording must never stop play
             self._failed = True
             LOG.exception("recording failed")
             if self.on_error is not None:
                 self.on_error(f"recording stopped, play continues: {exc}")
+
+    @staticmethod
+    def _gui(view: Any) -> dict[str, Any]:
+        """The game's own GUI state and pointer for the line, where the connector reads them (a
+        connector that cannot leaves the recorder's own tracking from the inventory keys in charge)."""
+        cursor = getattr(view, "cursor", None)
+        if cursor is None:
+            return {}
+        return {"is_gui_open": bool(view.gui_open), "cursor": cursor}
 
     @property
     def folder(self) -> Path | None:

@@ -186,3 +186,75 @@ def test_a_covered_game_pauses_the_agent_and_is_never_recorded(tmp_path: Path) -
         assert len(covered) == 10 and not any(r.injected for r in covered)
         assert read_meta(folder).frame_count == outcome.telemetry.ticks - 10  # every shown frame only
     assert conn.held == frozenset()
+
+
+def test_episode_phrasing_draws_one_trained_phrasing_per_run() -> None:
+    """task_phrasing = "episode": each run's prompt is one of the key's trained phrasings, fixed
+    for the run; "first" always gives the first."""
+    from app.games.fake import FakeConnector
+    from model.policies.scripted import ScriptedPolicy
+    from tests.sessions import session_for
+
+    conn = FakeConnector()
+    policy = ScriptedPolicy([{"forward": 1}], loop=True)
+    session = session_for(conn, policy=policy, task_phrasing="episode", tick_hz=100)
+    key = "mine_block:oak_log"
+    phrasings = session.tasks.tasks[key]
+    assert len(phrasings) > 1
+    session.set_instruction(key)
+    drawn = []
+    try:
+        for _ in range(12):
+            session.start(seconds=0.03)
+            assert session.wait(10) is not None
+            assert session.loop is not None
+            drawn.append(session.loop.instruction)
+            assert session.prompt() == drawn[-1]  # what the window shows is what the model got
+    finally:
+        session.close()
+    assert set(drawn) <= set(phrasings) and len(set(drawn)) > 1
+    first = session_for(conn, policy=policy)
+    first.set_instruction(key)
+    assert first.prompt() == phrasings[0]
+    first.close()
+
+
+def test_the_games_own_gui_state_and_pointer_reach_the_recorded_lines(tmp_path: Path) -> None:
+    """Where the connector reads them from the game, isGuiOpen and mouse.x/y on every line are the
+    game's (not guessed from the agent's inventory presses)."""
+    from app.games.fake import FakeConnector
+    from model.policies.scripted import ScriptedPolicy
+    from recorder.episode_format import list_episodes
+    from tests.sessions import session_for
+
+    class WithGui(FakeConnector):
+        def observe(self):  # type: ignore[no-untyped-def]
+            self.ticks = getattr(self, "ticks", 0) + 1
+            self.gui_open = self.ticks % 10 >= 5  # the game opens and closes a screen by itself
+            self.pointer = (100.0 + self.ticks, 50.0)
+            return super().observe()
+
+        @property
+        def cursor(self):  # type: ignore[no-untyped-def]
+            return getattr(self, "pointer", None)
+
+    out = tmp_path / "eps"
+    session = session_for(
+        WithGui(),
+        policy=ScriptedPolicy([{"forward": 1}], loop=True),
+        record=True,
+        record_mode="agent",
+        episodes_dir=str(out),
+        tick_hz=50,
+    )
+    try:
+        session.start(seconds=0.6)
+        assert session.wait(30) is not None
+    finally:
+        session.close()
+    lines = [json.loads(x) for x in (list_episodes(out)[0] / "actions.jsonl").read_text().splitlines()]
+    assert len(lines) > 15
+    opened = [x["isGuiOpen"] for x in lines]
+    assert any(opened) and not all(opened)
+    xs = [x["mouse"]["x"] for x in lines]
+    assert all(101 <= x <= 140 for x in xs) and xs == sorted(xs)  # the game's pointer, tick by tick
