@@ -73,6 +73,7 @@ def _interval(ci: tuple[float, float]) -> str:
 
 class FinetunePanel(QWidget):
     message = pyqtSignal(str, str)  # (text, level) for the window's banner
+    evaluate_requested = pyqtSignal(str)  # an adapter folder, for the Evaluate panel
     _state = pyqtSignal(object)  # FinetuneState, from the job's reader thread
     _compared = pyqtSignal(object)  # the --compare result dict
     _compare_failed = pyqtSignal(str)
@@ -134,6 +135,7 @@ class FinetunePanel(QWidget):
         self.active.setWordWrap(True)
         self.use_button = QPushButton("Use adapter…")
         self.base_button = QPushButton("Back to base")
+        self.evaluate_button = QPushButton("Evaluate this adapter")
         self.swap_note = QLabel()
         self.swap_note.setWordWrap(True)
         self.swap_note.setStyleSheet("color:#5d4037;")
@@ -167,6 +169,11 @@ class FinetunePanel(QWidget):
         self.resume_button.clicked.connect(self.resume)
         self.use_button.clicked.connect(self.use_adapter)
         self.base_button.clicked.connect(lambda: self.swap(None))
+        self.evaluate_button.clicked.connect(  # the active adapter, else the one this panel trains
+            lambda: self.evaluate_requested.emit(
+                (self.session and self.session.adapter) or self.out.text().strip()
+            )
+        )
         self.compare_button.clicked.connect(self.compare)
         self._state.connect(self._show)
         self._compared.connect(self._show_comparison)
@@ -210,6 +217,7 @@ class FinetunePanel(QWidget):
         swap_row = QHBoxLayout()
         swap_row.addWidget(self.use_button)
         swap_row.addWidget(self.base_button)
+        swap_row.addWidget(self.evaluate_button)
         swap = QVBoxLayout()
         swap.addWidget(self.active)
         swap.addLayout(swap_row)

@@ -28,6 +28,7 @@ from PyQt6.QtWidgets import (
 
 from app.gui.control_bar import ControlBar
 from app.gui.episodes_panel import EpisodesPanel
+from app.gui.evaluate_panel import EvaluatePanel
 from app.gui.finetune_panel import FinetunePanel
 from app.gui.game_view import GameView
 from app.gui.instruction_box import InstructionBox
@@ -116,14 +117,17 @@ class MainWindow(QMainWindow):
         buttons.addWidget(self.settings_button)
         self.episodes = EpisodesPanel()
         self.finetune = FinetunePanel()
+        self.evaluate = EvaluatePanel()
         self.live_dock = self._dock("Live", self.status_panel, scroll=False)
         self.live_dock.setFeatures(QDockWidget.DockWidgetFeature.NoDockWidgetFeatures)
         self.live_dock.setTitleBarWidget(QWidget())  # the panel's own "Live" title is enough
         self.live_dock.show()
         self.episodes_dock = self._dock("Episodes", self.episodes)
         self.finetune_dock = self._dock("Fine-tune", self.finetune)
+        self.evaluate_dock = self._dock("Evaluate", self.evaluate)
         self.splitDockWidget(self.live_dock, self.episodes_dock, Qt.Orientation.Vertical)
         self.tabifyDockWidget(self.episodes_dock, self.finetune_dock)
+        self.tabifyDockWidget(self.finetune_dock, self.evaluate_dock)
         file_menu = self.menuBar().addMenu("&File")  # type: ignore[union-attr]
         self.settings_action = QAction("&Settings…", self)
         self.settings_action.triggered.connect(self.settings_button.click)
@@ -135,7 +139,7 @@ class MainWindow(QMainWindow):
         file_menu.addAction(self.quit_action)  # type: ignore[union-attr]
         view_menu = self.menuBar().addMenu("&View")  # type: ignore[union-attr]
         self.panel_buttons: dict[str, QPushButton] = {}
-        for dock in (self.episodes_dock, self.finetune_dock):
+        for dock in (self.episodes_dock, self.finetune_dock, self.evaluate_dock):
             action = dock.toggleViewAction()
             view_menu.addAction(action)  # type: ignore[union-attr]
             button = QPushButton(dock.windowTitle())
