@@ -121,7 +121,8 @@ def test_record_teleop_and_corrections_write_episodes_through_the_session(
         "complete",
         "success",
     )
-    assert teleop.model_id is None and teleop.frame_count >= 8
+    # ~10 ticks in 0.5 s; fewer on a loaded machine. Frames and lines always pair up.
+    assert teleop.model_id is None and teleop.frame_count >= 3 and teleop.frame_count == teleop.line_count
     assert (agent.mode, agent.game, agent.model_id) == ("corrections", "fake", f"scripted:{script}")
     assert agent.app_version
     lines = [json.loads(x) for x in (folders[1] / "actions.jsonl").read_text().splitlines()]
