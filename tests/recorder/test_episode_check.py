@@ -247,3 +247,14 @@ def test_vpt_export_skips_a_damaged_episode_and_exports_the_rest(
     printed = capsys.readouterr().out
     assert f"skipped {episode.name}: damaged" in printed and "tick 10 missing" in printed
     assert len(list(out.glob("*.jsonl"))) == 1
+
+
+def test_a_lost_tick_is_never_trained_on(episode: Path) -> None:
+    from model.finetune.sft_data import SftOptions, episode_records
+
+    raw = _raw_lines(episode)
+    raw[99] = b"garbage\n"
+    (episode / ACTIONS).write_bytes(b"".join(raw))
+    assert repair_episode(episode).ok
+    ticks = [r["tick"] for r in episode_records(episode, SftOptions(skip_flags=()))]
+    assert ticks == [t for t in range(N) if t != 99]
