@@ -30,7 +30,7 @@ test: venv
 # The tier to run while working: everything but the slow tests and those that start Xvfb or minetest
 # (a test using the xvfb/game fixtures is marked so by tests/conftest.py). `make test` still runs all.
 test-fast: venv
-	HF_HUB_OFFLINE=1 $(PY) -m pytest -q -p no:cacheprovider -m "not slow and not game and not xvfb" $(PYTEST_ARGS)
+	HF_HUB_OFFLINE=1 $(PY) -m pytest -q -p no:cacheprovider -n 2 -m "not slow and not game and not xvfb" $(PYTEST_ARGS)
 
 lint: venv
 	$(VENV)/bin/ruff check app model recorder tests
