@@ -95,7 +95,8 @@ class Evaluation:
         )
         self.result = result
         s.set_instruction(self.task or self.instruction)
-        s.set_recording(True)
+        recording = s.recording
+        s.set_recording(True)  # every trial is an episode, whatever the window's record button says
         active: str | None = "unset"
         try:
             for index, arm in enumerate(order):
@@ -122,6 +123,7 @@ class Evaluation:
             result.stopped_early = f"{type(exc).__name__}: {exc}"
             raise
         finally:
+            s.set_recording(recording)
             if active not in ("unset", None):
                 try:
                     s.set_adapter(None)
