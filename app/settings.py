@@ -17,7 +17,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from app.runtime.loop import LoopConfig
+from app.runtime.takeover import ControlConfig
+
 LOG = logging.getLogger(__name__)
+
+# The loop's and the takeover's own defaults are the settings' defaults: each is defined once.
+_LOOP = LoopConfig()
+_CONTROL = ControlConfig()
 
 APP_NAME = "jarvis-play"
 FILE_NAME = "settings.json"
@@ -48,12 +55,18 @@ class Settings:
     instruction: str = "Mine the oak log."
     # a task key's text: "first" trained phrasing, or one drawn the official way at each "episode" start
     task_phrasing: str = "first"
-    tick_hz: float = 20.0  # loop ticks per second; JARVIS-VLA was trained at 20
+    tick_hz: float = _LOOP.hz  # loop ticks per second; JARVIS-VLA was trained at 20
     temperature: float = 0.7  # sampling temperature (upstream evaluate.py default)
     history_frames: int = 0  # past (frame, answer) pairs in each prompt; upstream: kill 0, mine 3, GUI 4
-    fallback: str = "chunk"  # a late model: "chunk" (rest of its last plan, then null), "repeat", "null"
-    policy_timeout_s: float = 30.0  # one model call longer than this counts as hung and stops the run
-    deadman_s: float = 1.0  # "repeat": no fresh action this long releases every key until one comes; 0: off
+    fallback: str = (
+        _LOOP.fallback
+    )  # a late model: "chunk" (rest of its last plan, then null), "repeat", "null"
+    policy_timeout_s: float = (
+        _LOOP.policy_timeout_s
+    )  # one model call longer than this counts as hung and stops the run
+    deadman_s: float = (
+        _LOOP.deadman_s or 0.0
+    )  # "repeat": no fresh action this long releases every key until one comes; 0: off
     engine: str = "auto"  # local model: "fast" (static cache, CUDA graphs), "plain"; auto: fast on CUDA
     quantize: str = "none"  # local model's language model in "4bit"/"8bit" (bitsandbytes, CUDA) or "none"
     # the game: read from the game's own settings where possible; these only override
@@ -66,8 +79,12 @@ class Settings:
     panic_key: str = "f12"  # stops the agent and releases every key, from anywhere
     pause_key: str = "f9"  # pauses / resumes the agent
     save_last_key: str = "f8"  # saves the last seconds of play as an episode
-    resume_after_s: float = 2.0  # the agent takes back control after this much human quiet; 0: never
-    takeover_quiet_resume: bool = False  # "Take over" holds until Hand back; True: quiet time ends it too
+    resume_after_s: float = (
+        _CONTROL.resume_after_s
+    )  # the agent takes back control after this much human quiet; 0: never
+    takeover_quiet_resume: bool = (
+        _CONTROL.takeover_quiet_resume
+    )  # "Take over" holds until Hand back; True: quiet time ends it too
     record: bool = False  # record every run to episodes_dir
     record_mode: str = "corrections"  # teleop (you play), agent, corrections (agent + your takeovers)
     ring_seconds: float = 30.0  # what the save-last key keeps
