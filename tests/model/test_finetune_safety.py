@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
-import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +14,7 @@ import pytest
 from model.finetune.config import FinetuneConfig
 from model.finetune.train import FinetuneError, prepare_out, run_settings, write_atomically
 from tests.model.test_finetune import colour_episodes
+from tests.tmpfs import fill, tmpfs
 
 
 def _config(out: Path, **kw: object) -> FinetuneConfig:
@@ -82,28 +82,8 @@ def test_a_failed_write_keeps_the_previous_checkpoint_whole(tmp_path: Path) -> N
 
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
-    mount = tmp_path / "small"
-    mount.mkdir()
-    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mount)],
-                          capture_output=True, text=True, check=False)  # fmt: skip
-    if proc.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs to fill ({proc.stderr.strip() or 'not root'})")
-    try:
+    with tmpfs(tmp_path / "small", "size=8m") as mount:
         yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
-
-
-def _fill(disk: Path) -> Path:
-    filler = disk / "filler"
-    with open(filler, "wb") as f:
-        try:
-            while True:
-                f.write(b"\0" * 65536)
-                f.flush()
-        except OSError:
-            pass
-    return filler
 
 
 @pytest.mark.slow  # trains twice on the tiny model: 20-40 s
@@ -127,7 +107,7 @@ def test_a_full_disk_during_a_checkpoint_is_named_and_resume_still_works(
     step2 = out / "checkpoints" / "step-2"
     before = {p.name: p.read_bytes() for p in step2.iterdir()}
 
-    filler = _fill(small_disk)
+    filler = fill(small_disk)
     resumed = dataclasses.replace(config, resume=True)
     with pytest.raises(
         FinetuneError, match=f"the disk is full at {small_disk}.*free space or choose another --out"

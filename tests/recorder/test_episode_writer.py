@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import errno
 import json
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -20,6 +19,7 @@ from recorder.episode_format import ACTIONS, LOCK, VIDEO, EpisodeMeta, read_meta
 from recorder.episode_reader import EpisodeReader
 from recorder.episode_writer import EpisodeWriter
 from tests.recorder.synth import line_for, read_tick, tick_frame, write_episode
+from tests.tmpfs import tmpfs
 
 
 def test_round_trip_frame_i_belongs_to_line_i(tmp_path: Path) -> None:
@@ -171,16 +171,8 @@ def test_other_frame_sizes_are_resized(tmp_path: Path) -> None:
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
     """A real 2 MB tmpfs (needs root, as on the project's machines); skipped where it cannot be mounted."""
-    mount = tmp_path / "small"
-    mount.mkdir()
-    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)],
-                          capture_output=True, text=True, check=False)  # fmt: skip
-    if proc.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs to fill ({proc.stderr.strip() or 'not root'})")
-    try:
+    with tmpfs(tmp_path / "small", "size=2m") as mount:
         yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
 def test_a_real_full_disk_names_the_disk_once_and_leaves_a_clean_episode(

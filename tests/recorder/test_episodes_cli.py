@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +12,7 @@ import pytest
 from app.cli import main
 from recorder.episode_format import list_episodes, read_meta
 from tests.recorder.synth import write_episode
+from tests.tmpfs import fill, tmpfs
 
 
 @pytest.fixture(autouse=True)
@@ -99,22 +97,9 @@ def test_record_then_export_vpt_reads_back_the_stored_actions(tmp_path: Path) ->
 @pytest.fixture
 def nearly_full_disk(tmp_path: Path) -> Iterator[Path]:
     """A real 2 MB tmpfs with ~150 kB left (needs root, as on the project's machines)."""
-    mount = tmp_path / "small"
-    mount.mkdir()
-    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)],
-                          capture_output=True, text=True, check=False)  # fmt: skip
-    if proc.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs to fill ({proc.stderr.strip() or 'not root'})")
-    try:
-        filler = mount / "filler"
-        with open(filler, "wb") as f, contextlib.suppress(OSError):
-            while True:
-                f.write(b"\0" * 65536)
-                f.flush()
-        os.truncate(filler, filler.stat().st_size - 150 * 1024)
+    with tmpfs(tmp_path / "small", "size=2m") as mount:
+        fill(mount, leave_bytes=150 * 1024)
         yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
 def test_record_on_a_full_disk_names_the_disk_once(
@@ -161,18 +146,10 @@ def test_the_rec_state_ends_when_the_disk_fills(nearly_full_disk: Path) -> None:
 def test_record_into_a_read_only_folder_fails_at_once(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    mount = tmp_path / "ro"
-    mount.mkdir()
-    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m,ro", "tmpfs", str(mount)],
-                          capture_output=True, text=True, check=False)  # fmt: skip
-    if proc.returncode != 0:
-        pytest.skip(f"cannot mount a read-only tmpfs ({proc.stderr.strip() or 'not root'})")
-    try:
+    with tmpfs(tmp_path / "ro", "size=1m,ro") as mount:
         start = time.monotonic()
         assert main(["record", "--fake", "--out", str(mount), "--seconds", "5"]) == 2
         assert time.monotonic() - start < 5  # refused before playing
         err = capsys.readouterr().err
         assert "cannot write to the episodes folder" in err and "choose another --out" in err, err
         assert err.count("play continues") == 0
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
