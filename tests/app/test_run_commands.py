@@ -114,7 +114,8 @@ def test_record_teleop_and_corrections_write_episodes_through_the_session(
     assert args.func(args) == 0
     folders = list_episodes(out)
     assert len(folders) == 2
-    teleop, agent = (read_meta(f) for f in folders)
+    by_mode = {read_meta(f).mode: f for f in folders}  # names sort by start time, to the second
+    teleop, agent = read_meta(by_mode["teleop"]), read_meta(by_mode["corrections"])
     assert (teleop.mode, teleop.game, teleop.status, teleop.outcome) == (
         "teleop",
         "fake",
@@ -125,7 +126,7 @@ def test_record_teleop_and_corrections_write_episodes_through_the_session(
     assert teleop.model_id is None and teleop.frame_count >= 3 and teleop.frame_count == teleop.line_count
     assert (agent.mode, agent.game, agent.model_id) == ("corrections", "fake", f"scripted:{script}")
     assert agent.app_version
-    lines = [json.loads(x) for x in (folders[1] / "actions.jsonl").read_text().splitlines()]
+    lines = [json.loads(x) for x in (by_mode["corrections"] / "actions.jsonl").read_text().splitlines()]
     assert len(lines) == agent.frame_count and all(x["control"] == "agent" for x in lines)
     # the first tick or two come before the scripted model's first answer: a null action is applied
     walked = [x["action"]["forward"] == 1 for x in lines]
