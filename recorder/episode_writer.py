@@ -78,11 +78,11 @@ def describe_os_error(exc: BaseException, what: str) -> str:
         return f"cannot write {what}: {exc or type(exc).__name__}"
     message = f"cannot write {where}: {_ERRNO_HINTS[code]} ({errno.errorcode[code]})"
     if code in (errno.ENOSPC, errno.EDQUOT):
-        message += f" at {_mount_point(Path(where))}; free space there or record to another --out"
+        message += f" at {mount_point(Path(where))}; free space there or record to another --out"
     return message
 
 
-def _mount_point(path: Path) -> Path:
+def mount_point(path: Path) -> Path:
     """The mount point holding ``path``: what a person frees space on."""
     path = Path(os.path.abspath(path))
     while not path.exists() and path != path.parent:

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from model.finetune.config import LORA_TARGETS, FinetuneConfig
+from recorder.episode_writer import mount_point
 
 LOG = logging.getLogger(__name__)
 Progress = Callable[[dict[str, Any]], None]
@@ -282,18 +283,9 @@ def _disk_full(exc: BaseException) -> bool:
     return "no space left" in text or "write failed" in text or "disk quota" in text
 
 
-def _mount_point(path: Path) -> Path:
-    path = Path(os.path.abspath(path))
-    while not path.exists() and path != path.parent:
-        path = path.parent
-    while not os.path.ismount(path) and path != path.parent:
-        path = path.parent
-    return path
-
-
 def _disk_error(exc: BaseException, where: Path) -> FinetuneError:
     return FinetuneError(
-        f"the disk is full at {_mount_point(where)} (writing {where}): free space or choose another --out; "
+        f"the disk is full at {mount_point(where)} (writing {where}): free space or choose another --out; "
         "the last complete checkpoint is kept"
     )
 
