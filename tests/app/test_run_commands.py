@@ -78,39 +78,12 @@ def test_record_teleop_and_corrections_write_episodes_through_the_session(
     parser = argparse.ArgumentParser()
     record.register(parser.add_subparsers())
     out = tmp_path / "eps"
-    args = parser.parse_args(
-        [
-            "record",
-            "--fake",
-            "--out",
-            str(out),
-            "--seconds",
-            "0.5",
-            "--no-listen",
-            "--instruction",
-            "chop a tree",
-            "--outcome",
-            "success",
-        ]
-    )
+    fake = ["record", "--fake", "--out", str(out), "--seconds", "0.5", "--no-listen"]  # both runs
+    args = parser.parse_args([*fake, "--instruction", "chop a tree", "--outcome", "success"])
     assert args.func(args) == 0
     script = tmp_path / "walk.jsonl"
     script.write_text('{"forward": 1}\n')
-    args = parser.parse_args(
-        [
-            "record",
-            "--fake",
-            "--out",
-            str(out),
-            "--seconds",
-            "0.5",
-            "--no-listen",
-            "--mode",
-            "corrections",
-            "--model",
-            f"scripted:{script}",
-        ]
-    )
+    args = parser.parse_args([*fake, "--mode", "corrections", "--model", f"scripted:{script}"])
     assert args.func(args) == 0
     folders = list_episodes(out)
     assert len(folders) == 2
