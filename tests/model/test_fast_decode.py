@@ -66,7 +66,7 @@ def sharp_vla(tiny_model_dir: Path):  # type: ignore[no-untyped-def]
 def test_fast_greedy_equals_plain_on_the_tiny_model(sharp_vla: Any) -> None:
     from model.fast_decode import FastVLA
 
-    fast = FastVLA(sharp_vla)
+    fast = FastVLA(sharp_vla, device_pixels=True)  # what a GPU does: pixel values made from the bytes
     pairs = _compare(sharp_vla, _frames(6), fast_vla=fast)
     answers = {tuple(ids) for ids, _ in pairs}
     assert len(answers) > 1, "every frame gave the same action: the comparison would prove little"
@@ -74,6 +74,7 @@ def test_fast_greedy_equals_plain_on_the_tiny_model(sharp_vla: Any) -> None:
     # one instruction: the prompt head was computed once and reused; the decomposed vision tower ran
     assert fast.stats["prefix_computed"] == 1 and fast.stats["prefix_reused"] == 5, fast.stats
     assert fast._own_vision is True, fast.notes
+    assert all(layout.device_pixels for layout in fast._layouts.values()) and not fast.notes, fast.notes
 
 
 def test_cached_layout_gives_the_processors_pixels(sharp_vla: Any) -> None:
@@ -81,13 +82,62 @@ def test_cached_layout_gives_the_processors_pixels(sharp_vla: Any) -> None:
     from model.image import prepare_frame
     from model.prompts import PromptHistory
 
-    fast = FastVLA(sharp_vla)
+    fast = FastVLA(sharp_vla, device_pixels=False)
     for frame in _frames(2):  # the second frame takes the cached-layout path (image processor only)
         messages, images = PromptHistory(0, "").build(prepare_frame(frame), INSTRUCTION)
         layout, pixels = fast._prepare(messages, images)
         batch = sharp_vla.inputs(messages, images, force_begin=True, on_device=False)
         assert pixels.equal(batch["pixel_values"]) and layout.ids.equal(batch["input_ids"])
     assert layout.seen == 2
+
+
+def _device_pixels(fast: Any, frames: list[Any]) -> Any:
+    import torch
+
+    spec = fast._pixel_spec
+    return spec.patches([torch.from_numpy(f.copy()) for f in frames], spec.constants("cpu"))
+
+
+@pytest.mark.parametrize("history_num", [0, 2])
+def test_device_pixels_are_the_stock_processors_bit_for_bit(sharp_vla: Any, history_num: int) -> None:
+    """The real 7B processor settings (mean, std, 14-pixel patches, 2×2 merge); three images with history."""
+    from model.fast_decode import FastVLA
+    from model.image import prepare_frame
+    from model.processor import image_processor_from
+    from model.prompts import PromptHistory
+
+    fixture = shared_path("fixtures", "qwen2-vl-7b-instruct", "preprocessor_config.json").parent
+    fast = FastVLA(sharp_vla, device_pixels=True)
+    fast.processor.image_processor = image_processor_from(fixture)
+    fast._pixel_spec = type(fast._pixel_spec).of(fast.processor.image_processor)
+    history = PromptHistory(history_num, "")
+    for frame in _frames(4):  # the first frame makes the layout, the rest take the bytes path
+        messages, images = history.build(prepare_frame(frame), INSTRUCTION)
+        layout, pixels = fast._prepare(messages, images)
+        stock = fast.processor.image_processor(images=images, return_tensors="pt")["pixel_values"]
+        if isinstance(pixels, list):
+            pixels = _device_pixels(fast, pixels)
+        assert pixels.dtype == stock.dtype and pixels.equal(stock)
+    assert layout.device_pixels and layout.seen >= 2 and not fast.notes, fast.notes
+
+
+def test_device_pixels_that_differ_keep_the_host_processor(sharp_vla: Any) -> None:
+    """Control: a wrong constant is caught by the per-layout check, and the processor stays in use."""
+    import dataclasses
+
+    from model.fast_decode import FastVLA
+    from model.image import prepare_frame
+    from model.prompts import PromptHistory
+
+    fast = FastVLA(sharp_vla, device_pixels=True)
+    fast._pixel_spec = dataclasses.replace(fast._pixel_spec, scale=fast._pixel_spec.scale * (1 + 1e-7))
+    for frame in _frames(2):
+        messages, images = PromptHistory(0, "").build(prepare_frame(frame), INSTRUCTION)
+        layout, pixels = fast._prepare(messages, images)
+        batch = sharp_vla.inputs(messages, images, force_begin=True, on_device=False)
+        assert not isinstance(pixels, list) and pixels.equal(batch["pixel_values"])
+    assert not layout.device_pixels
+    assert "image processor on the host (device pixel values: they differ)" in fast.mode
 
 
 def _scores(vla: Any, fast: Any, instruction: str, frame: np.ndarray) -> tuple[Any, Any]:
@@ -199,8 +249,12 @@ def test_fast_greedy_equals_plain_on_the_7b_shape_with_one_layer(tmp_path: Path)
     torch.manual_seed(0)
     vla = random_vla(folder / "config.json", "cpu")
     _sharpen_actions(vla, 10.0)
-    pairs = _compare(vla, _frames(3))
+    from model.fast_decode import FastVLA
+
+    fast = FastVLA(vla, device_pixels=True)
+    pairs = _compare(vla, _frames(3), fast_vla=fast)
     assert len({tuple(ids) for ids, _ in pairs}) > 1
+    assert all(layout.device_pixels for layout in fast._layouts.values()), fast.notes
 
 
 def test_fast_generate_takes_the_servers_stop_poll(sharp_vla: Any) -> None:
