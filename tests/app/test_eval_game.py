@@ -218,3 +218,26 @@ def test_eval_measures_a_finetune_by_what_it_does(
     outcomes = sorted(m["outcome"] for m in metas if m.get("mode") == "agent")
     wins = sum(t.success for t in result.trials)
     assert outcomes == sorted(["success"] * wins + ["failure"] * (20 - wins))
+
+
+def test_mod_reports_drops_and_places_with_item_names(game: Any, connector: Any, tmp_path: Path) -> None:
+    from app.eval.judges import task_of_event
+    from model.actions.env import null_action
+
+    mark = game.reset(SPAWN, 0.0, 35.0, give=[("default:dirt", 5)])  # the floor 2-3 nodes ahead, dirt in hand
+    time.sleep(0.4)
+    drop, place = null_action(), null_action()
+    drop["drop"] = 1
+    place["use"] = 1
+    session = lent_session(game, connector, tmp_path)
+    try:
+        session.start(actions=[place, place, place, null_action(), drop, null_action()])  # Q drops the stack
+        assert session.wait(30) is not None
+    finally:
+        session.close()
+    time.sleep(0.3)
+    tasks = {task_of_event(e) for e in game.log.since(mark)}
+    print(game.log.since(mark))
+    assert {"drop:dirt", "use_item:dirt"} <= tasks
+    mark = game.reset(SPAWN, 0.0, 60.0)  # the placed dirt goes, the dropped item is removed
+    assert [r for r in game.log.records if r.get("k") == "reset"][-1]["restored"] >= 1
