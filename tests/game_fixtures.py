@@ -15,20 +15,15 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.xdesktop import virtual_display
+
 SPAWN = (0.0, 100.0, 0.0)  # the middle of node (0, 99, 0): looking down hits it
 
 
 @pytest.fixture(scope="session")
 def xvfb() -> Iterator[str]:
-    from recorder.virtual_display import VirtualDisplay
-
-    if not VirtualDisplay.available():
-        pytest.skip("Xvfb is not installed (apt-get install xvfb)")
-    vd = VirtualDisplay(1280, 720).start()
-    try:
-        yield vd.name
-    finally:
-        vd.stop()
+    with virtual_display(1280, 720) as name:
+        yield name
 
 
 @pytest.fixture(scope="session")

@@ -9,15 +9,14 @@ display of its own so the other tests keep their bare Xvfb.
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
 import pytest
+
+from tests.xdesktop import openbox_display
 
 pytestmark = pytest.mark.xvfb
 
@@ -195,29 +194,8 @@ def test_cover_watch_names_the_window_over_the_game_until_it_moves_off_or_goes_b
 @pytest.fixture
 def openbox() -> Iterator[str]:
     """A display of its own with openbox managing it: frames, placement, raise on activate."""
-    from recorder.virtual_display import VirtualDisplay
-
-    if shutil.which("openbox") is None:
-        pytest.skip("openbox is not installed (apt-get install openbox)")
-    vd = VirtualDisplay(1024, 768).start()
-    wm = subprocess.Popen(
-        ["openbox", "--sm-disable"],
-        env={**os.environ, "DISPLAY": vd.name},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        from Xlib import display as xdisplay
-
-        d = xdisplay.Display(vd.name)
-        check = d.intern_atom("_NET_SUPPORTING_WM_CHECK")
-        assert wait_for(lambda: d.screen().root.get_full_property(check, 0) is not None, 10), "no openbox"
-        d.close()
-        yield vd.name
-    finally:
-        wm.terminate()
-        wm.wait(5)
-        vd.stop()
+    with openbox_display(1024, 768) as name:
+        yield name
 
 
 def iconify(painter: Painter, win: Any) -> None:

@@ -10,7 +10,6 @@ artifacts/) for a person to look at. Run it under ``flock /tmp/game-tests.lock``
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -22,6 +21,7 @@ import pytest
 
 from app.gui.placement import inside, overlap
 from tests.conftest import REPO
+from tests.xdesktop import openbox_display, window_env
 
 pytestmark = [pytest.mark.xvfb, pytest.mark.game, pytest.mark.slow]
 
@@ -31,44 +31,9 @@ SCREENS = [(1366, 768), (1920, 1080)]
 @pytest.fixture
 def desktop(request: pytest.FixtureRequest) -> Iterator[tuple[str, tuple[int, int]]]:
     """Xvfb of the requested size with openbox managing it."""
-    from recorder.virtual_display import VirtualDisplay
-
-    if not VirtualDisplay.available():
-        pytest.skip("Xvfb is not installed (apt-get install xvfb)")
-    if shutil.which("openbox") is None:
-        pytest.skip("openbox is not installed (apt-get install openbox)")
     width, height = request.param
-    vd = VirtualDisplay(width, height).start()
-    wm = subprocess.Popen(
-        ["openbox", "--sm-disable"],
-        env={**os.environ, "DISPLAY": vd.name},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        _wait_for_wm(vd.name)
-        yield vd.name, (width, height)
-    finally:
-        wm.terminate()
-        wm.wait(10)
-        vd.stop()
-
-
-def _wait_for_wm(display: str, timeout: float = 10.0) -> None:
-    from Xlib import X
-    from Xlib import display as xdisplay
-
-    d = xdisplay.Display(display)
-    try:
-        atom = d.intern_atom("_NET_SUPPORTING_WM_CHECK")
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            if d.screen().root.get_full_property(atom, X.AnyPropertyType) is not None:
-                return
-            time.sleep(0.1)
-    finally:
-        d.close()
-    raise AssertionError("openbox did not start")
+    with openbox_display(width, height) as name:
+        yield name, (width, height)
 
 
 def _frames(display: str) -> dict[str, tuple[int, int, int, int]]:
@@ -123,14 +88,7 @@ def test_window_and_game_share_the_screen_without_overlap(
         pytest.skip("minetest is not installed (apt-get install minetest)")
     display, (width, height) = desktop
     report = tmp_path / "report.json"
-    env = dict(
-        os.environ,
-        DISPLAY=display,
-        QT_QPA_PLATFORM="xcb",
-        HF_HUB_OFFLINE="1",
-        JARVIS_PLAY_CONFIG_DIR=str(tmp_path / "config"),
-    )
-    env.pop("WAYLAND_DISPLAY", None)
+    env = window_env(display, tmp_path)
     cmd = [sys.executable, "-m", "app.cli", "window", "--model", "tiny", "--game", "demo", "--start"]
     cmd += ["--quit-after", "6", "--report", str(report)]
     log = (tmp_path / "window.log").open("w")  # a file, not a pipe: a full pipe would block the app

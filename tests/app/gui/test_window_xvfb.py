@@ -7,7 +7,6 @@ the game's pose log. Uses the shared Xvfb/minetest fixtures of tests/game_fixtur
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -18,6 +17,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import REPO
+from tests.xdesktop import window_env
 
 pytestmark = [pytest.mark.xvfb, pytest.mark.game, pytest.mark.slow]
 
@@ -32,14 +32,7 @@ def test_window_drives_minetest_with_the_tiny_model(
 ) -> None:
     before = game.pose()
     shot, report = tmp_path / "window_minetest.png", tmp_path / "report.json"
-    env = dict(
-        os.environ,
-        DISPLAY=xvfb,
-        QT_QPA_PLATFORM="xcb",
-        HF_HUB_OFFLINE="1",
-        JARVIS_PLAY_CONFIG_DIR=str(tmp_path / "config"),
-    )
-    env.pop("WAYLAND_DISPLAY", None)
+    env = window_env(xvfb, tmp_path)
     cmd = [
         sys.executable,
         "-m",
