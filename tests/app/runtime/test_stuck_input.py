@@ -26,6 +26,8 @@ import pytest
 
 from model.actions.env import null_action
 from tests.game_fixtures import SPAWN
+from tests.xdesktop import virtual_display
+from tests.xserver import XKeys, released
 
 
 def _act(**kw: Any) -> dict[str, Any]:
@@ -111,25 +113,13 @@ KEYSYMS = {"w": 0x77, "ctrl": 0xFFE3, "space": 0x20}
 REPO = Path(__file__).resolve().parents[3]
 
 
-class XServer:
-    """The X server's own view of what is held: keys by keycode, pointer buttons 1–3."""
-
-    def __init__(self, display: str) -> None:
-        from Xlib import display as xdisplay
-
-        self.d = xdisplay.Display(display)
+class XServer(XKeys):
+    """Held keys by name (keycode where unnamed) and pointer buttons 1–3."""
 
     def held(self) -> set[str]:
-        from Xlib import X
-
-        keymap = self.d.query_keymap()
         names = {self.d.keysym_to_keycode(sym): name for name, sym in KEYSYMS.items()}
-        out = {names.get(i * 8 + b, f"keycode {i * 8 + b}")
-               for i, byte in enumerate(keymap) for b in range(8) if byte & (1 << b)}
-        mask = self.d.screen().root.query_pointer().mask
-        out |= {f"button{n}" for n, bit in ((1, X.Button1Mask), (2, X.Button2Mask), (3, X.Button3Mask))
-                if mask & bit}
-        return out
+        keys = {names.get(k, f"keycode {k}") for k in self.keycodes()}
+        return keys | {f"button{n}" for n in self.buttons()}
 
     def wait(self, predicate: Any, seconds: float) -> bool:
         deadline = time.monotonic() + seconds
@@ -139,27 +129,11 @@ class XServer:
             time.sleep(0.02)
         return False
 
-    def release_everything(self) -> None:
-        from Xlib import X
-        from Xlib.ext import xtest
-
-        keymap = self.d.query_keymap()
-        for i, byte in enumerate(keymap):
-            for b in range(8):
-                if byte & (1 << b):
-                    xtest.fake_input(self.d, X.KeyRelease, i * 8 + b)
-        for button in (1, 2, 3):
-            xtest.fake_input(self.d, X.ButtonRelease, button)
-        self.d.sync()
-
 
 @pytest.fixture
 def xserver(xvfb: str) -> Iterator[XServer]:
-    state = XServer(xvfb)
-    state.release_everything()
-    yield state
-    state.release_everything()
-    state.d.close()
+    with released(XServer(xvfb)) as state:
+        yield state
 
 
 @pytest.fixture
@@ -270,6 +244,17 @@ def headless(verb: str, hold_file: Path, tmp: Path, *extra: str) -> list[str]:
 SIGNALS = [signal.SIGTERM, signal.SIGHUP, signal.SIGINT]
 
 
+def assert_left_clean(
+    xserver: XServer, door: Door, signum: int, code: int, exits: tuple[int, ...], children: dict[int, str]
+) -> None:
+    """What a door must leave after ``signum``: nothing held, an expected exit, no traceback, no child."""
+    out = door.output()
+    assert xserver.held() == set(), f"still held after {signal.Signals(signum).name}: {xserver.held()}"
+    assert code in exits, f"exit {code}\n{out[-3000:]}"
+    assert "Traceback" not in out, out[-3000:]
+    assert wait_gone(children) == [], {p: children[p] for p in wait_gone(children)}
+
+
 @pytest.mark.game
 @pytest.mark.parametrize("verb", ["run", "record"])
 @pytest.mark.parametrize("signum", SIGNALS, ids=lambda s: signal.Signals(s).name)
@@ -285,11 +270,7 @@ def test_headless_doors_release_on_every_signal(
         code = door.finish()
     finally:
         door.kill()
-    out = door.output()
-    assert xserver.held() == set(), f"still held after {signal.Signals(signum).name}: {xserver.held()}"
-    assert code in (0, 1, 128 + signum), f"exit {code}\n{out[-3000:]}"
-    assert "Traceback" not in out, out[-3000:]
-    assert wait_gone(children) == [], {p: children[p] for p in wait_gone(children)}
+    assert_left_clean(xserver, door, signum, code, (0, 1, 128 + signum), children)
 
 
 @pytest.mark.game
@@ -331,11 +312,7 @@ def test_the_window_releases_on_every_signal(
         code = door.finish()
     finally:
         door.kill()
-    out = door.output()
-    assert xserver.held() == set(), f"still held after {signal.Signals(signum).name}: {xserver.held()}"
-    assert code in (0, 128 + signum), f"exit {code}\n{out[-3000:]}"
-    assert "Traceback" not in out, out[-3000:]
-    assert wait_gone(children) == [], {p: children[p] for p in wait_gone(children)}
+    assert_left_clean(xserver, door, signum, code, (0, 128 + signum), children)
 
 
 # ----- the demo game the app starts must not outlive it --------------------------------------------
@@ -345,15 +322,11 @@ def test_the_window_releases_on_every_signal(
 def demo_display() -> Iterator[str]:
     """An X server of its own: the demo game's window must not be confused with the shared game's."""
     from app.games.demo_game import find_binary
-    from recorder.virtual_display import VirtualDisplay
 
-    if not VirtualDisplay.available() or find_binary() is None:
-        pytest.skip("needs Xvfb and minetest (apt-get install xvfb minetest)")
-    vd = VirtualDisplay(1280, 720).start()
-    try:
-        yield vd.name
-    finally:
-        vd.stop()
+    if find_binary() is None:
+        pytest.skip("minetest is not installed (apt-get install minetest)")
+    with virtual_display(1280, 720) as name:
+        yield name
 
 
 def minetests(pids: dict[int, str]) -> list[int]:

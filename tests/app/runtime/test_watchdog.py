@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.xserver import XKeys, released
+
 pytestmark = pytest.mark.xvfb
 
 REPO = Path(__file__).resolve().parents[3]
@@ -49,23 +51,11 @@ time.sleep(600)
 """
 
 
-class XState:
-    """What the X server says is held: every keycode in the keymap, and pointer buttons 1–3."""
-
-    def __init__(self, display: str) -> None:
-        from Xlib import display as xdisplay
-
-        self.d = xdisplay.Display(display)
+class XState(XKeys):
+    """Held keys by keycode and buttons by number, as the X server reports them."""
 
     def held(self) -> list[str]:
-        from Xlib import X
-
-        keymap = self.d.query_keymap()
-        out = [f"keycode {i * 8 + b}" for i, byte in enumerate(keymap) for b in range(8) if byte & (1 << b)]
-        mask = self.d.screen().root.query_pointer().mask
-        out += [f"button {n}" for n, bit in ((1, X.Button1Mask), (2, X.Button2Mask), (3, X.Button3Mask))
-                if mask & bit]
-        return out
+        return [f"keycode {k}" for k in self.keycodes()] + [f"button {n}" for n in self.buttons()]
 
     def wait_clear(self, seconds: float) -> float | None:
         """Seconds until nothing is held (None: still held after ``seconds``)."""
@@ -76,27 +66,11 @@ class XState:
             time.sleep(0.01)
         return None
 
-    def release_everything(self) -> None:
-        from Xlib import X
-        from Xlib.ext import xtest
-
-        keymap = self.d.query_keymap()
-        for i, byte in enumerate(keymap):
-            for b in range(8):
-                if byte & (1 << b):
-                    xtest.fake_input(self.d, X.KeyRelease, i * 8 + b)
-        for button in (1, 2, 3):
-            xtest.fake_input(self.d, X.ButtonRelease, button)
-        self.d.sync()
-
 
 @pytest.fixture
 def x(xvfb: str) -> Iterator[XState]:
-    state = XState(xvfb)
-    state.release_everything()
-    yield state
-    state.release_everything()
-    state.d.close()
+    with released(XState(xvfb)) as state:
+        yield state
 
 
 def _parent(display: str, guard: dict, watch: bool = True, *extra: str) -> tuple[subprocess.Popen[str], int]:
