@@ -186,15 +186,24 @@ class Door:
     """One jarvis-play command as a process of its own, on the test's X server."""
 
     def __init__(self, args: list[str], display: str, tmp: Path, window: bool = False) -> None:
-        env = dict(os.environ, DISPLAY=display, HF_HUB_OFFLINE="1",
-                   JARVIS_PLAY_CONFIG_DIR=str(tmp / "config"), PYTHONPATH=str(REPO))
+        env = dict(
+            os.environ,
+            DISPLAY=display,
+            HF_HUB_OFFLINE="1",
+            JARVIS_PLAY_CONFIG_DIR=str(tmp / "config"),
+            PYTHONPATH=str(REPO),
+        )
         env.pop("WAYLAND_DISPLAY", None)
         env["QT_QPA_PLATFORM"] = "xcb" if window else "offscreen"
         self.log = tmp / f"door-{time.monotonic_ns()}.log"
         self._out = open(self.log, "w")  # noqa: SIM115 - closed in finish()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", *args], env=env, cwd=REPO,
-            stdout=self._out, stderr=subprocess.STDOUT, start_new_session=True,
+            [sys.executable, "-m", "app.cli", *args],
+            env=env,
+            cwd=REPO,
+            stdout=self._out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
 
     def output(self) -> str:
@@ -302,8 +311,16 @@ def test_sigkill_of_run_releases_within_half_a_second(
 def test_the_window_releases_on_every_signal(
     looking_up: Any, xvfb: str, xserver: XServer, hold_file: Path, tmp_path: Path, signum: int
 ) -> None:
-    args = ["window", "--model", f"scripted:{hold_file}", "--game", "window:Minetest", "--start",
-            "--geometry", "645,0,635,715"]
+    args = [
+        "window",
+        "--model",
+        f"scripted:{hold_file}",
+        "--game",
+        "window:Minetest",
+        "--start",
+        "--geometry",
+        "645,0,635,715",
+    ]
     door = Door(args, xvfb, tmp_path, window=True)
     try:
         holding(xserver, door, 120.0)
@@ -411,8 +428,16 @@ def test_a_door_playing_the_demo_game_takes_it_along(
     verb, how = door_kind.split("-")
     xserver = XServer(demo_display)
     if verb == "window":
-        args = ["window", "--model", f"scripted:{hold_file}", "--game", "demo", "--start",
-                "--geometry", "645,0,635,715"]
+        args = [
+            "window",
+            "--model",
+            f"scripted:{hold_file}",
+            "--game",
+            "demo",
+            "--start",
+            "--geometry",
+            "645,0,635,715",
+        ]
     else:
         args = ["run", "--model", f"scripted:{hold_file}", "--game", "demo", "--seconds", "120"]
     door, temp = demo_door(args, demo_display, tmp_path, window=verb == "window")
@@ -498,8 +523,19 @@ def test_repeat_with_a_hung_server_releases_after_the_dead_man_time(
     looking_up: Any, xvfb: str, xserver: XServer, tmp_path: Path, deadman: str
 ) -> None:
     server = StallingServer()
-    args = ["run", "--model", server.url, "--window", "Minetest", "--seconds", "60",
-            "--fallback", "repeat", "--deadman", deadman]
+    args = [
+        "run",
+        "--model",
+        server.url,
+        "--window",
+        "Minetest",
+        "--seconds",
+        "60",
+        "--fallback",
+        "repeat",
+        "--deadman",
+        deadman,
+    ]
     door = Door(args, xvfb, tmp_path)
     try:
         holding(xserver, door)

@@ -77,7 +77,10 @@ def _parent(display: str, guard: dict, watch: bool = True, *extra: str) -> tuple
     env = {**os.environ, "DISPLAY": display, "PYTHONPATH": str(REPO)}
     proc = subprocess.Popen(
         [sys.executable, "-c", PARENT, display, json.dumps(guard), "1" if watch else "0", *extra],
-        stdout=subprocess.PIPE, text=True, env=env, cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=REPO,
     )
     assert proc.stdout is not None
     line = proc.stdout.readline().split()
