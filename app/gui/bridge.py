@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from PyQt6.QtCore import QObject, pyqtSignal
 
+from app.gui.workers import while_alive
 from app.runtime.latest import Latest
 from app.session import Session, TickView
 
@@ -24,14 +25,16 @@ class SessionBridge(QObject):
         super().__init__(parent)
         self.session = session
         self._latest: Latest[TickView] = Latest()
+        self._tick_ready = while_alive(self, "tick_ready")
         session.on_tick.append(self._on_tick)
-        session.on_mode.append(self.mode_changed.emit)
-        session.on_stopped.append(self.stopped.emit)
-        session.on_error.append(self.error.emit)
+        # the session (and its loop thread) may outlive this bridge: emit only while it exists
+        session.on_mode.append(while_alive(self, "mode_changed"))
+        session.on_stopped.append(while_alive(self, "stopped"))
+        session.on_error.append(while_alive(self, "error"))
 
     def _on_tick(self, view: TickView) -> None:  # loop thread
         if self._latest.put(view):
-            self.tick_ready.emit()
+            self._tick_ready()
 
     def take(self) -> TickView | None:  # GUI thread
         return self._latest.take()

@@ -31,6 +31,7 @@ from PyQt6.QtWidgets import (
 )
 
 from app.gui.panel_jobs import run_job
+from app.gui.workers import while_alive
 
 
 class EvaluatePanel(QWidget):
@@ -135,8 +136,8 @@ class EvaluatePanel(QWidget):
             self.message.emit(str(exc), "warning")
             return
         if evaluation.judge.who == "person":
-            evaluation.judge.say = self._progress.emit
-        evaluation.on_progress.append(self._progress.emit)
+            evaluation.judge.say = while_alive(self, "_progress")
+        evaluation.on_progress.append(while_alive(self, "_progress"))
         self.evaluation = evaluation
         self.table.setRowCount(0)
         self._set_running(True)

@@ -54,6 +54,7 @@ from app.gui import finetune_runs
 from app.gui.curve import Curve
 from app.gui.episodes_panel import ask_yes_no
 from app.gui.panel_jobs import run_job
+from app.gui.workers import while_alive
 from app.session import Session
 from app.settings import default_episodes_dir
 from model import adapters
@@ -288,8 +289,9 @@ class FinetunePanel(QWidget):
             return
         if resume and not finetune_runs.unfinished(request.out):
             what = "a finished adapter" if finetune_runs.finished(request.out) else "no checkpoint"
-            self.message.emit(f"Nothing to resume: {request.out} holds {what}. Start begins a new run.",
-                              "note")
+            self.message.emit(
+                f"Nothing to resume: {request.out} holds {what}. Start begins a new run.", "note"
+            )
             self._enable()
             return
         if not resume and finetune_runs.in_use(request.out):
@@ -297,13 +299,14 @@ class FinetunePanel(QWidget):
             fresh = finetune_runs.fresh_out(Path(request.out).parent, request.model)
             self.out.setText(str(fresh))
             request = dataclasses.replace(request, out=str(fresh))
-            self.message.emit(f"The adapter folder held {what}, left as it is; this run writes to "
-                              f"{fresh}.", "info")
+            self.message.emit(
+                f"The adapter folder held {what}, left as it is; this run writes to {fresh}.", "info"
+            )
         self.steady_eta.reset()
         same = self.job is not None and self.job.request == request
         job = self.job if resume and same and self.job is not None else FinetuneJob(request)
         if job is not self.job:
-            job.listeners.append(self._state.emit)
+            job.listeners.append(while_alive(self, "_state"))
             self.job = job
         try:
             job.start(resume=resume)  # never overwrite: a new run got a fresh folder above
@@ -316,8 +319,10 @@ class FinetunePanel(QWidget):
         if not request.out:
             return "Choose a folder for the adapter."
         if not request.model or _is_server(request.model):
-            return ("Fine-tuning needs the model's weights on this machine: put a checkpoint folder, "
-                    "an HF id or 'tiny' as the base model (not a server URL).")
+            return (
+                "Fine-tuning needs the model's weights on this machine: put a checkpoint folder, "
+                "an HF id or 'tiny' as the base model (not a server URL)."
+            )
         return None
 
     def _show(self, state: FinetuneState) -> None:
@@ -329,11 +334,15 @@ class FinetunePanel(QWidget):
         if state.status != before:
             if state.status == "done":
                 self.compare_adapter.setText(state.out)
-                self.message.emit(f"Fine-tune done: adapter written to {state.out}. Use adapter… tries "
-                                  "it in the running model; Compare… measures it.", "info")
+                self.message.emit(
+                    f"Fine-tune done: adapter written to {state.out}. Use adapter… tries "
+                    "it in the running model; Compare… measures it.",
+                    "info",
+                )
             elif state.status == "cancelled":
-                self.message.emit(f"Fine-tune cancelled at step {state.step}; Resume continues from "
-                                  "the checkpoint.", "note")
+                self.message.emit(
+                    f"Fine-tune cancelled at step {state.step}; Resume continues from the checkpoint.", "note"
+                )
             elif state.status == "failed":
                 self.message.emit(state.message, "error")
         self._enable()
@@ -358,8 +367,11 @@ class FinetunePanel(QWidget):
     def refresh_adapter(self) -> None:
         """Say which adapter the running model uses, and why swapping is off when it is."""
         session = self.session
-        problem = (adapters.swap_problem(session.policy, session.model_spec) if session is not None
-                   else "No session.")
+        problem = (
+            adapters.swap_problem(session.policy, session.model_spec)
+            if session is not None
+            else "No session."
+        )
         active = session.adapter if session is not None else None
         self.active.setText(f"Active: adapter {active}" if active else "Active: the base model")
         self.swap_note.setText(problem or "")
@@ -382,8 +394,12 @@ class FinetunePanel(QWidget):
 
         def done(active: object) -> None:
             self.refresh_adapter()
-            self.message.emit(f"The model now runs with adapter {active}." if active
-                              else "The model now runs without an adapter (the base).", "info")
+            self.message.emit(
+                f"The model now runs with adapter {active}."
+                if active
+                else "The model now runs without an adapter (the base).",
+                "info",
+            )
 
         def failed(text: str) -> None:
             self.refresh_adapter()
@@ -397,21 +413,33 @@ class FinetunePanel(QWidget):
         model = self.model.text().strip()
         episodes = [held] if held else [str(p) for p in finetune_runs.held_out(adapter)] if adapter else []
         if not adapter or not episodes or not model:
-            self.message.emit("Compare needs the base model, an adapter folder and held-out episodes (ones "
-                              "the adapter was not trained on): its run kept none aside, so choose a "
-                              "folder of other episodes.", "error")
+            self.message.emit(
+                "Compare needs the base model, an adapter folder and held-out episodes (ones "
+                "the adapter was not trained on): its run kept none aside, so choose a "
+                "folder of other episodes.",
+                "error",
+            )
             return
         seen = finetune_runs.trained_on(adapter, episodes)
         if seen:
-            self.message.emit(f"Warning: the adapter was trained on {len(seen)} of these episodes "
-                              f"({', '.join(seen[:3])}{'…' if len(seen) > 3 else ''}): the comparison will "
-                              "flatter it. Choose episodes it never saw, or leave the held-out field empty "
-                              "to use its run's own held-out episodes.", "error")
+            self.message.emit(
+                f"Warning: the adapter was trained on {len(seen)} of these episodes "
+                f"({', '.join(seen[:3])}{'…' if len(seen) > 3 else ''}): the comparison will "
+                "flatter it. Choose episodes it never saw, or leave the held-out field empty "
+                "to use its run's own held-out episodes.",
+                "error",
+            )
         source = held if held else f"the {len(episodes)} episodes its run held out"
         self.compare_status.setText(f"Evaluating base and adapter on {source}…")
-        self.compare_run = run_compare(model, adapter, episodes, self._compared.emit,
-                                       self._compare_failed.emit, samples=self.template.eval_samples,
-                                       device=self.template.device)
+        self.compare_run = run_compare(
+            model,
+            adapter,
+            episodes,
+            while_alive(self, "_compared"),
+            while_alive(self, "_compare_failed"),
+            samples=self.template.eval_samples,
+            device=self.template.device,
+        )
         self._enable()
 
     def _show_comparison(self, result: dict[str, Any]) -> None:
@@ -423,8 +451,12 @@ class FinetunePanel(QWidget):
         for i, row in enumerate(rows):
             overlap = row.adapter_ci[0] <= row.base_ci[1] and row.base_ci[0] <= row.adapter_ci[1]
             verdict = "≈ may be chance" if overlap else ("better" if row.delta > 0 else "worse")
-            cells = (row.group, f"{row.base:.0%}  ({_interval(row.base_ci)})",
-                     f"{row.adapter:.0%}  ({_interval(row.adapter_ci)})", f"{row.delta:+.0%}  {verdict}")
+            cells = (
+                row.group,
+                f"{row.base:.0%}  ({_interval(row.base_ci)})",
+                f"{row.adapter:.0%}  ({_interval(row.adapter_ci)})",
+                f"{row.delta:+.0%}  {verdict}",
+            )
             for j, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 if j == 3:
@@ -432,8 +464,10 @@ class FinetunePanel(QWidget):
                     color = "#616161" if overlap else "#2e7d32" if row.delta > 0 else "#c62828"
                     item.setForeground(QColor(color))
                 self.table.setItem(i, j, item)
-        self.compare_status.setText(f"On {result.get('samples', '?')} held-out ticks; overlapping intervals "
-                                    "mean the difference may be chance.")
+        self.compare_status.setText(
+            f"On {result.get('samples', '?')} held-out ticks; overlapping intervals "
+            "mean the difference may be chance."
+        )
         self._enable()
 
     def _comparison_failed(self, text: str) -> None:

@@ -8,9 +8,11 @@ sentence that says what to do (``app.errors``). The window keeps a reference unt
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Callable
 from typing import Any
 
+from PyQt6 import sip
 from PyQt6.QtCore import QObject, pyqtSignal
 
 from app.errors import describe_error
@@ -47,3 +49,23 @@ class Job(QObject):
             self.done.emit(result)
         finally:
             self.finished.emit()
+
+
+def while_alive(widget: QObject, signal: str) -> Callable[..., None]:
+    """``widget.<signal>.emit`` for a worker thread that may outlive the widget.
+
+    A child process's reader thread reports after the panel is gone when the window (or a test)
+    closes first; emitting on a deleted C++ object from another thread crashes the interpreter.
+    """
+    ref = weakref.ref(widget)
+
+    def emit(*args: Any) -> None:
+        target = ref()
+        if target is None or sip.isdeleted(target):
+            return
+        try:
+            getattr(target, signal).emit(*args)
+        except RuntimeError:  # deleted between the check and the emit
+            return
+
+    return emit
