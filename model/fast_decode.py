@@ -705,11 +705,20 @@ class FastVLA:
 
 
 def _agree(replayed: Any, eager: Any, what: str) -> None:
+    """A replay agrees with eager when it differs by no more than rounding: a few units in the last
+    place of the logits' own dtype at their magnitude (in bf16 a graph's kernels may round a logit of
+    8 to its neighbour 0.0625 away), and it picks the same token wherever eager's choice is clear by
+    more than that. A tie within rounding is no evidence against the graph."""
     import torch
 
-    if not torch.equal(replayed.argmax(-1), eager.argmax(-1)) or not torch.allclose(
-        replayed.float(), eager.float(), atol=1e-2, rtol=1e-2
-    ):
-        finite = torch.isfinite(eager)
-        diff = (replayed.float() - eager.float())[finite].abs().max().item()
-        raise RuntimeError(f"replayed {what} differs from eager by {diff:.3g}")
+    finite = torch.isfinite(eager) & torch.isfinite(replayed)
+    diff = (replayed.float() - eager.float()).abs().where(finite, torch.zeros((), device=eager.device))
+    scale = eager.float().abs().where(finite, torch.zeros((), device=eager.device)).max()
+    tol = max(1e-2, 4 * torch.finfo(eager.dtype).eps * float(scale)) if eager.is_floating_point() else 0.0
+    top2 = eager.float().where(finite, torch.full((), -1e30, device=eager.device)).topk(2, dim=-1).values
+    clear = (top2[..., 0] - top2[..., 1]) > 2 * tol
+    same = replayed.argmax(-1) == eager.argmax(-1)
+    if float(diff.max()) > tol or bool((clear & ~same).any()):
+        raise RuntimeError(
+            f"replayed {what} differs from eager by {float(diff.max()):.3g} (tolerance {tol:.3g})"
+        )
