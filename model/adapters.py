@@ -37,8 +37,10 @@ def swap_problem(policy: Any, spec: str | None) -> str | None:
     if policy is None:
         return "No model is loaded yet: pick one first."
     if spec is not None and ModelSpec.parse(spec).remote:
-        return (f"The model runs on a server ({spec}): adapters cannot be swapped from the window. "
-                "Restart the server with the adapter, or pick a local model.")
+        return (
+            f"The model runs on a server ({spec}): adapters cannot be swapped from the window. "
+            "Restart the server with the adapter, or pick a local model."
+        )
     if local_vla(policy) is None:
         return f"The model {spec or ''} is not a local transformers model, so it takes no adapter."
     return None
@@ -59,8 +61,10 @@ def swap(policy: Any, spec: str | None, adapter: str | None) -> str | None:
         raise AdapterError(problem)
     vla = local_vla(policy)
     if adapter is not None and not (Path(adapter).expanduser() / "adapter_config.json").is_file():
-        raise AdapterError(f"{adapter} is not an adapter folder (no adapter_config.json): pick the "
-                           "folder a fine-tune wrote (its --out), not a checkpoint inside it.")
+        raise AdapterError(
+            f"{adapter} is not an adapter folder (no adapter_config.json): pick the "
+            "folder a fine-tune wrote (its --out), not a checkpoint inside it."
+        )
     from model.checkpoint import CheckpointError
 
     with vla.lock:

@@ -63,8 +63,10 @@ class EpisodeSummary:
             return f"{self.name} — unreadable: {self.problem}"
         m = self.meta
         corrections = f", {len(m.corrections)} corrections" if m.corrections else ""
-        return (f"{self.name} · {m.mode} · {self.seconds:.1f} s{corrections} · {m.outcome} · "
-                f"{self.instruction or '(no instruction)'}")
+        return (
+            f"{self.name} · {m.mode} · {self.seconds:.1f} s{corrections} · {m.outcome} · "
+            f"{self.instruction or '(no instruction)'}"
+        )
 
 
 def default_root() -> Path:
@@ -99,9 +101,11 @@ def _editable(folder: Path) -> EpisodeMeta:
     try:
         return read_meta(folder)
     except (OSError, ValueError) as exc:
-        raise LibraryError(f"{folder.name} has no readable meta.json ({exc}): "
-                           "`jarvis-play episodes check` shows it; "
-                           "`jarvis-play episodes repair` rebuilds it.") from exc
+        raise LibraryError(
+            f"{folder.name} has no readable meta.json ({exc}): "
+            "`jarvis-play episodes check` shows it; "
+            "`jarvis-play episodes repair` rebuilds it."
+        ) from exc
 
 
 def set_outcome(folder: Path, outcome: str) -> EpisodeMeta:
@@ -130,9 +134,11 @@ def set_instruction(folder: Path, text: str) -> EpisodeMeta:
     except OSError as exc:
         raise LibraryError(f"Could not read {path} ({exc}).") from exc
     if problems:
-        raise LibraryError(f"{folder.name} has damaged lines ({problems[0]}): run "
-                           "`jarvis-play episodes check`, then `jarvis-play episodes repair` on the folder, "
-                           "and try again.")
+        raise LibraryError(
+            f"{folder.name} has damaged lines ({problems[0]}): run "
+            "`jarvis-play episodes check`, then `jarvis-play episodes repair` on the folder, "
+            "and try again."
+        )
     tmp = path.with_name(ACTIONS + ".tmp")
     try:
         with open(tmp, "w", encoding="utf-8") as f:
@@ -204,8 +210,13 @@ class Player:
             frames.close()  # stops the ffmpeg child
 
 
-def playback(folder: Path, fps: float = FPS, *, clock: Callable[[], float] = time.monotonic,
-             sleep: Callable[[float], None] = time.sleep) -> Iterator[tuple[np.ndarray, dict[str, Any]]]:
+def playback(
+    folder: Path,
+    fps: float = FPS,
+    *,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Iterator[tuple[np.ndarray, dict[str, Any]]]:
     """(frame, line) pairs at the recording's pace: frame i is due at ``start + i / fps``.
 
     Due times are absolute, so a slow consumer catches up instead of drifting (headless replay;

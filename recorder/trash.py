@@ -37,8 +37,9 @@ def _reserve(trash: Path, name: str, original: str) -> tuple[Path, Path]:
     """Create ``info/<free name>.trashinfo`` exclusively; returns (info file, files/ target)."""
     (trash / "files").mkdir(parents=True, exist_ok=True, mode=0o700)
     (trash / "info").mkdir(parents=True, exist_ok=True, mode=0o700)
-    body = (f"[Trash Info]\nPath={quote(original)}\n"
-            f"DeletionDate={time.strftime('%Y-%m-%dT%H:%M:%S')}\n").encode()
+    body = (
+        f"[Trash Info]\nPath={quote(original)}\nDeletionDate={time.strftime('%Y-%m-%dT%H:%M:%S')}\n"
+    ).encode()
     for n in range(1, 10_000):
         candidate = name if n == 1 else f"{name}.{n}"
         info = trash / "info" / f"{candidate}.trashinfo"
@@ -85,5 +86,7 @@ def move_to_trash(item: Path) -> Path:
 
 def _advice(item: Path, exc: OSError) -> str:
     reason = exc.strerror or str(exc)
-    return (f"Could not move {item.name} to the trash ({reason}). Nothing was deleted; delete the "
-            f"folder {item} with your file manager if you no longer want it.")
+    return (
+        f"Could not move {item.name} to the trash ({reason}). Nothing was deleted; delete the "
+        f"folder {item} with your file manager if you no longer want it."
+    )

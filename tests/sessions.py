@@ -37,8 +37,14 @@ def session_for(connector: Any, *, policy: Any = None, listen: bool = False, **s
     return session
 
 
-def play(connector: Any, *, timeout: float = 120.0, seconds: float | None = None,
-         actions: Any = None, **kwargs: Any) -> RunOutcome:
+def play(
+    connector: Any,
+    *,
+    timeout: float = 120.0,
+    seconds: float | None = None,
+    actions: Any = None,
+    **kwargs: Any,
+) -> RunOutcome:
     """One run to its end: ``actions`` replayed, or ``policy`` playing for ``seconds``."""
     session = session_for(connector, **kwargs)
     try:

@@ -383,7 +383,9 @@ class ControlLoop:
         out into the null action by itself, ``null`` holds nothing)."""
         limit = self.config.deadman_s
         return (
-            self.config.fallback == "repeat" and self.policy is not None and limit is not None
+            self.config.fallback == "repeat"
+            and self.policy is not None
+            and limit is not None
             and since_fresh >= limit
         )
 

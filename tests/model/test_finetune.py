@@ -102,6 +102,7 @@ def _changed(value: object) -> object:
 def test_every_setting_survives_the_command_line() -> None:
     """What the window passes to its child (to_flags) parses back to the same settings, for every field."""
     default = FinetuneConfig()
+
     def other(f: dataclasses.Field) -> object:  # type: ignore[type-arg]
         choices = f.metadata.get("flag", {}).get("choices")
         value = getattr(default, f.name)
