@@ -77,8 +77,8 @@ def main(args: argparse.Namespace) -> int:
     app.setApplicationName("jarvis-play")
     window = MainWindow()
     session = Session(settings)
-    _install_safety(app, session)
     controller = WindowController(window, session, save)
+    _install_safety(app, session, controller)
     for message in loaded.messages:
         controller.show_message(message, "note")
     _initial_geometry(window, controller, _opt(args, "geometry"), settings.window_geometry)
@@ -112,15 +112,20 @@ def _initial_geometry(window: Any, controller: Any, given: str | None, saved: st
     controller.set_frame(rect)
 
 
-def _install_safety(app: Any, session: Any) -> None:
-    """SIGINT, SIGTERM and SIGHUP release held input at once and close the window the ordinary way.
+def _install_safety(app: Any, session: Any, controller: Any) -> None:
+    """SIGINT, SIGTERM and SIGHUP release held input at once and close the window the ordinary way,
+    without asking "Really quit?" (nobody may be there to answer; the recording is saved as it stands).
 
     Python runs signal handlers only between bytecodes, and Qt's event loop is C++: a light timer
     hands control back to Python a few times a second so a signal is seen promptly.
     """
     from PyQt6.QtCore import QTimer
 
-    session.install_safety(on_signal=lambda _signum: app.quit(), raise_after=False)
+    def quit_now(_signum: int) -> None:
+        controller.ask_before_close = False
+        app.quit()
+
+    session.install_safety(on_signal=quit_now, raise_after=False)
     pulse = QTimer(app)
     pulse.timeout.connect(lambda: None)
     pulse.start(200)
@@ -216,4 +221,5 @@ class ScriptedExit:
                 "pose_end": self._pose(),
             }
             Path(self.report).write_text(json.dumps(data, indent=2))
+        self.controller.ask_before_close = False  # a scripted run: nobody answers a dialog
         window.close()

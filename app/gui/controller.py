@@ -71,6 +71,7 @@ class WindowController(QObject):
     ) -> None:
         super().__init__(window)
         self.window = window
+        self.ask_before_close = True  # False when a signal or a scripted run closes the window
         self.session = session
         self.save_settings = save_settings
         self.bridge = SessionBridge(session, self)
@@ -565,7 +566,10 @@ class WindowController(QObject):
         return False
 
     def may_close(self) -> bool:
-        """Ask first when closing would cut a recording or a fine-tune short."""
+        """Ask first when closing would cut a recording or a fine-tune short (unless the close was not
+        the person's: a signal or a scripted run sets ``ask_before_close`` False)."""
+        if not self.ask_before_close:
+            return True
         busy = []
         if self.session.recording_now:
             busy.append("an episode is being recorded (it is saved as it stands)")
