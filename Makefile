@@ -25,7 +25,11 @@ play: venv
 	fi
 
 test: venv
-	HF_HUB_OFFLINE=1 $(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+	# Tests without a display on two workers, then the real-game and Xvfb tests in turn in one process:
+	# they share one minetest, the X pointer and focus (and minetest could not bind its port inside an
+	# xdist worker here: "Bind failed: Address already in use").
+	HF_HUB_OFFLINE=1 $(PY) -m pytest -q -p no:cacheprovider -n 2 -m "not xvfb and not game" $(PYTEST_ARGS)
+	HF_HUB_OFFLINE=1 $(PY) -m pytest -q -p no:cacheprovider -m "xvfb or game" $(PYTEST_ARGS)
 
 # The tier to run while working: everything but the slow tests and those that start Xvfb or minetest
 # (a test using the xvfb/game fixtures is marked so by tests/conftest.py). `make test` still runs all.
