@@ -8,12 +8,17 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from PyQt6.QtCore import Qt
 
 from app.gui.evaluate_panel import EvaluatePanel
 from tests.app.test_eval import fake_session
 
 LEFT = Qt.MouseButton.LeftButton
+
+# In a pytest-xdist worker the person-judged trial never starts (seen twice; alone and in one process it
+# passes in seconds): run this module in make test's one-process tier until the cause is found.
+pytestmark = pytest.mark.serial
 
 
 def test_person_judges_with_buttons_and_arms_show_only_at_the_end(qtbot: Any, tmp_path: Path) -> None:
