@@ -8,8 +8,10 @@ with the same library and filter, is what makes our pixels equal theirs.
 from __future__ import annotations
 
 import base64
+import functools
 import io
 import math
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -47,6 +49,39 @@ def prepare_frame(frame: np.ndarray | Image.Image) -> Image.Image:
     if (width, height) != image.size:
         image = image.resize((width, height))  # PIL default filter: BICUBIC, as upstream
     return image
+
+
+class SourceFrame:
+    """A captured frame whose official resize is not done yet.
+
+    An engine that resizes on the GPU (``model.fast``, bit for bit as PIL) takes ``pixels``, the
+    captured (height, width, 3) uint8 bytes; everything else takes ``image``, the PIL resize, done
+    once on first use. ``size``, ``width`` and ``height`` are the resized image's, so prompts and
+    token layouts are the same either way."""
+
+    def __init__(self, pixels: np.ndarray) -> None:
+        self.pixels = np.ascontiguousarray(pixels)
+        self.height, self.width = smart_resize(*self.pixels.shape[:2])
+        self.size = (self.width, self.height)
+
+    @functools.cached_property
+    def image(self) -> Image.Image:
+        return prepare_frame(self.pixels)
+
+    @staticmethod
+    def accepts(frame: Any) -> bool:
+        """Whether ``frame`` is what capture gives: an RGB (height, width, 3) uint8 array."""
+        return (
+            isinstance(frame, np.ndarray)
+            and frame.dtype == np.uint8
+            and frame.ndim == 3
+            and frame.shape[2] == 3
+        )
+
+
+def pil_image(image: Image.Image | SourceFrame) -> Image.Image:
+    """The PIL image the processor takes, resizing a ``SourceFrame`` on the host if it must."""
+    return image.image if isinstance(image, SourceFrame) else image
 
 
 def image_tokens(image: Image.Image, patch: int = 14, merge: int = 2) -> int:

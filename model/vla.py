@@ -18,6 +18,7 @@ from typing import Any
 from model.actions.grammar import ALLOWED, YAW_IDS, complete, state_after
 from model.actions.tokens import BEGIN_ID, IM_END_ID, IMAGE_PAD_ID
 from model.checkpoint import CheckpointError, load_model, load_processor, resolve
+from model.image import prepare_frame
 from model.prompts import Message
 
 LOG = logging.getLogger(__name__)
@@ -130,6 +131,10 @@ class VLA:
         self.adapter = None
 
     # ----- prompt -------------------------------------------------------------------------------
+    def prepare(self, frame: Any) -> Any:
+        """The image this engine is given for a captured frame: the official PIL resize."""
+        return prepare_frame(frame)
+
     def render(self, messages: list[Message]) -> str:
         return str(self.processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True))
 

@@ -247,7 +247,7 @@ def _fast_greedy(vla: Any, frames_n: int) -> dict[str, Any]:
     back for the last quarter (its layout's captured prefill graph is replayed again)."""
     try:
         from app.commands.bench_policy import _frames
-        from model.fast_decode import FastVLA
+        from model.fast import FastVLA
         from model.policies.local import LocalPolicy, LocalPolicyConfig
         from model.vla import Sampling
 

@@ -7,7 +7,7 @@
     until the end of the message; (b) the official request shape: JPEG + base64 per frame over HTTP to an
     OpenAI-compatible server (vLLM where installed and ``--vllm-url`` given, else ``jarvis-play serve``'s
     server in-process on localhost); (c) our local policy: begin tag forced, action grammar, END implied.
-(fast) is (c) through ``model.fast_decode.FastVLA`` (static cache, CUDA-graph decode step), with
+(fast) is (c) through ``model.fast.FastVLA`` (static cache, CUDA-graph decode step), with
 ``--paths a,b,c,fast``. All paths see the same frames and instruction. Random weights never end a
 message, so with ``--config`` (or ``--answer-tokens``) the baseline and the server generate exactly
 that many tokens, the length of a real answer (BEGIN, one button, pitch, yaw, END, ``<|im_end|>``).
@@ -202,7 +202,7 @@ def _path_step(vla: Any, path: str, answer_tokens: int, temperature: float, vllm
         local = LocalPolicy(vla, LocalPolicyConfig(sampling=Sampling(temperature=temperature)))
         return PATH_LABELS["c"], local.act, lambda: None
     if path == "fast":
-        from model.fast_decode import FastVLA
+        from model.fast import FastVLA
 
         fast = FastVLA(vla)
         policy = LocalPolicy(fast, LocalPolicyConfig(sampling=Sampling(temperature=temperature)))

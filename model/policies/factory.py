@@ -28,7 +28,7 @@ class PolicyOptions:
     device: str | None = None
     timeout_s: float = 10.0
     seed: int | None = None
-    engine: str = "auto"  # fast (model.fast_decode) or plain (transformers generate); see ENGINES
+    engine: str = "auto"  # fast (model.fast) or plain (transformers generate); see ENGINES
     quantize: str = "none"  # the language model in 4bit/8bit (model.quantize), vision tower bf16
     check_fit: bool = True  # refuse a precision that will not fit in free GPU memory (model.fit)
 
@@ -70,7 +70,7 @@ def load_vla(spec: ModelSpec | str, options: PolicyOptions) -> Any:
         check_fits(path, options.quantize, device)
     vla = VLA.load(path, adapter=options.adapter, device=device, quantize=bits)
     if use_fast_engine(options.engine, vla.device):
-        from model.fast_decode import FastVLA
+        from model.fast import FastVLA
 
         return FastVLA(vla)
     return vla

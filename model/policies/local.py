@@ -9,7 +9,6 @@ from typing import Any
 import numpy as np
 
 from model.actions.codec import ActionCodec, has_segment
-from model.image import prepare_frame
 from model.policies.base import PolicyStep
 from model.prompts import PromptHistory
 from model.vla import VLA, Sampling
@@ -44,7 +43,7 @@ class LocalPolicy:
 
     def act(self, frame: np.ndarray, instruction: str) -> PolicyStep:
         t0 = time.perf_counter()
-        image = prepare_frame(frame)
+        image = self.vla.prepare(frame)  # PIL's resize, or the frame as captured for a GPU resize
         messages, images = self.history.build(image, instruction)
         with self.vla.lock:
             generation = self.vla.generate(messages, images, self._sampling, self.config.constrained)

@@ -37,7 +37,7 @@ def _sharpen_actions(vla: Any, scale: float) -> None:
 
 
 def _compare(vla: Any, frames: list[np.ndarray], history_num: int = 0, fast_vla: Any = None) -> list[Any]:
-    from model.fast_decode import FastVLA
+    from model.fast import FastVLA
     from model.policies.local import LocalPolicy, LocalPolicyConfig
     from model.vla import Sampling
 
@@ -64,7 +64,7 @@ def sharp_vla(tiny_model_dir: Path):  # type: ignore[no-untyped-def]
 
 
 def test_fast_greedy_equals_plain_on_the_tiny_model(sharp_vla: Any) -> None:
-    from model.fast_decode import FastVLA
+    from model.fast import FastVLA
 
     fast = FastVLA(sharp_vla, device_pixels=True)  # what a GPU does: pixel values made from the bytes
     pairs = _compare(sharp_vla, _frames(6), fast_vla=fast)
@@ -73,12 +73,12 @@ def test_fast_greedy_equals_plain_on_the_tiny_model(sharp_vla: Any) -> None:
     assert max(len(ids) for ids in answers) > 4, "no button group was ever chosen"
     # one instruction: the prompt head was computed once and reused; the decomposed vision tower ran
     assert fast.stats["prefix_computed"] == 1 and fast.stats["prefix_reused"] == 5, fast.stats
-    assert fast._own_vision is True, fast.notes
-    assert all(layout.device_pixels for layout in fast._layouts.values()) and not fast.notes, fast.notes
+    assert fast.vision.own is True, fast.notes
+    assert all(layout.pixels_on_device for layout in fast._layouts.values()) and not fast.notes, fast.notes
 
 
 def test_cached_layout_gives_the_processors_pixels(sharp_vla: Any) -> None:
-    from model.fast_decode import FastVLA
+    from model.fast import FastVLA
     from model.image import prepare_frame
     from model.prompts import PromptHistory
 
@@ -101,7 +101,7 @@ def _device_pixels(fast: Any, frames: list[Any]) -> Any:
 @pytest.mark.parametrize("history_num", [0, 2])
 def test_device_pixels_are_the_stock_processors_bit_for_bit(sharp_vla: Any, history_num: int) -> None:
     """The real 7B processor settings (mean, std, 14-pixel patches, 2×2 merge); three images with history."""
-    from model.fast_decode import FastVLA
+    from model.fast import FastVLA
     from model.image import prepare_frame
     from model.processor import image_processor_from
     from model.prompts import PromptHistory
@@ -118,14 +118,14 @@ def test_device_pixels_are_the_stock_processors_bit_for_bit(sharp_vla: Any, hist
         if isinstance(pixels, list):
             pixels = _device_pixels(fast, pixels)
         assert pixels.dtype == stock.dtype and pixels.equal(stock)
-    assert layout.device_pixels and layout.seen >= 2 and not fast.notes, fast.notes
+    assert layout.pixels_on_device and layout.seen >= 2 and not fast.notes, fast.notes
 
 
 def test_device_pixels_that_differ_keep_the_host_processor(sharp_vla: Any) -> None:
     """Control: a wrong constant is caught by the per-layout check, and the processor stays in use."""
     import dataclasses
 
-    from model.fast_decode import FastVLA
+    from model.fast import FastVLA
     from model.image import prepare_frame
     from model.prompts import PromptHistory
 
@@ -136,7 +136,7 @@ def test_device_pixels_that_differ_keep_the_host_processor(sharp_vla: Any) -> No
         layout, pixels = fast._prepare(messages, images)
         batch = sharp_vla.inputs(messages, images, force_begin=True, on_device=False)
         assert not isinstance(pixels, list) and pixels.equal(batch["pixel_values"])
-    assert not layout.device_pixels
+    assert not layout.pixels_on_device
     assert "image processor on the host (device pixel values: they differ)" in fast.mode
 
 
@@ -144,6 +144,7 @@ def _scores(vla: Any, fast: Any, instruction: str, frame: np.ndarray) -> tuple[A
     """(fast first-token scores, plain logits) on the grammar's allowed first tokens."""
     import torch
 
+    from model.actions.tokens import FIRST_ACTION_ID, LAST_ACTION_ID
     from model.image import prepare_frame
     from model.prompts import PromptHistory
 
@@ -151,16 +152,17 @@ def _scores(vla: Any, fast: Any, instruction: str, frame: np.ndarray) -> tuple[A
     with torch.inference_mode():
         plain = vla.model(**vla.inputs(messages, images, force_begin=True)).logits[0, -1]
         layout, pixels = fast._prepare(messages, images)
-        fast._ensure_cache(layout.length + 11)
+        if fast.kv.ensure(layout.length + 11):
+            fast._drop_bound_state()
         got = fast._prefill(layout, pixels)[0]
-    allowed = fast._masks[0] == 0
-    return got[allowed], plain[allowed].float()
+    allowed = fast.grammar.first() == 0
+    return got[allowed], plain[FIRST_ACTION_ID : LAST_ACTION_ID + 1][allowed].float()
 
 
 def test_prompt_head_is_reused_until_the_instruction_changes(sharp_vla: Any) -> None:
     import torch
 
-    from model.fast_decode import FastVLA
+    from model.fast import FastVLA
 
     fast = FastVLA(sharp_vla)
     frames = _frames(3)
@@ -186,19 +188,19 @@ def test_prompt_head_is_reused_until_the_instruction_changes(sharp_vla: Any) -> 
 
 
 def test_fast_greedy_equals_plain_with_history_and_a_growing_cache(sharp_vla: Any) -> None:
-    from model.fast_decode import FastVLA
+    from model.fast import FastVLA
 
     fast = FastVLA(sharp_vla)
     _compare(sharp_vla, _frames(2), fast_vla=fast)
-    first = fast._cache_len
+    first = fast.kv.length
     # history 2: three images per prompt, too long for the cache the one-image prompts needed
     _compare(sharp_vla, _frames(3), history_num=2, fast_vla=fast)
-    assert fast._cache_len > first
+    assert fast.kv.length > first
     assert fast.mode.startswith("static cache, eager prefill, eager decode, prompt head reused"), fast.mode
 
 
 def test_failed_cuda_graph_falls_back_to_eager_and_says_why(sharp_vla: Any) -> None:
-    from model.fast_decode import FastVLA
+    from model.fast import FastVLA
     from model.policies.local import LocalPolicy, LocalPolicyConfig
     from model.vla import Sampling
 
@@ -223,7 +225,7 @@ def test_failed_cuda_graph_falls_back_to_eager_and_says_why(sharp_vla: Any) -> N
 
 def test_fast_sampling_stays_in_the_grammar(sharp_vla: Any) -> None:
     from model.actions.codec import has_segment
-    from model.fast_decode import FastVLA
+    from model.fast import FastVLA
     from model.policies.local import LocalPolicy, LocalPolicyConfig
     from model.vla import Sampling
 
@@ -249,17 +251,17 @@ def test_fast_greedy_equals_plain_on_the_7b_shape_with_one_layer(tmp_path: Path)
     torch.manual_seed(0)
     vla = random_vla(folder / "config.json", "cpu")
     _sharpen_actions(vla, 10.0)
-    from model.fast_decode import FastVLA
+    from model.fast import FastVLA
 
     fast = FastVLA(vla, device_pixels=True)
     pairs = _compare(vla, _frames(3), fast_vla=fast)
     assert len({tuple(ids) for ids, _ in pairs}) > 1
-    assert all(layout.device_pixels for layout in fast._layouts.values()), fast.notes
+    assert all(layout.pixels_on_device for layout in fast._layouts.values()), fast.notes
 
 
 def test_fast_generate_takes_the_servers_stop_poll(sharp_vla: Any) -> None:
     """``serve`` passes ``should_stop`` (client gone, time out) to whatever engine it runs."""
-    from model.fast_decode import FastVLA
+    from model.fast import FastVLA
     from model.image import prepare_frame
     from model.prompts import PromptHistory
     from model.vla import Sampling
@@ -275,3 +277,67 @@ def test_fast_generate_takes_the_servers_stop_poll(sharp_vla: Any) -> None:
         messages, images, Sampling(temperature=0, max_new_tokens=3), constrained=False
     )
     assert unconstrained.timings_ms["new_tokens"] <= 3
+
+
+def _real_frames(n: int) -> list[np.ndarray]:
+    from PIL import Image
+
+    folder = shared_path("fixtures", "frames")
+    files = sorted(folder.glob("*_f*.png"))[:n]
+    return [np.asarray(Image.open(p).convert("RGB")) for p in files]
+
+
+def test_frames_resized_on_the_device_give_the_plain_paths_tokens(sharp_vla: Any) -> None:
+    """The whole GPU path, eagerly on CPU: real captured frames go in unresized, are resized, made
+    pixel values and decoded on the device; greedy tokens equal the plain path's (PIL on the host)."""
+    from model.fast import FastVLA
+    from model.image import SourceFrame
+
+    fast = FastVLA(sharp_vla, device_pixels=True, device_resize=True)
+    assert isinstance(fast.prepare(_real_frames(1)[0]), SourceFrame)
+    _compare(sharp_vla, _real_frames(3), fast_vla=fast)
+    assert all(layout.resize_on_device for layout in fast._layouts.values()), fast.notes
+    assert "frames resized on the device" in fast.mode and not fast.notes, fast.mode
+
+
+def test_a_device_resize_that_differs_keeps_pils(sharp_vla: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Control: a resize one level off is caught by the per-layout check, and PIL stays in use."""
+    import torch
+
+    from model.fast import FastVLA
+    from model.fast.resize import BicubicResize
+
+    class OneLevelOff(BicubicResize):
+        def __call__(self, frame: Any) -> Any:
+            return (super().__call__(frame).int() + 1).clamp(0, 255).to(torch.uint8)
+
+    monkeypatch.setattr("model.fast.engine.BicubicResize", OneLevelOff)
+    fast = FastVLA(sharp_vla, device_pixels=True, device_resize=True)
+    _compare(sharp_vla, _real_frames(2), fast_vla=fast)
+    assert not any(layout.resize_on_device for layout in fast._layouts.values())
+    assert "device resize: ValueError: it differs from PIL's by up to 1" in fast.mode, fast.mode
+
+
+def test_forced_groups_fix_the_decode_length(sharp_vla: Any) -> None:
+    """The benchmark's rows per decode length: k button groups, then pitch and yaw, whatever the
+    weights prefer, greedy or sampled."""
+    from model.actions.codec import ActionCodec
+    from model.fast import FastVLA
+    from model.policies.local import LocalPolicy, LocalPolicyConfig
+    from model.vla import Sampling
+
+    fast = FastVLA(sharp_vla)
+    codec = ActionCodec()
+    frame = _frames(1)[0]
+    for temperature in (0.0, 1.0):
+        policy = LocalPolicy(fast, LocalPolicyConfig(sampling=Sampling(temperature=temperature, seed=2)))
+        for groups in (0, 1, 3):
+            fast.force_groups(groups)
+            step = policy.act(frame, INSTRUCTION)
+            assert step.timings_ms["new_tokens"] == groups + 2 and not step.malformed, step
+            assert len(step.ids) == groups + 4  # BEGIN, k buttons, pitch, yaw, END
+            assert codec.decode(step.ids)  # the official decoder reads it
+    fast.force_groups(None)
+    assert "button groups forced" not in fast.mode
+    with pytest.raises(ValueError, match="0 to 8 button groups"):
+        fast.force_groups(9)

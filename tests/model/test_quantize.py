@@ -43,7 +43,7 @@ def test_vla_load_refuses_quantize_on_cpu_without_touching_the_checkpoint(tmp_pa
 
 def test_engine_choice(tiny_model_dir: Path) -> None:
     from model.checkpoint import CheckpointError
-    from model.fast_decode import FastVLA
+    from model.fast import FastVLA
     from model.policies.factory import PolicyOptions, make_policy, use_fast_engine
     from model.vla import VLA
 
