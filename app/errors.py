@@ -25,8 +25,8 @@ _LOWER_LAYER_ERRORS = (
     "model.tasks:TaskFileError",
     "model.adapters:AdapterError",
     "model.finetune.train:FinetuneError",
-    "recorder.library:LibraryError",
-    "recorder.video:VideoError",
+    "recorder.episodes.library:LibraryError",
+    "recorder.episodes.video:VideoError",
 )
 
 # Errors that end play for an ordinary reason, with what to do: shown as a sentence, and their

@@ -39,7 +39,7 @@ from model import tasks as task_lib
 from model.actions.env import EnvAction
 from model.policies.base import Policy, PolicyStep
 from model.spec import ModelSpec
-from recorder.input_events import InputEvent
+from recorder.input import InputEvent
 
 LOG = logging.getLogger(__name__)
 
@@ -578,7 +578,7 @@ class Session:
         if not can_inject().ok:
             return
         try:
-            from recorder.input_listener import InputListener
+            from recorder.input import InputListener
 
             s = self.settings
             hotkeys = {binding(s.panic_key), binding(s.pause_key), binding(s.save_last_key), *self.on_hotkey}
@@ -647,7 +647,7 @@ def _folder(spec: ModelSpec) -> str | None:
 
 def binding(text: str) -> str:
     """A key name as settings hold it ("f12") -> the binding name the listener reports."""
-    from recorder import keymap
+    from recorder.input import keymap
 
     try:
         return keymap.binding_name(text)

@@ -42,7 +42,7 @@ def config_dir() -> Path:
 
 
 def default_episodes_dir() -> str:
-    from recorder.library import default_root
+    from recorder.episodes import default_root
 
     return str(default_root())
 

@@ -76,10 +76,8 @@ def scene(n: int = 64) -> list[np.ndarray]:
 def run_bench(args: argparse.Namespace) -> int:
     from model.actions.codec import ActionCodec
     from model.actions.env import null_action
-    from recorder.camera_law import CameraLaw
-    from recorder.episode_format import FPS, EpisodeMeta
-    from recorder.session_recorder import SessionRecorder
-    from recorder.video import probe
+    from recorder.episodes import FPS, EpisodeMeta, SessionRecorder, probe
+    from recorder.input import CameraLaw
 
     ticks = int(args.seconds * FPS)
     root = args.keep or Path(tempfile.mkdtemp(prefix="bench-record-"))

@@ -122,9 +122,8 @@ def main(args: argparse.Namespace) -> int:
     from app.games import game_settings
     from app.games.injector import make_injector
     from recorder import display
-    from recorder.camera_law import CameraLaw
     from recorder.capture import ScreenCapture
-    from recorder.input_listener import InjectionLedger
+    from recorder.input import CameraLaw, InjectionLedger
     from recorder.window_x11 import X11Windows
 
     for check in (display.can_capture(), display.can_inject()):

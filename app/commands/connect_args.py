@@ -122,7 +122,7 @@ def settings_from(args: argparse.Namespace) -> Any:
     """The user's saved settings with this command's flags applied on top."""
     from app import settings as settings_mod
     from app.errors import UserError
-    from recorder import keymap
+    from recorder.input import keymap
 
     loaded = settings_mod.load()
     for message in loaded.messages:

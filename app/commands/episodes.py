@@ -77,8 +77,7 @@ def register(sub: Any) -> None:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from recorder.episode_check import find_episodes, meta_problems
-    from recorder.episode_format import FPS, read_meta
+    from recorder.episodes import FPS, find_episodes, meta_problems, read_meta
 
     folders = find_episodes(args.dir)
     if not folders:
@@ -114,7 +113,7 @@ def _list(args: argparse.Namespace) -> int:
 
 def _check(args: argparse.Namespace) -> int:
     from app.errors import UserError
-    from recorder.episode_check import check_all
+    from recorder.episodes import check_all
 
     if not args.dir.exists():
         raise UserError(f"{args.dir} does not exist")
@@ -133,7 +132,7 @@ def _check(args: argparse.Namespace) -> int:
 
 def _repair(args: argparse.Namespace) -> int:
     from app.errors import UserError
-    from recorder.episode_check import repair_all
+    from recorder.episodes import repair_all
 
     if not args.dir.exists():
         raise UserError(f"{args.dir} does not exist")
@@ -151,7 +150,7 @@ def _export(args: argparse.Namespace) -> int:
         return _export_vpt(args)
     from app.errors import UserError
     from model.finetune.sft_data import SftOptions, export_sft
-    from recorder.episode_format import FLAG_CAMERA_SATURATED, FLAG_NOOP_RUN
+    from recorder.episodes import FLAG_CAMERA_SATURATED, FLAG_NOOP_RUN
 
     skip = () if args.keep_noop_runs else (FLAG_NOOP_RUN,)
     if args.drop_saturated:
@@ -183,7 +182,7 @@ def _export(args: argparse.Namespace) -> int:
 
 def _export_vpt(args: argparse.Namespace) -> int:
     from app.errors import UserError
-    from recorder.export_vpt import export_vpt
+    from recorder.episodes import export_vpt
 
     try:
         report = export_vpt(args.dir, args.out)

@@ -47,7 +47,7 @@ def main(args: argparse.Namespace) -> int:
     from app.commands.connect_args import open_session, settings_from
     from app.commands.run import play
     from app.errors import UserError
-    from recorder.keymap import binding_name
+    from recorder.input import binding_name
 
     if args.mode != "teleop" and not args.model:
         raise UserError(f"--mode {args.mode} needs --model (the agent that plays)")

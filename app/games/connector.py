@@ -21,7 +21,7 @@ from model.actions.env import EnvAction
 
 if TYPE_CHECKING:
     from app.games.desktop import DesktopConfig
-    from recorder.input_listener import InjectionLedger
+    from recorder.input import InjectionLedger
 
 FRAME_SIZE = (640, 360)  # width, height the model was trained on
 

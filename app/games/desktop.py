@@ -38,8 +38,7 @@ from app.games.injector import Injector
 from app.games.mouse_law import MouseLaw, gui_pixels_per_degree
 from model.actions.env import EnvAction
 from model.cursor import draw_at_window_position
-from recorder import keymap
-from recorder.input_listener import InjectionLedger
+from recorder.input import InjectionLedger, keymap
 from recorder.window_capture import WindowGone
 from recorder.window_x11 import WindowInfo
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from recorder.camera_law import CameraLaw
+from recorder.input import CameraLaw
 
 
 @dataclass

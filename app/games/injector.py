@@ -13,8 +13,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from recorder import keymap
-from recorder.input_listener import InjectionLedger
+from recorder.input import InjectionLedger, keymap
 
 
 class Injector(Protocol):

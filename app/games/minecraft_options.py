@@ -14,8 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from recorder import keymap
-from recorder.camera_law import CameraLaw
+from recorder.input import CameraLaw, keymap
 
 Severity = Literal["breaks", "differs", "ok"]
 

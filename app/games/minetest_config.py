@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from recorder.camera_law import MINETEST_DEFAULT_FOV, MINETEST_DEFAULT_SENSITIVITY, CameraLaw
+from recorder.input import MINETEST_DEFAULT_FOV, MINETEST_DEFAULT_SENSITIVITY, CameraLaw
 
 
 @dataclass

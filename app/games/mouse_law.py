@@ -13,9 +13,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from recorder.camera_law import MINECRAFT_DEGREES_PER_COUNT, CameraLaw, minecraft_k
+from recorder.input import MINECRAFT_DEGREES_PER_COUNT, CameraLaw, minecraft_k
 
-# The law itself lives in recorder.camera_law, shared with the recorder so injection and recording
+# The law itself lives in recorder.input.camera_law, shared with the recorder so injection and recording
 # are exact inverses; this module adds what only injection needs: whole counts and the GUI cursor.
 MC_DEGREES_PER_COUNT = MINECRAFT_DEGREES_PER_COUNT
 TRAINING_SENSITIVITY = 0.5

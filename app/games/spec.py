@@ -19,7 +19,7 @@ from typing import Any
 from app.errors import UserError
 from app.games.connector import Connector
 from app.games.game_settings import GameSettings
-from recorder.camera_law import CameraLaw
+from recorder.input import CameraLaw
 
 LOG = logging.getLogger(__name__)
 
@@ -246,7 +246,7 @@ def _game_settings(connector: Any, options: GameOptions) -> GameSettings:
 def _configure(connector: Any, options: GameOptions, found: GameSettings) -> list[str]:
     """Bindings, camera law and GUI scale for injection, from the game's settings; returns notes."""
     from app.games import minecraft_options
-    from recorder import keymap
+    from recorder.input import keymap
 
     cfg = connector.config
     notes: list[str] = []

@@ -36,8 +36,7 @@ from app.gui.workers import Job
 from app.session import Session
 from app.settings import Settings, episodes_root
 from model.actions.env import describe
-from recorder import keymap
-from recorder.input_events import InputEvent
+from recorder.input import InputEvent, keymap
 
 LOG = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from PyQt6.QtCore import QFileSystemWatcher, QObject, QTimer, pyqtSignal
 
-from recorder.episode_format import is_episode, read_meta
+from recorder.episodes import is_episode, read_meta
 
 LOG = logging.getLogger(__name__)
 

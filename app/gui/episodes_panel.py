@@ -1,6 +1,6 @@
 """Browse recorded episodes, play them back with the action overlay, relabel them, trash them.
 
-A thin view over ``recorder.library``: the list, the player's position and every edit live
+A thin view over ``recorder.episodes.library``: the list, the player's position and every edit live
 there; this widget only shows them. Playback reuses ``GameView`` and ``overlay_for``, so a recorded
 tick looks exactly as it looked live: the badge says who was in control, the keycaps and arrow show
 the recorded action. A timer paces playback at the recording's 20 fps; each tick decodes one frame
@@ -31,8 +31,7 @@ from PyQt6.QtWidgets import (
 from app.gui.game_view import GameView
 from app.gui.overlay import overlay_for
 from app.gui.panel_jobs import run_job
-from recorder import library
-from recorder.episode_format import FPS
+from recorder.episodes import FPS, library
 
 
 def ask_yes_no(parent: QWidget, question: str) -> bool:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from recorder.episode_format import list_episodes
+from recorder.episodes import list_episodes
 
 RESULT = "adapter_config.json"  # present once a run finished and saved its adapter
 

@@ -15,8 +15,7 @@ from PyQt6.QtCore import QObject
 from app.errors import UserError
 from app.gui.workers import Job
 from model.adapters import AdapterError
-from recorder.library import LibraryError
-from recorder.trash import TrashError
+from recorder.episodes import LibraryError, TrashError
 
 EXPECTED = (AdapterError, LibraryError, TrashError)
 

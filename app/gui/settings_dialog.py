@@ -25,7 +25,7 @@ from PyQt6.QtWidgets import (
 )
 
 from app.settings import Settings
-from recorder import keymap
+from recorder.input import keymap
 
 BINDABLE = [k for k in keymap.DEFAULT_BINDINGS if k not in ("pickItem", "swapHands", "ESC")]
 

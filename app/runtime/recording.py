@@ -20,8 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from recorder.camera_law import CameraLaw
-from recorder.input_events import InputEvent
+from recorder.input import CameraLaw, InputEvent
 
 LOG = logging.getLogger(__name__)
 
@@ -74,9 +73,8 @@ class Recording:
         self._events.put(event)
 
     def _open(self) -> Any:
-        from recorder.episode_format import EpisodeMeta
-        from recorder.human_actions import InputAccumulator
-        from recorder.session_recorder import SessionRecorder
+        from recorder.episodes import EpisodeMeta, SessionRecorder
+        from recorder.input import InputAccumulator
 
         s = self.setup
         meta = EpisodeMeta(

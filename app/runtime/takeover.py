@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from recorder.input_events import InputEvent
+from recorder.input import InputEvent
 
 LOG = logging.getLogger(__name__)
 

@@ -65,7 +65,7 @@ class Releaser:
     def __init__(self, display: str, keys: Iterable[str]) -> None:
         from Xlib import display as xdisplay
 
-        from recorder import keymap
+        from recorder.input import keymap
 
         self._d = xdisplay.Display(display)
         self._root = self._d.screen().root
@@ -253,7 +253,7 @@ def guard_for(game: Any, display: str | None = None) -> Guard | None:
     shown = getattr(connector, "display", None) or display or os.environ.get("DISPLAY")
     if connector is None or not getattr(connector, "realtime", False) or config is None or not shown:
         return None
-    from recorder import keymap
+    from recorder.input import keymap
 
     keys = sorted(set(getattr(config, "bindings", {}).values()) | set(keymap.DEFAULT_BINDINGS.values()))
     guard = Guard(display=shown, keys=keys)

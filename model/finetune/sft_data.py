@@ -41,10 +41,15 @@ import numpy as np
 from model.actions.codec import ActionCodec
 from model.cursor import draw_at_window_position
 from model.prompts import sft_conversation
-from recorder.episode_check import check_episode, find_episodes
-from recorder.episode_format import FLAG_NOOP_RUN, read_meta
-from recorder.episode_reader import EpisodeReader, is_lost
-from recorder.video import VideoError
+from recorder.episodes import (
+    FLAG_NOOP_RUN,
+    EpisodeReader,
+    VideoError,
+    check_episode,
+    find_episodes,
+    is_lost,
+    read_meta,
+)
 
 LOG = logging.getLogger(__name__)
 

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from model.finetune.config import LORA_TARGETS, FinetuneConfig
-from recorder.episode_writer import mount_point
+from recorder.episodes import mount_point
 
 LOG = logging.getLogger(__name__)
 Progress = Callable[[dict[str, Any]], None]

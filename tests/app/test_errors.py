@@ -5,7 +5,7 @@ from __future__ import annotations
 from app.errors import UserError, describe_error, pip_package
 from app.games.spec import GameError
 from model.checkpoint import CheckpointError
-from recorder.library import LibraryError
+from recorder.episodes.library import LibraryError
 
 
 def test_own_errors_keep_their_message_and_get_no_generic_hint() -> None:

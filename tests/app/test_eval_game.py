@@ -109,9 +109,9 @@ def demonstrate(
 ) -> Path:
     """The scripted person: sky in view -> look down; the stone floor in view -> hold attack."""
     from model.actions.env import null_action
-    from recorder.episode_format import EpisodeMeta
-    from recorder.episode_writer import EpisodeWriter
-    from tests.recorder.synth import line_for
+    from recorder.episodes.format import EpisodeMeta
+    from recorder.episodes.writer import EpisodeWriter
+    from tests.recorder.episodes.synth import line_for
 
     rng = np.random.default_rng(11)
     for _ in range(episodes):

@@ -15,7 +15,7 @@ import pytest
 
 from app.finetune_job import FinetuneJob, FinetuneRequest, FinetuneState, can_resume, comparison_rows
 from model.finetune.config import FinetuneConfig, from_flags
-from tests.recorder.synth import write_episode
+from tests.recorder.episodes.synth import write_episode
 
 
 def small_request(

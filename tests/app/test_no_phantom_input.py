@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from recorder.episode_format import list_episodes, read_meta
+from recorder.episodes.format import list_episodes, read_meta
 from tests.game_fixtures import xdotool
 
 pytestmark = [pytest.mark.game, pytest.mark.xvfb]

@@ -29,9 +29,9 @@ RULE = "Look down when you see the sky, otherwise turn right."
 
 def demonstrate(game: Any, connector: Any, root: Path, episodes: int = 4, per_episode: int = 12) -> Path:
     from model.actions.env import null_action
-    from recorder.episode_format import EpisodeMeta
-    from recorder.episode_writer import EpisodeWriter
-    from tests.recorder.synth import line_for
+    from recorder.episodes.format import EpisodeMeta
+    from recorder.episodes.writer import EpisodeWriter
+    from tests.recorder.episodes.synth import line_for
 
     rng = np.random.default_rng(7)
     for _ in range(episodes):

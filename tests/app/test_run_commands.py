@@ -73,7 +73,7 @@ def test_record_teleop_and_corrections_write_episodes_through_the_session(
 ) -> None:
     """``record`` builds its agent in the composition root: one episode per run, meta from the game."""
     from app.commands import record
-    from recorder.episode_format import list_episodes, read_meta
+    from recorder.episodes.format import list_episodes, read_meta
 
     parser = argparse.ArgumentParser()
     record.register(parser.add_subparsers())
@@ -129,7 +129,7 @@ def test_a_covered_game_pauses_the_agent_and_is_never_recorded(tmp_path: Path) -
     """A frame that shows a window over the game is neither given to the model nor recorded."""
     from app.games.fake import FakeConnector
     from model.policies.scripted import ScriptedPolicy
-    from recorder.episode_format import list_episodes, read_meta
+    from recorder.episodes.format import list_episodes, read_meta
     from tests.sessions import session_for
 
     class Covered(FakeConnector):
@@ -200,7 +200,7 @@ def test_the_games_own_gui_state_and_pointer_reach_the_recorded_lines(tmp_path: 
     game's (not guessed from the agent's inventory presses)."""
     from app.games.fake import FakeConnector
     from model.policies.scripted import ScriptedPolicy
-    from recorder.episode_format import list_episodes
+    from recorder.episodes.format import list_episodes
     from tests.sessions import session_for
 
     class WithGui(FakeConnector):

@@ -20,15 +20,15 @@ from model.finetune.config import FinetuneConfig, add_flags, from_flags, to_flag
 from model.finetune.evaluate import wilson
 from model.finetune.memory import estimate, suggestions
 from tests.conftest import shared_path
-from tests.recorder.synth import line_for
+from tests.recorder.episodes.synth import line_for
 
 RULE = "Follow the colour rule."
 
 
 def colour_episodes(root: Path, episodes: int = 4, ticks: int = 24, seed: int = 0) -> Path:
     """Episodes through the real writer where a 'person' walks forward on red and turns right on blue."""
-    from recorder.episode_format import EpisodeMeta
-    from recorder.episode_writer import EpisodeWriter
+    from recorder.episodes.format import EpisodeMeta
+    from recorder.episodes.writer import EpisodeWriter
 
     rng = np.random.default_rng(seed)
     for _ in range(episodes):

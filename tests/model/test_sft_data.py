@@ -11,9 +11,9 @@ from PIL import Image
 
 from model.actions.codec import ActionCodec
 from model.finetune.sft_data import SftOptions, _kept_ticks, episode_records, export_sft, split_episodes
-from recorder.episode_format import FLAG_NOOP_RUN, list_episodes, read_meta
+from recorder.episodes.format import FLAG_NOOP_RUN, list_episodes, read_meta
 from tests.conftest import shared_path
-from tests.recorder.synth import line_for, read_tick, write_episode
+from tests.recorder.episodes.synth import line_for, read_tick, write_episode
 
 datasets = pytest.importorskip("datasets")
 

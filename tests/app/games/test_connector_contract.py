@@ -18,7 +18,7 @@ import pytest
 from app.games.connector import FRAME_SIZE, Connector
 from app.games.desktop import DesktopConfig
 from model.actions.env import null_action
-from recorder.input_listener import InjectionLedger
+from recorder.input.listener import InjectionLedger
 
 
 def _is_rect(v: Any) -> bool:

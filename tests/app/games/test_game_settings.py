@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from app.games import game_settings, minecraft_options, minetest_config
-from recorder.camera_law import CameraLaw
+from recorder.input.camera_law import CameraLaw
 
 
 def spawn(argv0: str, *args: str, env: dict[str, str], cwd: Path) -> subprocess.Popen[bytes]:

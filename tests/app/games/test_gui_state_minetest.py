@@ -120,11 +120,11 @@ def test_recorded_lines_carry_the_games_gui_state_and_the_export_draws_the_curso
 ) -> None:
     """A teleop recording fed the connector's readings; the video stays cursor-free, the export draws it."""
     from model.finetune.sft_data import SftOptions, episode_records
-    from recorder.camera_law import CameraLaw
-    from recorder.episode_format import EpisodeMeta, list_episodes
-    from recorder.episode_reader import EpisodeReader
-    from recorder.human_actions import TickInput
-    from recorder.session_recorder import SessionRecorder
+    from recorder.episodes.format import EpisodeMeta, list_episodes
+    from recorder.episodes.reader import EpisodeReader
+    from recorder.episodes.session_recorder import SessionRecorder
+    from recorder.input.camera_law import CameraLaw
+    from recorder.input.human_actions import TickInput
 
     left, top, width, height = conn.rect
     meta = EpisodeMeta(mode="teleop", game="minetest", window={"width": width, "height": height})

@@ -10,10 +10,10 @@ import pytest
 from PyQt6.QtCore import Qt
 
 from app.gui.episodes_panel import EpisodesPanel
-from recorder.episode_format import read_meta
-from recorder.episode_reader import EpisodeReader
+from recorder.episodes.format import read_meta
+from recorder.episodes.reader import EpisodeReader
 from tests.app.gui.gui_fixtures import Gui, gui, ready  # noqa: F401  (gui is a fixture)
-from tests.recorder.synth import read_tick, write_episode
+from tests.recorder.episodes.synth import read_tick, write_episode
 
 LEFT = Qt.MouseButton.LeftButton
 

@@ -17,7 +17,7 @@ from app.session import Session
 from app.settings import Settings
 from model.policies.local import LocalPolicy
 from model.policies.scripted import ScriptedPolicy
-from tests.recorder.synth import write_episode
+from tests.recorder.episodes.synth import write_episode
 
 LEFT = Qt.MouseButton.LeftButton
 

@@ -10,8 +10,8 @@ import pytest
 
 from app.gui.finetune_runs import SteadyEta, fresh_out, held_out, in_use, trained_on, unfinished
 from model.finetune.sft_data import SftOptions, episode_records
-from recorder import library
-from tests.recorder.synth import write_episode
+from recorder.episodes import library
+from tests.recorder.episodes.synth import write_episode
 
 
 def test_fresh_out_is_new_and_named_by_time_and_base(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ import pytest
 from PyQt6.QtCore import Qt
 
 from app.runtime.takeover import Control, ControlConfig, Mode
-from recorder.input_events import InputEvent
+from recorder.input.events import InputEvent
 from tests.app.gui.gui_fixtures import Gui, gui, ready  # noqa: F401  (gui is a fixture)
 
 LEFT = Qt.MouseButton.LeftButton
@@ -140,7 +140,7 @@ def test_settings_ok_never_switches_recording_off(qtbot: Any, gui: Gui) -> None:
 
 def test_teleop_records_only_the_person(qtbot: Any, gui: Gui, tmp_path: Path) -> None:  # noqa: F811
     _needs_ffmpeg()
-    from recorder.episode_format import list_episodes, read_meta
+    from recorder.episodes.format import list_episodes, read_meta
 
     gui.session.settings.episodes_dir = str(tmp_path)
     ready(qtbot, gui, autostart=False)

@@ -196,7 +196,7 @@ def test_record_button_records_the_next_run(qtbot: Any, gui: Gui, tmp_path: Any)
 
     if shutil.which("ffmpeg") is None:
         pytest.skip("recording needs ffmpeg (apt-get install ffmpeg)")
-    from recorder.episode_format import list_episodes, read_meta
+    from recorder.episodes.format import list_episodes, read_meta
 
     gui.session.settings.episodes_dir = str(tmp_path)
     ready(qtbot, gui, autostart=False)

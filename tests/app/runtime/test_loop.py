@@ -19,7 +19,7 @@ from app.runtime.takeover import Control, ControlConfig, Mode
 from app.runtime.telemetry import TickRecord
 from model.actions.env import null_action
 from model.policies.base import PolicyError, PolicyStep
-from recorder.input_events import InputEvent
+from recorder.input.events import InputEvent
 from tests.clock import ClockedPolicy, FakeClock, follow_loop
 
 

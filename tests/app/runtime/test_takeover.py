@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from app.runtime.takeover import Control, ControlConfig, Mode
-from recorder.input_events import InputEvent
+from recorder.input.events import InputEvent
 
 
 class Clock:

@@ -28,7 +28,7 @@ PARENT = r"""
 import json, sys, time
 from Xlib import X, display
 from Xlib.ext import xtest
-from recorder import keymap
+from recorder.input import keymap
 name, guard, watch = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3] == "1"
 d = display.Display(name)
 for key in guard["keys"]:
