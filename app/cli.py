@@ -13,7 +13,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from app.errors import own_error_types
+from app.errors import OWN_ERRORS
 
 # verb modules, in the order ``--help`` lists them
 COMMAND_MODULES: tuple[str, ...] = (
@@ -58,7 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         func = importlib.import_module("app.commands.window").main
     try:
         return int(func(args) or 0)
-    except own_error_types() as exc:  # a message that already says what to do: no traceback
+    except OWN_ERRORS as exc:  # a message that already says what to do: no traceback
         print(f"jarvis-play: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -1,39 +1,39 @@
 """Exceptions turned into sentences a person can act on: what failed, why, and what to do next.
 
 The window and the headless commands show these instead of tracebacks (the traceback still goes to
-the log). Errors raised by our own code already carry a fix in their message: ``UserError`` and its
-subclasses here, and the few errors ``model/`` and ``recorder/`` raise (they cannot import ``app/``,
-so they are listed by type in ``own_error_types``). For anything else a hint is looked up by type.
+the log). Each layer has one root, and errors are recognised by type, never by name: ``AppError``
+here, ``model.errors.ModelError`` and ``recorder.errors.RecorderError`` below. ``UserError`` and the
+two lower roots carry a complete message (what is wrong and what to do); ``PlayEnded`` is play
+ending for an ordinary reason, shown with its ``hint``. For anything else a hint is looked up by type.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
+
+from model.errors import ModelError
+from recorder.errors import RecorderError
 
 LOG = logging.getLogger(__name__)
 
 
-class UserError(Exception):
+class AppError(Exception):
+    """The root of the errors ``app/`` raises on purpose."""
+
+
+class UserError(AppError):
     """A problem the user can fix; its message says how. Shown as one sentence, without a traceback."""
 
 
-# Errors raised below app/ whose messages already say what to do: "module:Class".
-_LOWER_LAYER_ERRORS = (
-    "model.checkpoint:CheckpointError",
-    "model.policies.base:PolicyError",
-    "model.tasks:TaskFileError",
-    "model.adapters:AdapterError",
-    "model.finetune.train:FinetuneError",
-    "recorder.episodes.library:LibraryError",
-    "recorder.episodes.video:VideoError",
-)
+class PlayEnded(AppError):
+    """Play ended for an ordinary reason (the game was closed): shown as a sentence plus ``hint``, and
+    its traceback goes to the log only at debug level (-v), like the errors with a complete message."""
 
-# Errors that end play for an ordinary reason, with what to do: shown as a sentence, and their
-# traceback goes to the log only at debug level (-v), like the errors with a complete message.
-_ORDINARY_ERRORS = {
-    "app.games.desktop:GameWindowGone": "The game was closed: start it again, then start the agent again.",
-}
+    hint = "Start it again."
+
+
+# The errors whose message is already a complete instruction, whichever layer raised them.
+OWN_ERRORS: tuple[type[BaseException], ...] = (UserError, ModelError, RecorderError)
 
 # import name -> the pip package that provides it, where the two differ
 PIP_PACKAGES = {
@@ -45,19 +45,6 @@ PIP_PACKAGES = {
     "sklearn": "scikit-learn",
     "google": "protobuf",
 }
-
-
-def own_error_types() -> tuple[type[BaseException], ...]:
-    """The exception types whose message is already a complete instruction (lower layers load lazily,
-    so a missing optional package never hides the error being described)."""
-    types: list[type[BaseException]] = [UserError]
-    for ref in _LOWER_LAYER_ERRORS:
-        module, _, name = ref.partition(":")
-        try:
-            types.append(getattr(importlib.import_module(module), name))
-        except (ImportError, AttributeError):  # that layer is not installed: its errors cannot occur
-            continue
-    return tuple(types)
 
 
 def pip_package(module_name: str | None) -> str:
@@ -88,8 +75,8 @@ def _hint(exc: BaseException) -> str:
 
 def describe_error(exc: BaseException, doing: str) -> str:
     """``"Could not <doing>: <reason>. <what to do>"``, without a traceback."""
-    own = isinstance(exc, own_error_types())
-    ordinary = next((hint for cls, hint in _ordinary_types() if isinstance(exc, cls)), None)
+    own = isinstance(exc, OWN_ERRORS)
+    ordinary = exc.hint if isinstance(exc, PlayEnded) else None
     if (own or ordinary) and not LOG.isEnabledFor(logging.DEBUG):
         LOG.info("could not %s: %r", doing, exc)
     else:
@@ -99,14 +86,3 @@ def describe_error(exc: BaseException, doing: str) -> str:
     if not message.endswith((".", "!", "?")):
         message += "."
     return message if own else f"{message} {ordinary or _hint(exc)}"
-
-
-def _ordinary_types() -> list[tuple[type[BaseException], str]]:
-    out = []
-    for ref, hint in _ORDINARY_ERRORS.items():
-        module, _, name = ref.partition(":")
-        try:
-            out.append((getattr(importlib.import_module(module), name), hint))
-        except (ImportError, AttributeError):
-            continue
-    return out

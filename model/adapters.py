@@ -15,6 +15,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from model.errors import ModelError
 from model.spec import ModelSpec
 
 LOG = logging.getLogger(__name__)
@@ -22,7 +23,7 @@ MANIFEST = "manifest.json"  # written by ``model.finetune.train`` beside the ada
 _HF_CACHE = re.compile(r"models--([^/]+?)--([^/]+)")  # .../models--Owner--Name/snapshots/<hash>
 
 
-class AdapterError(RuntimeError):
+class AdapterError(ModelError, RuntimeError):
     """A swap that cannot be done; the message says what to do instead."""
 
 

@@ -21,12 +21,13 @@ from model.actions.tokens import (
     QWEN2_VL_BASE_VOCAB,
     token_text,
 )
+from model.errors import ModelError
 
 LOG = logging.getLogger(__name__)
 TEMPLATE_PATH = Path(__file__).with_name("templates") / "qwen2_vl_chat.jinja"
 
 
-class CheckpointError(Exception):
+class CheckpointError(ModelError):
     """A checkpoint that cannot be used, with the fix in the message."""
 
 

@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from model.errors import ModelError
 from model.image import prepare_frame
 from model.vla import VLA, Sampling
 
@@ -60,7 +61,7 @@ class Limits:
     backlog: int = 128  # the kernel's queue of connections not yet accepted
 
 
-class ClientError(ValueError):
+class ClientError(ModelError, ValueError):
     """The request is wrong; the status says how (400, 401, 404, 411, 413, 429...)."""
 
     def __init__(self, status: int, message: str, retry_after: int | None = None) -> None:
@@ -74,7 +75,7 @@ class BadRequest(ClientError):
         super().__init__(400, message)
 
 
-class Unavailable(Exception):
+class Unavailable(ModelError):
     """The server cannot answer in time (busy, or the request ran out of time): 503."""
 
 

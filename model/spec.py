@@ -13,12 +13,14 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
 
+from model.errors import ModelError
+
 Kind = Literal["tiny", "folder", "hub", "server", "scripted"]
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
-class ModelSpecError(ValueError):
+class ModelSpecError(ModelError, ValueError):
     """A model spec that cannot mean anything; the message lists what is accepted."""
 
 

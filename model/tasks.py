@@ -35,6 +35,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from model.errors import ModelError
+
 LOG = logging.getLogger(__name__)
 
 FILE_NAME = "instructions.json"
@@ -175,7 +177,7 @@ def natural_text(key: str) -> str:
     return key.replace("_", " ").replace(":", " ")
 
 
-class TaskFileError(ValueError):
+class TaskFileError(ModelError, ValueError):
     """An instructions.json that cannot be used; the message says what is wrong with it."""
 
 

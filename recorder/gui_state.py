@@ -29,12 +29,14 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from recorder.errors import RecorderError
+
 LOG = logging.getLogger(__name__)
 
 Rect = tuple[int, int, int, int]  # left, top, width, height in screen pixels
 
 
-class GuiStateUnavailable(RuntimeError):
+class GuiStateUnavailable(RecorderError, RuntimeError):
     """The X server cannot say what cursor it shows (no XFixes, or not X11)."""
 
 

@@ -28,17 +28,18 @@ from typing import Any
 import numpy as np
 
 from recorder.capture import to_rgb
+from recorder.errors import RecorderError
 from recorder.window_x11 import NOT_SHOWN
 
 NOT_DRAWN = "waiting for the game to draw its window (just captured, shown or resized)"
 FIRST_DRAW_WAIT_S = 0.5
 
 
-class WindowCaptureUnavailable(RuntimeError):
+class WindowCaptureUnavailable(RecorderError, RuntimeError):
     """This window cannot be captured through Composite; use a screen grab instead."""
 
 
-class WindowGone(RuntimeError):
+class WindowGone(RecorderError, RuntimeError):
     """The captured window was destroyed."""
 
 

@@ -21,13 +21,15 @@ from Xlib import X
 from Xlib.error import CatchError
 from Xlib.protocol import rq
 
+from recorder.errors import RecorderError
+
 EXTNAME = "MIT-SHM"
 _IPC_PRIVATE = 0
 _IPC_CREAT = 0o1000
 _IPC_RMID = 0
 
 
-class ShmUnavailable(RuntimeError):
+class ShmUnavailable(RecorderError, RuntimeError):
     """MIT-SHM cannot be used on this display (remote server, no extension, no IPC)."""
 
 

@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from app.errors import PlayEnded
 from app.games.connector import FRAME_SIZE, Rect
 from app.games.injector import Injector
 from app.games.mouse_law import MouseLaw, gui_pixels_per_degree
@@ -45,8 +46,10 @@ from recorder.window_x11 import WindowInfo
 LOG = logging.getLogger(__name__)
 
 
-class GameWindowGone(RuntimeError):
+class GameWindowGone(PlayEnded, RuntimeError):
     """The game window closed or cannot be read any more."""
+
+    hint = "The game was closed: start it again, then start the agent again."
 
 
 @dataclass

@@ -29,6 +29,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from model.errors import ModelError
 from model.finetune.config import LORA_TARGETS, FinetuneConfig
 from recorder.episodes import mount_point
 
@@ -36,7 +37,7 @@ LOG = logging.getLogger(__name__)
 Progress = Callable[[dict[str, Any]], None]
 
 
-class FinetuneError(Exception):
+class FinetuneError(ModelError):
     """A run that cannot start or continue, with what to do in the message."""
 
 

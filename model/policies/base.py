@@ -14,9 +14,10 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from model.actions.env import EnvAction, null_action
+from model.errors import ModelError
 
 
-class PolicyError(RuntimeError):
+class PolicyError(ModelError, RuntimeError):
     """The policy could not produce a step (server down or too slow, model crashed).
 
     The message says what to do. The loop catches it, counts the tick as missed and applies its

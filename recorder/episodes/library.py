@@ -26,11 +26,12 @@ from recorder.episodes.find import find_episodes, is_being_written
 from recorder.episodes.format import ACTIONS, FPS, OUTCOMES, EpisodeMeta, read_meta, write_meta
 from recorder.episodes.reader import EpisodeReader, parse_lines
 from recorder.episodes.trash import move_to_trash
+from recorder.errors import RecorderError
 
 LOG = logging.getLogger(__name__)
 
 
-class LibraryError(RuntimeError):
+class LibraryError(RecorderError, RuntimeError):
     """An edit that could not be made; the message says why and what to do."""
 
 

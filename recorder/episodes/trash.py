@@ -16,8 +16,10 @@ import time
 from pathlib import Path
 from urllib.parse import quote
 
+from recorder.errors import RecorderError
 
-class TrashError(OSError):
+
+class TrashError(RecorderError, OSError):
     """The item could not be trashed; the message says why and what to do instead."""
 
 

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from recorder.episodes.format import FPS, FRAME_HEIGHT, FRAME_WIDTH
+from recorder.errors import RecorderError
 
 LOG = logging.getLogger(__name__)
 
@@ -31,7 +32,7 @@ KEYFRAME_INTERVAL = FPS  # one keyframe a second: seeking and cutting granularit
 FRAGMENT_SECONDS = 0.25  # the most video a killed encoder can take with it
 
 
-class VideoError(RuntimeError):
+class VideoError(RecorderError, RuntimeError):
     """ffmpeg is missing, failed, or a file cannot be read as video."""
 
 

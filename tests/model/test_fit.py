@@ -34,11 +34,11 @@ def test_run_refuses_what_will_not_fit_and_names_the_setting_that_would(tmp_path
 
 
 def test_fit_error_is_a_checkpoint_error_the_app_describes_without_a_traceback() -> None:
-    from app.errors import own_error_types
+    from app.errors import OWN_ERRORS
     from model.fit import FitError
     from model.quantize import QuantizeError
 
-    assert issubclass(FitError, own_error_types()) and issubclass(QuantizeError, own_error_types())
+    assert issubclass(FitError, OWN_ERRORS) and issubclass(QuantizeError, OWN_ERRORS)
 
 
 def test_a_smaller_checkpoint_scales_memory_and_claims_no_speed(tmp_path: Path) -> None:
