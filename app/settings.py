@@ -19,6 +19,7 @@ from typing import Any
 
 from app.runtime.loop import LoopConfig
 from app.runtime.takeover import ControlConfig
+from recorder.files import write_atomically
 
 LOG = logging.getLogger(__name__)
 
@@ -171,12 +172,10 @@ def load(path: Path | None = None) -> LoadResult:
 
 
 def save(settings: Settings, path: Path | None = None) -> Path:
-    """Write atomically (temp file + rename), so a crash mid-write never leaves a half file."""
+    """Write atomically (``recorder.files``), so a crash mid-write never leaves a half file."""
     path = path or config_dir() / FILE_NAME
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(settings.to_dict(), indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    write_atomically(path, json.dumps(settings.to_dict(), indent=2, sort_keys=True) + "\n")
     return path
 
 

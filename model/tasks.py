@@ -28,7 +28,6 @@ import logging
 import os
 import random
 import re
-import tempfile
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
@@ -36,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from model.errors import ModelError
+from recorder.files import write_atomically
 
 LOG = logging.getLogger(__name__)
 
@@ -253,14 +253,7 @@ def fetch(source: str = UPSTREAM_URL, dest: Path | None = None, timeout: float =
     except UnicodeDecodeError as exc:
         raise TaskDownloadError(f"{source} did not give UTF-8 text; not cached") from exc
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".instructions-", dir=dest.parent)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(body)
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomically(dest, body)
     LOG.info("downloaded JARVIS-VLA's task library from %s to %s", source, dest)
     return dest
 

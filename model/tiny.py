@@ -15,14 +15,13 @@ import contextlib
 import json
 import logging
 import os
-import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 from model.actions.tokens import JARVIS_SPECIAL_TOKENS, QWEN2_VL_FIRST_SPECIAL, QWEN2_VL_SPECIAL_TOKENS
 from model.checkpoint import TEMPLATE_PATH
 from model.processor import JARVIS_MAX_PIXELS, JARVIS_MIN_PIXELS
+from recorder.files import replace_folder
 
 LOG = logging.getLogger(__name__)
 TINY_VOCAB = 152064  # Qwen2-VL-7B's embedding rows
@@ -65,12 +64,7 @@ def ensure_tiny_model(path: Path | None = None) -> Path:
     with _build_lock(path):
         if is_current(path):  # another process built it while this one waited
             return path
-        staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.build-", dir=path.parent))
-        try:
-            make_tiny(staging)
-            _swap_in(staging, path)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
+        replace_folder(path, make_tiny)  # an old or broken copy is swapped out only once this one is whole
     return path
 
 
@@ -92,17 +86,6 @@ def _build_lock(path: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def _swap_in(staging: Path, path: Path) -> None:
-    """Rename the finished build into place; an old or broken copy is moved aside first, then removed."""
-    old = None
-    if path.exists() or path.is_symlink():
-        old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old-", dir=path.parent)) / "model"
-        os.rename(path, old)
-    os.rename(staging, path)
-    if old is not None:
-        shutil.rmtree(old.parent, ignore_errors=True)
 
 
 def make_tiny(path: Path, seed: int = 0) -> Path:

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from recorder.files import write_atomically
+
 LOG = logging.getLogger(__name__)
 
 MOD_NAME = "jarvis_pose"
@@ -313,9 +315,10 @@ class DemoGame:
         assert self.world is not None and self.log is not None
         self._cmd_id += 1
         ident = self._cmd_id
-        tmp = self.world / "jarvis_cmd.tmp"
-        tmp.write_text("".join(line + "\n" for line in lines) + f"id {ident}\n")
-        os.replace(tmp, self.world / "jarvis_cmd.txt")
+        # whole or not at all: the mod may read the file at any moment
+        write_atomically(
+            self.world / "jarvis_cmd.txt", "".join(line + "\n" for line in lines) + f"id {ident}\n"
+        )
         self.wait_for(
             lambda: any(r.get("id") == ident for r in self.log.events("ack")),
             timeout,  # type: ignore[union-attr]

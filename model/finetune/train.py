@@ -14,7 +14,6 @@ into place, so a crash or a full disk leaves the previous checkpoint whole; a fu
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import json
 import logging
@@ -31,7 +30,7 @@ from typing import Any
 
 from model.errors import ModelError
 from model.finetune.config import LORA_TARGETS, FinetuneConfig
-from recorder.episodes import mount_point
+from recorder.files import fsync_dir, mount_point, replace_folder
 
 LOG = logging.getLogger(__name__)
 Progress = Callable[[dict[str, Any]], None]
@@ -291,48 +290,16 @@ def _disk_error(exc: BaseException, where: Path) -> FinetuneError:
     )
 
 
-def _fsync_tree(folder: Path) -> None:
-    for path in folder.rglob("*"):
-        if path.is_file():
-            with open(path, "rb") as f:
-                os.fsync(f.fileno())
-    _fsync_dir(folder)
-
-
-def _fsync_dir(folder: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
 def write_atomically(target: Path, fill: Callable[[Path], None]) -> None:
-    """Run ``fill(tmp)`` on a fresh temporary folder next to ``target``, fsync it, rename it to ``target``.
-
-    A crash or a full disk leaves either no ``target`` or the whole one; an older ``target`` of the
-    same name is kept aside until the new one is in place. Raises FinetuneError on a full disk.
-    """
-    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
-    old = target.with_name(f".{target.name}.old-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
+    """``recorder.files.replace_folder``: a crash or a full disk leaves either no ``target`` or the
+    whole one, and an older ``target`` stays until the new one is in place. Raises FinetuneError on a
+    full disk."""
     try:
-        tmp.mkdir(parents=True)
-        fill(tmp)
-        _fsync_tree(tmp)
-        if target.exists():
-            os.replace(target, old)
-        os.replace(tmp, target)
-        _fsync_dir(target.parent)
+        replace_folder(target, fill)
     except Exception as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if old.exists() and not target.exists():
-            os.replace(old, target)
         if _disk_full(exc):
             raise _disk_error(exc, target) from exc
         raise
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def train(
@@ -531,5 +498,5 @@ def _save_result(out: Path, save_adapter: Callable[[Path], None], manifest: dict
     for name in [n for n in names if n != "manifest.json"] + ["manifest.json"]:
         if (staged / name).exists():
             os.replace(staged / name, out / name)
-    _fsync_dir(out)
+    fsync_dir(out)
     shutil.rmtree(staged, ignore_errors=True)

@@ -28,7 +28,6 @@ from recorder.episodes.sweep import recover_crashed
 from recorder.episodes.trash import TrashError
 from recorder.episodes.video import VideoError, probe
 from recorder.episodes.vpt_export import export_vpt
-from recorder.episodes.writer import mount_point
 
 __all__ = [
     "FLAG_CAMERA_SATURATED",
@@ -52,7 +51,6 @@ __all__ = [
     "library",
     "list_episodes",
     "meta_problems",
-    "mount_point",
     "probe",
     "read_meta",
     "recover_crashed",

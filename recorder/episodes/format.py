@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+
+from recorder.files import atomic_open
 
 SCHEMA_VERSION = 1
 FPS = 20
@@ -148,14 +149,10 @@ def read_meta(folder: Path) -> EpisodeMeta:
 
 
 def write_meta(folder: Path, meta: EpisodeMeta) -> None:
-    """Replace meta.json atomically (temp file, fsync, rename): a crash leaves the old or the new one."""
-    tmp = folder / (META + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
+    """Replace meta.json atomically (``recorder.files``): a crash leaves the old or the new one."""
+    with atomic_open(folder / META) as f:
         json.dump(meta.to_dict(), f, indent=2, ensure_ascii=False)
         f.write("\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, folder / META)
 
 
 def is_episode(folder: Path) -> bool:

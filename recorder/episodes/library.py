@@ -2,17 +2,16 @@
 
 Qt-free, so the window's episodes panel stays a thin view and tests drive every operation on
 synthetic episodes. Edits never leave a half-written file: meta.json goes through ``write_meta``
-(temp file + rename) and a new actions.jsonl is written next to the old one and swapped in with
-``os.replace``, with exactly as many lines as before, so frame i still belongs to line i. An episode
-a recorder is still writing is refused. Deleting moves the folder to the desktop trash (``trash``),
-so a wrong click can be undone from the file manager.
+and a new actions.jsonl replaces the old one as a whole (both through ``recorder.files``), with
+exactly as many lines as before, so frame i still belongs to line i. An episode a recorder is still
+writing is refused. Deleting moves the folder to the desktop trash (``trash``), so a wrong click can
+be undone from the file manager.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from recorder.episodes.format import ACTIONS, FPS, OUTCOMES, EpisodeMeta, read_m
 from recorder.episodes.reader import EpisodeReader, parse_lines
 from recorder.episodes.trash import move_to_trash
 from recorder.errors import RecorderError
+from recorder.files import atomic_open
 
 LOG = logging.getLogger(__name__)
 
@@ -123,7 +123,7 @@ def set_outcome(folder: Path, outcome: str) -> EpisodeMeta:
 def set_instruction(folder: Path, text: str) -> EpisodeMeta:
     """Relabel the whole episode with one instruction: meta.json and every line's ``instruction``.
 
-    Lines are rewritten first (new file + ``os.replace``) and meta last, so a crash in between leaves
+    Lines are rewritten first (``recorder.files.atomic_open``) and meta last, so a crash in between leaves
     lines that already say the new text and a meta that still says the old: readable either way.
     """
     text = text.strip()
@@ -141,17 +141,12 @@ def set_instruction(folder: Path, text: str) -> EpisodeMeta:
             "`jarvis-play episodes check`, then `jarvis-play episodes repair` on the folder, "
             "and try again."
         )
-    tmp = path.with_name(ACTIONS + ".tmp")
     try:
-        with open(tmp, "w", encoding="utf-8") as f:
+        with atomic_open(path) as f:
             for line in lines:
                 line["instruction"] = text
                 f.write(json.dumps(line, ensure_ascii=False) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         reason = exc.strerror or exc
         raise LibraryError(f"Could not rewrite {path} ({reason}); the episode is unchanged.") from exc
     meta.instructions = [{"tick": 0, "text": text}]

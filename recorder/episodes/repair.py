@@ -13,8 +13,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
-import os
-import shutil
 import time
 from pathlib import Path
 
@@ -23,6 +21,7 @@ from recorder.episodes.find import find_episodes, is_being_written
 from recorder.episodes.format import ACTIONS, FPS, LOCK, META, VIDEO, EpisodeMeta, write_meta
 from recorder.episodes.reader import is_lost
 from recorder.episodes.video import VideoError, cut, probe
+from recorder.files import atomic_open, keep_copy, move_into_place
 
 
 def repair_episode(folder: Path, *, crash_only: bool = False, max_tail: int = FPS) -> CheckReport:
@@ -122,24 +121,20 @@ def _replace_video(folder: Path, scan: Scan, n: int, stamp: str) -> list[str]:
         tmp.unlink(missing_ok=True)
         raise VideoError(f"cut video has {got} frames, expected {n}")
     backup = _backup_name(folder, VIDEO, stamp)
-    os.replace(video, backup)
-    os.replace(tmp, video)
+    keep_copy(video, backup)
+    move_into_place(tmp, video)
     return [backup.name]
 
 
 def _replace_lines(folder: Path, scan: Scan, n: int, stamp: str) -> list[str]:
     if scan.raw_lines == len(scan.lines) == n and not scan.bad_lines:
         return []
-    actions, tmp = folder / ACTIONS, folder / "actions.repair.jsonl"
-    tmp.unlink(missing_ok=True)
-    with open(tmp, "x", encoding="utf-8") as dst:
+    actions = folder / ACTIONS
+    backup = _backup_name(folder, ACTIONS, stamp)
+    keep_copy(actions, backup)
+    with atomic_open(actions) as dst:
         for line in scan.lines[:n]:
             dst.write(json.dumps(line, separators=(",", ":"), ensure_ascii=False) + "\n")
-        dst.flush()
-        os.fsync(dst.fileno())
-    backup = _backup_name(folder, ACTIONS, stamp)
-    os.replace(actions, backup)
-    os.replace(tmp, actions)
     return [backup.name]
 
 
@@ -147,7 +142,7 @@ def _backup_meta(folder: Path, stamp: str) -> list[str]:
     if not (folder / META).exists():
         return []
     backup = _backup_name(folder, META, stamp)
-    shutil.copy2(folder / META, backup)
+    keep_copy(folder / META, backup)
     return [backup.name]
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from recorder.errors import RecorderError
+from recorder.files import mount_point
 
 
 class TrashError(RecorderError, OSError):
@@ -26,13 +27,6 @@ class TrashError(RecorderError, OSError):
 def home_trash() -> Path:
     data = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(data) / "Trash"
-
-
-def _mount_point(path: Path) -> Path:
-    path = path.resolve()
-    while not os.path.ismount(path):
-        path = path.parent
-    return path
 
 
 def _reserve(trash: Path, name: str, original: str) -> tuple[Path, Path]:
@@ -79,7 +73,7 @@ def move_to_trash(item: Path) -> Path:
         if exc.errno != errno.EXDEV:
             raise TrashError(_advice(item, exc)) from exc
     # Another file system: its own top-directory trash, with a path relative to that mount.
-    top = _mount_point(item)
+    top = mount_point(item)
     try:
         return _move(item, top / f".Trash-{os.getuid()}", str(item.relative_to(top)))
     except OSError as exc:

@@ -42,6 +42,7 @@ from recorder.episodes.format import (
     write_meta,
 )
 from recorder.episodes.video import VideoEncoder, VideoError
+from recorder.files import mount_point
 
 try:  # POSIX only; elsewhere a crash is recognised by status alone
     import fcntl
@@ -80,16 +81,6 @@ def describe_os_error(exc: BaseException, what: str) -> str:
     if code in (errno.ENOSPC, errno.EDQUOT):
         message += f" at {mount_point(Path(where))}; free space there or record to another --out"
     return message
-
-
-def mount_point(path: Path) -> Path:
-    """The mount point holding ``path``: what a person frees space on."""
-    path = Path(os.path.abspath(path))
-    while not path.exists() and path != path.parent:
-        path = path.parent
-    while not os.path.ismount(path) and path != path.parent:
-        path = path.parent
-    return path
 
 
 def new_episode_folder(root: Path, mode: str, now: float | None = None) -> Path:
