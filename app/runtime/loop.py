@@ -293,6 +293,7 @@ class ControlLoop:
 
                 c0 = self._clock()
                 frame = self.connector.observe()
+                rec.captured_at = time.monotonic()
                 frame_time = self._clock()
                 rec.capture_ms = (frame_time - c0) * 1000
                 self.frame = frame
@@ -408,11 +409,18 @@ class ControlLoop:
                 break
             c0 = self._clock()
             frame = self.connector.observe()
+            captured_at = time.monotonic()
             frame_time = self._clock()
             self.frame = frame
             if mode is not Mode.AGENT:
                 self._publish(
-                    TickRecord(tick, frame_time - t0, mode.value, capture_ms=(frame_time - c0) * 1000)
+                    TickRecord(
+                        tick,
+                        frame_time - t0,
+                        mode.value,
+                        capture_ms=(frame_time - c0) * 1000,
+                        captured_at=captured_at,
+                    )
                 )
                 tick += 1
                 self._sleep(1.0 / self.config.hz)
@@ -429,6 +437,7 @@ class ControlLoop:
                     mode.value,
                     fresh=True,
                     capture_ms=(frame_time - c0) * 1000 if i == 0 else 0.0,
+                    captured_at=captured_at,
                 )
                 i0 = self._clock()
 
@@ -446,4 +455,8 @@ class ControlLoop:
                 self._publish(rec)
                 tick += 1
                 if i + 1 < len(step.actions):
-                    frame = self.connector.observe()  # keep the env's latest pov current
+                    # the next action of the chunk is taken from this frame: it is what the tick
+                    # shows and records with that action (not the chunk's first frame again)
+                    frame = self.connector.observe()
+                    captured_at = time.monotonic()
+                    self.frame = frame

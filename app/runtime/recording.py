@@ -9,12 +9,21 @@ Paused ticks are not recorded. Whether or not recording is on, the last seconds 
 buffer for the save-last hotkey. The ``SessionRecorder`` is made on the loop thread at the first
 tick (it checks old episodes for crash repair, which may take a moment). Every door (window,
 ``record``, ``run``) records through this one class, so their episodes are alike.
+
+A person's tick is labelled with the input that came *after* its frame, as VPT's recorder pairs them
+(spec §5.1: line i is the action taken from frame i): the frame captured at tick t goes with the events
+stamped between its capture and the next tick's. A desktop game shows a move in the very next frame,
+so the input that arrived before frame t is already in it; labelling frame t with it would teach the
+model to repeat what it sees done instead of what to do. So a human tick is written one tick late,
+when its interval is complete. The events that make a takeover arrive during the agent's last tick;
+they open the person's first tick instead of being lost.
 """
 
 from __future__ import annotations
 
 import logging
 import queue
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,6 +67,8 @@ class Recording:
         self._session: Any = None
         self._accumulator: Any = None
         self._failed = False
+        self._backlog: list[InputEvent] = []  # events stamped after the latest frame's capture
+        self._pending: Any = None  # a human tick's view, waiting for the input after its frame
         self.meta: Any = None  # the closed episode's meta, once closed
 
     @property
@@ -105,45 +116,66 @@ class Recording:
         return session
 
     def on_tick(self, view: Any) -> None:
-        """Loop thread, once per tick: ``view`` has ``frame``, ``action``, ``mode``, ``instruction``."""
+        """Loop thread, once per tick: ``view`` has ``frame``, ``action``, ``mode``, ``instruction`` and
+        ``record.captured_at`` (the listener's clock when the frame was grabbed)."""
         if self._failed or view.frame is None:
             return
         try:
             if self._session is None:
                 self._session = self._open()
-            events = []
-            while True:
-                try:
-                    events.append(self._events.get_nowait())
-                except queue.Empty:
-                    break
-            self._accumulator.feed_all(events)
-            tick_input = self._accumulator.end_tick()
+            self._take_events(view.record.captured_at)
+            pending, self._pending = self._pending, None
+            if pending is not None:  # the previous frame was the person's: its interval is complete
+                self._write_human(pending, self._accumulator.end_tick())
+            elif view.mode != "human" or view.record.covered:
+                self._accumulator.end_tick()  # input after an agent or paused frame labels nothing
+            # else: a takeover; the events that made it stay in the accumulator and open this label
             if view.record.covered:  # the frame shows whatever covers the game: never training data
                 return
             if view.mode == "human":
-                correcting = self.setup.mode == "corrections"
-                self._session.on_tick(
-                    view.frame,
-                    control="human",
-                    instruction=view.instruction,
-                    **self._gui(view),
-                    tick_input=tick_input,
-                    correcting=correcting,
-                )
+                self._pending = view
             elif view.mode == "agent" and view.action is not None:
                 self._session.on_tick(
                     view.frame,
                     control="agent",
                     instruction=view.instruction,
                     action=view.action,
+                    milli=_milli(view.record.captured_at),
                     **self._gui(view),
                 )
         except Exception as exc:  # recording must never stop play
-            self._failed = True
-            LOG.exception("recording failed")
-            if self.on_error is not None:
-                self.on_error(f"recording stopped, play continues: {exc}")
+            self._fail(exc)
+
+    def _take_events(self, until: float | None) -> None:
+        """Feed the accumulator every event stamped before ``until`` (all of them when unknown)."""
+        while True:
+            try:
+                self._backlog.append(self._events.get_nowait())
+            except queue.Empty:
+                break
+        if until is None:
+            now, self._backlog = self._backlog, []
+        else:
+            now = [e for e in self._backlog if e.time < until]
+            self._backlog = [e for e in self._backlog if e.time >= until]
+        self._accumulator.feed_all(now)
+
+    def _write_human(self, view: Any, tick_input: Any) -> None:
+        self._session.on_tick(
+            view.frame,
+            control="human",
+            instruction=view.instruction,
+            **self._gui(view),
+            tick_input=tick_input,
+            correcting=self.setup.mode == "corrections",
+            milli=_milli(view.record.captured_at),
+        )
+
+    def _fail(self, exc: Exception) -> None:
+        self._failed = True
+        LOG.exception("recording failed")
+        if self.on_error is not None:
+            self.on_error(f"recording stopped, play continues: {exc}")
 
     @staticmethod
     def _gui(view: Any) -> dict[str, Any]:
@@ -163,9 +195,23 @@ class Recording:
 
     def close(self, outcome: str | None = None) -> Any:
         """Finish the episode; returns its meta (None when nothing was written)."""
+        pending, self._pending = self._pending, None
+        if pending is not None and self._session is not None and not self._failed:
+            try:  # the last human frame, with the input seen after it so far
+                self._take_events(None)
+                self._write_human(pending, self._accumulator.end_tick())
+            except Exception as exc:
+                self._fail(exc)
         session, self._session = self._session, None
         if session is not None:
             self.meta = session.close(outcome)
             if self.meta is not None:
                 LOG.info("episode saved: %s (%d frames)", session.folder, self.meta.frame_count)
         return self.meta
+
+
+def _milli(captured_at: float | None) -> int | None:
+    """Wall-clock milliseconds of a frame grabbed at ``captured_at`` (monotonic), for ``milli``."""
+    if captured_at is None:
+        return None
+    return int((time.time() - (time.monotonic() - captured_at)) * 1000)

@@ -31,6 +31,9 @@ class TickRecord:
     work_ms: float = 0.0  # the whole tick minus its sleep
     model_ms: float | None = None  # latency of the result applied this tick
     e2e_ms: float | None = None  # frame captured -> its action injected
+    # time.monotonic() when the frame was grabbed: the input listener's clock (not the loop's, which a
+    # test may fake), so the recorder can label a frame with exactly the input that came after it
+    captured_at: float | None = None
 
 
 @dataclass

@@ -106,6 +106,41 @@ def test_teleop_records_the_persons_keys_and_moves_in_the_right_ticks(
     assert turns[0] - w_ticks[-1] >= 6  # ~0.5 s apart, not smeared into neighbouring ticks
 
 
+def test_each_frame_is_labelled_with_the_input_that_came_after_it(
+    game: Any, xvfb: str, tmp_path: Path
+) -> None:
+    """VPT's pairing (spec §5.1): line i is the action taken *from* frame i, so frame i must not show
+    its own label's move yet. The truth is the game's own rendering in the recorded video: around each
+    isolated mouse move the frames are still up to the labelled frame and change only after it. (The
+    input that came before a frame is already on screen in a desktop game: as a label it would teach
+    the model to repeat what it sees done.)"""
+    import numpy as np
+
+    out = tmp_path / "episodes"
+    process = start_record(xvfb, out, "--mode", "teleop", "--seconds", "7")
+    folder = wait_lines(out, 10, process)
+    rng = np.random.default_rng(3)
+    for _ in range(10):  # isolated moves: still frames on both sides of each
+        xdotool(xvfb, "mousemove_relative", "--", str(int(rng.choice([-60, 60]))), "0")
+        time.sleep(float(rng.uniform(0.35, 0.5)))
+    finish(process)
+
+    lines, _ = episode(folder)
+    from recorder.episode_reader import EpisodeReader
+
+    video = np.stack([f.astype(np.int16) for f in EpisodeReader(folder).frames()])
+    change = np.abs(np.diff(video, axis=0)).mean(axis=(1, 2, 3))  # change[t]: frame t -> t+1
+    moves = [t for t, line in enumerate(lines) if line["action"]["camera"][1] != 0]
+    moves = [t for t in moves if 1 <= t < len(change) - 3]
+    assert len(moves) >= 7, moves
+    still = float(np.median(change))
+    before = [float(change[t - 1]) for t in moves]  # frame t-1 -> t: must not show t's move
+    after = [float(max(change[t : t + 3])) for t in moves]  # the move shows within 3 frames after
+    print(f"still {still:.2f}; before {np.round(before, 2).tolist()}; after {np.round(after, 2).tolist()}")
+    assert all(a > 4 * max(still, 0.05) for a in after), "a labelled move never showed in the game"
+    assert sum(b <= 2 * max(still, 0.05) for b in before) >= len(moves) - 1, "labels lag their frames"
+
+
 def test_corrections_label_agent_and_person_apart(game: Any, xvfb: str, tmp_path: Path) -> None:
     script = tmp_path / "agent.jsonl"
     script.write_text("".join(json.dumps({"camera": [0.0, 1.0]}) + "\n" for _ in range(400)))
