@@ -61,13 +61,13 @@ class Settings:
     history_frames: int = 0  # past (frame, answer) pairs in each prompt; upstream: kill 0, mine 3, GUI 4
     fallback: str = (
         _LOOP.fallback
-    )  # a late model: "chunk" (rest of its last plan, then null), "repeat", "null"
+    )  # a late model: "hold" (rest of its plan, then its keys held while fresh), "chunk", "repeat", "null"
     policy_timeout_s: float = (
         _LOOP.policy_timeout_s
     )  # one model call longer than this counts as hung and stops the run
     deadman_s: float = (
         _LOOP.deadman_s or 0.0
-    )  # "repeat": no fresh action this long releases every key until one comes; 0: off
+    )  # hold/repeat: no fresh action this long releases every key until one comes; 0: off
     engine: str = "auto"  # local model: "fast" (static cache, CUDA graphs), "plain"; auto: fast on CUDA
     quantize: str = "none"  # local model's language model in "4bit"/"8bit" (bitsandbytes, CUDA) or "none"
     # the game: read from the game's own settings where possible; these only override

@@ -11,6 +11,8 @@ import argparse
 import logging
 from typing import Any
 
+from app.runtime.loop import FALLBACKS
+
 LOG = logging.getLogger(__name__)
 
 
@@ -59,15 +61,17 @@ def add_loop_args(parser: argparse.ArgumentParser, seconds: float | None = None)
     g.add_argument("--hz", type=float, help="ticks per second (default 20, as in training)")
     g.add_argument(
         "--fallback",
-        choices=("chunk", "repeat", "null"),
-        help="what a tick does when the model is late (default: rest of the chunk, then null)",
+        choices=FALLBACKS,
+        help="what a tick does when the model is late (default hold: rest of the chunk, then the last "
+        "keys and buttons held, camera still, while the last answer is fresh)",
     )
     g.add_argument("--policy-timeout", type=float, help="seconds before a policy call counts as hung (30)")
     g.add_argument(
         "--deadman",
         type=float,
         metavar="S",
-        help="with --fallback repeat: release every key when the model has not answered for S s (1; 0: off)",
+        help="with --fallback hold/repeat: release every key when the model has not answered for S s "
+        "(1; 0: off)",
     )
     g.add_argument("--panic-key", help="stop the agent and release everything (default F12)")
     g.add_argument("--pause-key", help="pause/resume the agent, or take back from you (default F9)")

@@ -5,6 +5,11 @@ the loop never waits for it. Each tick the loop captures a frame, hands it to th
 worker is idle, and applies an action: the first action of a result that arrived since the last
 tick, or, when the model is late, the configured fallback (counted as a missed tick):
 
+* ``hold``   – the default: the next action of the last result's chunk, and once it runs out the last
+               applied action's keys and buttons with a still camera, under the same dead-man rule as
+               ``repeat``. A model slower than the game (a 4-bit 7B on a gaming card answers 4-7 times
+               a second) must not let go of attack between its answers: Minecraft resets a block's
+               breaking progress when the button is released, so such a model could never mine;
 * ``chunk``  – the next action of the last result's action chunk, the null action once it runs out;
 * ``repeat`` – the last applied action's held keys and buttons, with a still camera (camera deltas
                are relative, so repeating them would turn twice as far as the model asked), but only
@@ -42,7 +47,6 @@ from typing import Literal
 
 import numpy as np
 
-from app.errors import AppError
 from app.games.connector import Connector
 from app.runtime.takeover import Control, ControlConfig, Mode
 from app.runtime.telemetry import Telemetry, TickRecord
@@ -51,12 +55,12 @@ from model.policies.base import Policy, PolicyError, PolicyStep
 
 LOG = logging.getLogger(__name__)
 
-Fallback = Literal["chunk", "repeat", "null"]
-FALLBACKS: tuple[str, ...] = ("chunk", "repeat", "null")
+Fallback = Literal["hold", "chunk", "repeat", "null"]
+FALLBACKS: tuple[str, ...] = ("hold", "chunk", "repeat", "null")
 FINISH_WAIT_S = 0.5  # at the end of a run, how long to wait for a policy step still in flight
 
 
-class PolicyFailed(AppError, RuntimeError):
+class PolicyFailed(RuntimeError):
     """The policy raised, or hung past its timeout (``hung``: its call may never return)."""
 
     def __init__(self, message: str, hung: bool = False) -> None:
@@ -67,11 +71,11 @@ class PolicyFailed(AppError, RuntimeError):
 @dataclass
 class LoopConfig:
     hz: float = 20.0  # ticks per second in real time; the env's own rate in lockstep
-    fallback: Fallback = "chunk"
+    fallback: Fallback = "hold"
     seconds: float | None = None  # stop after this long (None: until stopped)
     max_ticks: int | None = None
     policy_timeout_s: float = 30.0  # a single policy call longer than this counts as hung
-    deadman_s: float | None = 1.0  # "repeat": no fresh action for this long releases all (None: never)
+    deadman_s: float | None = 1.0  # hold/repeat: no fresh action this long releases all (None: never)
 
 
 @dataclass
@@ -381,11 +385,11 @@ class ControlLoop:
             self._sleep(0.005)
 
     def _dead_man(self, since_fresh: float) -> bool:
-        """The model's last answer is too old to keep its keys held (``repeat`` only: ``chunk`` runs
-        out into the null action by itself, ``null`` holds nothing)."""
+        """The model's last answer is too old to keep its keys held (``hold`` and ``repeat``: ``chunk``
+        runs out into the null action by itself, ``null`` holds nothing)."""
         limit = self.config.deadman_s
         return (
-            self.config.fallback == "repeat"
+            self.config.fallback in ("hold", "repeat")
             and self.policy is not None
             and limit is not None
             and since_fresh >= limit
@@ -393,9 +397,9 @@ class ControlLoop:
 
     def _fallback(self, chunk: list[EnvAction], last: EnvAction) -> EnvAction:
         mode = self.config.fallback
-        if mode == "chunk":
-            return chunk.pop(0) if chunk else null_action()
-        if mode == "repeat":
+        if mode in ("hold", "chunk") and chunk:
+            return chunk.pop(0)
+        if mode in ("hold", "repeat"):
             return held_only(last)
         return null_action()
 

@@ -75,6 +75,33 @@ def test_fallback_repeat_keeps_keys_held_without_turning_again() -> None:
     assert conn.yaw == 16.0
 
 
+def test_by_default_a_model_slower_than_the_game_keeps_digging_between_its_answers() -> None:
+    """A model answering 5 times a second at 20 ticks/s: attack stays down from its first answer to
+    the end (Minecraft resets a block's breaking progress on every release), its chunk is played
+    before holding, the camera never turns twice, and a model that falls silent lets go after the
+    dead-man time."""
+    clock = FakeClock()
+    conn = FakeConnector()
+    chunk = [act(attack=1, camera=[2.0, 0.0]), act(attack=1, camera=[1.0, 0.0])]
+    policy = ClockedPolicy(clock, chunk, chunk=2, latency_s=0.19, hang_after=4)
+    config = LoopConfig(hz=20, seconds=2.6, policy_timeout_s=30, deadman_s=1.0)
+    assert config.fallback == "hold"
+    loop = make_loop(clock, conn, policy, config)
+    tel = loop.run()
+    fresh = [r.tick for r in tel.records if r.fresh]
+    assert fresh == [4, 8, 12, 16]  # four answers, then silence
+    assert conn.presses == ["attack"]  # pressed once, never let go while answers were fresh
+    last_answer = fresh[-1]
+    held = [bool(a["attack"]) for a in conn.applied]
+    released_at = held.index(False, last_answer)
+    assert all(held[fresh[0] : released_at]) and not any(held[released_at:])
+    assert 20 <= released_at - last_answer <= 21  # the dead-man second (one tick of float rounding)
+    pitches = [a["camera"][0] for a in conn.applied]
+    for t in fresh:  # the chunk's second action follows its first, then the camera holds still
+        assert pitches[t : t + 4] == [2.0, 1.0, 0.0, 0.0]
+    policy.close()
+
+
 def test_fallback_chunk_plays_the_rest_of_the_chunk_then_null() -> None:
     clock = FakeClock()
     conn = FakeConnector()
