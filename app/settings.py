@@ -8,6 +8,7 @@ sentence the window shows (``LoadResult.messages``). Qt-free, so headless comman
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import json
 import logging
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from app.runtime.loop import LoopConfig
+from app.runtime.loop import FALLBACKS, LoopConfig
 from app.runtime.takeover import ControlConfig
 from recorder.files import write_atomically
 
@@ -42,6 +43,21 @@ def config_dir() -> Path:
     return Path(user_config_dir(APP_NAME))
 
 
+# The command-line flags that override a setting, by argument group (``add_flags``).
+FLAG_GROUPS = {
+    "game": "game settings (read from the game where possible)",
+    "loop": "loop and safety (defaults from the settings file)",
+    "model": "local model (defaults from the settings file)",
+}
+
+
+def _flagged(default: Any, help: str, /, *, flag: str, group: str, **argparse_kwargs: Any) -> Any:
+    """A setting that a command-line flag overrides: its help (shown by ``--help``), the flag and how
+    argparse reads it. The flag's default is None, which means "as the settings say"."""
+    meta = {"help": help, "flag": flag, "group": group, "argparse": argparse_kwargs}
+    return field(default=default, metadata=meta)
+
+
 def default_episodes_dir() -> str:
     from recorder.episodes import default_root
 
@@ -52,37 +68,98 @@ def default_episodes_dir() -> str:
 class Settings:
     model: str = "tiny"  # "tiny", a checkpoint folder, an HF id, or an http(s):// server URL
     game: str = "auto"  # "auto", "demo", "window:<title>", "region:l,t,w,h", "minerl:<env id>"
-    tasks_file: str = ""  # an instructions.json; empty: look in the checkpoint folder, else built-in
+    tasks_file: str = _flagged(
+        "",
+        "JarvisVLA's instructions.json (empty: the checkpoint's, else downloaded once into the cache)",
+        flag="--tasks",
+        group="loop",
+        metavar="FILE",
+    )
     instruction: str = "Mine the oak log."
     # a task key's text: "first" trained phrasing, or one drawn the official way at each "episode" start
     task_phrasing: str = "first"
-    tick_hz: float = _LOOP.hz  # loop ticks per second; JARVIS-VLA was trained at 20
+    tick_hz: float = _flagged(
+        _LOOP.hz, "ticks per second (JARVIS-VLA was trained at 20)", flag="--hz", group="loop"
+    )
     temperature: float = 0.7  # sampling temperature (upstream evaluate.py default)
     history_frames: int = 0  # past (frame, answer) pairs in each prompt; upstream: kill 0, mine 3, GUI 4
-    fallback: str = (
-        _LOOP.fallback
-    )  # a late model: "hold" (rest of its plan, then its keys held while fresh), "chunk", "repeat", "null"
-    policy_timeout_s: float = (
-        _LOOP.policy_timeout_s
-    )  # one model call longer than this counts as hung and stops the run
-    deadman_s: float = (
-        _LOOP.deadman_s or 0.0
-    )  # hold/repeat: no fresh action this long releases every key until one comes; 0: off
-    engine: str = "auto"  # local model: "fast" (static cache, CUDA graphs), "plain"; auto: fast on CUDA
-    quantize: str = "none"  # local model's language model in "4bit"/"8bit" (bitsandbytes, CUDA) or "none"
+    fallback: str = _flagged(
+        _LOOP.fallback,
+        "what a tick does when the model is late: hold (the rest of its last plan, then its keys and buttons "
+        "held, camera still, while its last answer is fresh), chunk (the rest of the plan, then null), "
+        "repeat, null",
+        flag="--fallback",
+        group="loop",
+        choices=FALLBACKS,
+    )
+    policy_timeout_s: float = _flagged(
+        _LOOP.policy_timeout_s,
+        "seconds before a model call counts as hung and stops the run",
+        flag="--policy-timeout",
+        group="loop",
+    )
+    deadman_s: float = _flagged(
+        _LOOP.deadman_s or 0.0,
+        "with fallback hold/repeat: release every key when the model has not answered for S seconds (0: off)",
+        flag="--deadman",
+        group="loop",
+        metavar="S",
+    )
+    engine: str = _flagged(
+        "auto",
+        "fast: static cache + CUDA graphs; plain: transformers generate; auto: fast on CUDA, else plain",
+        flag="--engine",
+        group="model",
+        choices=("auto", "fast", "plain"),
+    )
+    quantize: str = _flagged(
+        "none",
+        "the language model in 4bit/8bit (bitsandbytes, CUDA; the vision tower stays bf16)",
+        flag="--quantize",
+        group="model",
+        choices=("none", "4bit", "8bit"),
+    )
     # the game: read from the game's own settings where possible; these only override
     mouse_sensitivity: float = 0.5  # Minecraft's mouseSensitivity when its options.txt cannot be read
-    options_file: str = ""  # Minecraft's options.txt; empty: the running game's, else ~/.minecraft
-    degrees_per_count: float = 0.0  # camera degrees per mouse count; 0: from the game's settings
-    gui_scale: float = 0.0  # Minecraft guiScale; 0: from options.txt or the window height
-    require_focus: bool = True  # inject only while the game window has keyboard focus
+    options_file: str = _flagged(
+        "",
+        "Minecraft's options.txt (empty: the running game's, else ~/.minecraft/options.txt)",
+        flag="--options",
+        group="game",
+        metavar="PATH",
+    )
+    degrees_per_count: float = _flagged(
+        0.0,
+        "camera degrees per mouse count (0: from the game's settings)",
+        flag="--degrees-per-count",
+        group="game",
+    )
+    gui_scale: float = _flagged(
+        0.0,
+        "Minecraft guiScale for cursor moves in GUI screens (0: from options.txt or the window height)",
+        flag="--gui-scale",
+        group="game",
+    )
+    require_focus: bool = _flagged(
+        True,
+        "inject only while the game window has keyboard focus (turning it off is not recommended)",
+        flag="--no-focus-check",
+        group="game",
+    )
     key_bindings: dict[str, str] = field(default_factory=dict)  # env key -> key, only where not default
-    panic_key: str = "f12"  # stops the agent and releases every key, from anywhere
-    pause_key: str = "f9"  # pauses / resumes the agent
+    panic_key: str = _flagged(
+        "f12", "stop the agent and release every key, from anywhere", flag="--panic-key", group="loop"
+    )
+    pause_key: str = _flagged(
+        "f9", "pause/resume the agent, or take back control from you", flag="--pause-key", group="loop"
+    )
     save_last_key: str = "f8"  # saves the last seconds of play as an episode
-    resume_after_s: float = (
-        _CONTROL.resume_after_s
-    )  # the agent takes back control after this much human quiet; 0: never
+    resume_after_s: float = _flagged(
+        _CONTROL.resume_after_s,
+        "seconds of your silence before the agent takes back control (0: only the pause key)",
+        flag="--resume-after",
+        group="loop",
+    )
     takeover_quiet_resume: bool = (
         _CONTROL.takeover_quiet_resume
     )  # "Take over" holds until Hand back; True: quiet time ends it too
@@ -132,6 +209,41 @@ def _coerce(name: str, value: Any, default: Any) -> Any:
     if not ok:
         raise TypeError(f"{name} should be {type(default).__name__}, not {value!r}")
     return value
+
+
+def add_flags(parser: argparse.ArgumentParser, group: str) -> None:
+    """The flags of one ``FLAG_GROUPS`` group, each generated from its setting's field: name, type,
+    choices and help, with the setting's default shown. Each flag's own default is None ("as the
+    settings say"); a boolean setting's flag turns it to the opposite of its default."""
+    g = parser.add_argument_group(FLAG_GROUPS[group])
+    for f in dataclasses.fields(Settings):
+        if f.metadata.get("group") != group:
+            continue
+        kwargs: dict[str, Any] = {"dest": f.name, "default": None, **f.metadata["argparse"]}
+        help = f.metadata["help"]
+        if isinstance(f.default, bool):
+            kwargs.update(action="store_const", const=not f.default)
+            help = f"turns {'off' if f.default else 'on'}: {help}"
+        else:
+            kwargs.setdefault("type", type(f.default))
+            if "choices" not in kwargs:
+                kwargs.setdefault("metavar", f.metadata["flag"].lstrip("-").upper().replace("-", "_"))
+            if f.default not in ("", 0.0):
+                help += (
+                    f" (default: {f.default:g})"
+                    if isinstance(f.default, float)
+                    else f" (default: {f.default})"
+                )
+        g.add_argument(f.metadata["flag"], help=help.replace("%", "%%"), **kwargs)
+
+
+def apply_flags(settings: Settings, args: argparse.Namespace) -> Settings:
+    """``settings`` with every flag ``add_flags`` parsed and the person gave set on top (in place)."""
+    for f in dataclasses.fields(Settings):
+        value = getattr(args, f.name, None) if "flag" in f.metadata else None
+        if value is not None:
+            setattr(settings, f.name, value)
+    return settings
 
 
 def from_dict(data: dict[str, Any]) -> tuple[Settings, list[str]]:

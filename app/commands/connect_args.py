@@ -11,7 +11,7 @@ import argparse
 import logging
 from typing import Any
 
-from app.runtime.loop import FALLBACKS
+from app.settings import add_flags, apply_flags
 
 LOG = logging.getLogger(__name__)
 
@@ -30,10 +30,8 @@ def add_target_args(parser: argparse.ArgumentParser) -> None:
         help="a MineRL environment in lockstep: minerl, minestudio or module:callable",
     )
     g.add_argument("--fake", action="store_true", help="no game: a test pattern (pipeline check)")
-    g = parser.add_argument_group("game settings (read from the game where possible)")
-    g.add_argument(
-        "--options", metavar="PATH", help="Minecraft's options.txt (default: ~/.minecraft/options.txt)"
-    )
+    add_flags(parser, "game")
+    g = parser.add_argument_group("key bindings")
     g.add_argument(
         "--bind",
         action="append",
@@ -41,63 +39,17 @@ def add_target_args(parser: argparse.ArgumentParser) -> None:
         metavar="ACTION=KEY",
         help="rebind an env key, e.g. --bind forward=up --bind attack=mouse.left (repeatable)",
     )
-    g.add_argument(
-        "--degrees-per-count",
-        type=float,
-        help="camera degrees per mouse count (default from the game's settings)",
-    )
-    g.add_argument("--gui-scale", type=float, help="Minecraft guiScale for cursor moves in GUI screens")
-    g.add_argument(
-        "--no-focus-check",
-        action="store_true",
-        help="inject even when the game window does not have keyboard focus (not recommended)",
-    )
 
 
 def add_loop_args(parser: argparse.ArgumentParser, seconds: float | None = None) -> None:
-    """Loop flags default to None: "as the settings say" (see ``app.settings.Settings``)."""
-    g = parser.add_argument_group("loop and safety (defaults from the settings file)")
+    """The loop, safety and local-model flags: those that override a setting come from
+    ``app.settings.Settings`` (``add_flags``); the rest belong to this run only."""
+    add_flags(parser, "loop")
+    g = parser.add_argument_group("this run")
     g.add_argument("--seconds", type=float, default=seconds, help="stop after this many seconds")
-    g.add_argument("--hz", type=float, help="ticks per second (default 20, as in training)")
-    g.add_argument(
-        "--fallback",
-        choices=FALLBACKS,
-        help="what a tick does when the model is late (default hold: rest of the chunk, then the last "
-        "keys and buttons held, camera still, while the last answer is fresh)",
-    )
-    g.add_argument("--policy-timeout", type=float, help="seconds before a policy call counts as hung (30)")
-    g.add_argument(
-        "--deadman",
-        type=float,
-        metavar="S",
-        help="with --fallback hold/repeat: release every key when the model has not answered for S s "
-        "(1; 0: off)",
-    )
-    g.add_argument("--panic-key", help="stop the agent and release everything (default F12)")
-    g.add_argument("--pause-key", help="pause/resume the agent, or take back from you (default F9)")
-    g.add_argument(
-        "--resume-after",
-        type=float,
-        help="seconds of your silence before the agent resumes (default 2; 0: only the pause key)",
-    )
     g.add_argument("--no-listen", action="store_true", help="no human override or hotkeys (panic key off!)")
-    g.add_argument(
-        "--tasks",
-        metavar="FILE",
-        help="JarvisVLA's instructions.json (default: the checkpoint's, else downloaded once into the cache)",
-    )
     g.add_argument("--json", action="store_true", help="print the telemetry summary as JSON")
-    g = parser.add_argument_group("local model (defaults from the settings file)")
-    g.add_argument(
-        "--engine",
-        choices=("auto", "fast", "plain"),
-        help="fast: static cache + CUDA graphs; plain: transformers generate; auto: fast on CUDA, else plain",
-    )
-    g.add_argument(
-        "--quantize",
-        choices=("none", "4bit", "8bit"),
-        help="the language model in 4bit/8bit (bitsandbytes, CUDA; vision tower stays bf16)",
-    )
+    add_flags(parser, "model")
 
 
 def game_spec(args: argparse.Namespace) -> Any:
@@ -131,27 +83,7 @@ def settings_from(args: argparse.Namespace) -> Any:
     loaded = settings_mod.load()
     for message in loaded.messages:
         print(f"jarvis-play: {message}")
-    s = loaded.settings
-    overrides = {
-        "tick_hz": getattr(args, "hz", None),
-        "fallback": getattr(args, "fallback", None),
-        "policy_timeout_s": getattr(args, "policy_timeout", None),
-        "deadman_s": getattr(args, "deadman", None),
-        "panic_key": getattr(args, "panic_key", None),
-        "pause_key": getattr(args, "pause_key", None),
-        "resume_after_s": getattr(args, "resume_after", None),
-        "options_file": getattr(args, "options", None),
-        "degrees_per_count": getattr(args, "degrees_per_count", None),
-        "gui_scale": getattr(args, "gui_scale", None),
-        "engine": getattr(args, "engine", None),
-        "quantize": getattr(args, "quantize", None),
-        "tasks_file": getattr(args, "tasks", None),
-    }
-    for name, value in overrides.items():
-        if value is not None:
-            setattr(s, name, value)
-    if getattr(args, "no_focus_check", False):
-        s.require_focus = False
+    s = apply_flags(loaded.settings, args)
     for name in ("panic_key", "pause_key"):
         try:
             keymap.binding_name(getattr(s, name))
