@@ -30,15 +30,16 @@ import numpy as np
 from app.games.spec import GameOptions, GameSpec, OpenGame, open_game
 from app.runtime.live_stats import LiveStats
 from app.runtime.loop import ControlLoop, LoopConfig, PolicyFailed
-from app.runtime.recording import Recording, RecordingSetup
+from app.runtime.recording import Recording, RecordingSetup, record_mode
 from app.runtime.safety import SafetyNet
-from app.runtime.takeover import Control, ControlConfig
+from app.runtime.takeover import Control, ControlConfig, Mode
 from app.runtime.telemetry import Telemetry, TickRecord
 from app.settings import Settings, episodes_root
 from model import tasks as task_lib
 from model.actions.env import EnvAction
 from model.policies.base import Policy, PolicyStep
 from model.spec import ModelSpec
+from recorder.episodes import RecordMode
 from recorder.input import InputEvent
 
 LOG = logging.getLogger(__name__)
@@ -256,7 +257,7 @@ class Session:
                 if problem:
                     self._emit(self.on_error, problem)
             if running:
-                self.start(paused=mode == "paused")
+                self.start(paused=mode == Mode.PAUSED)
         if old is not None:
             if old_borrowed is not None:
                 old_borrowed.wait_idle()
@@ -297,11 +298,11 @@ class Session:
         return self._thread is not None and self._thread.is_alive()
 
     @property
-    def mode(self) -> str:
+    def mode(self) -> Mode:
         loop = self.loop
         if loop is None or not self.running:
-            return "stopped" if loop is not None else "idle"
-        return loop.control.mode.value
+            return Mode.STOPPED if loop is not None else Mode.IDLE
+        return loop.control.mode
 
     def start(
         self,
@@ -357,7 +358,7 @@ class Session:
             self._last_mode = ""
             self._outcome = None
             self._done.clear()
-            self._recorder = self._make_recorder("teleop" if teleop else s.record_mode)
+            self._recorder = self._make_recorder(RecordMode.TELEOP if teleop else record_mode(s.record_mode))
             self._thread = threading.Thread(target=self._run, args=(loop,), name="control-loop", daemon=True)
             self._thread.start()
         if not teleop:
@@ -607,7 +608,7 @@ class Session:
         if listener is not None:
             listener.stop()
 
-    def _make_recorder(self, mode: str) -> Recording:
+    def _make_recorder(self, mode: RecordMode) -> Recording:
         s = self.settings
         game = self.game
         assert game is not None

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from app.commands.connect_args import add_loop_args, add_target_args
+from recorder.episodes import RecordMode
 
 LOG = logging.getLogger(__name__)
 
@@ -181,7 +182,7 @@ def main(args: argparse.Namespace) -> int:
 
     settings = settings_from(args)
     settings.record = True
-    settings.record_mode = "agent"
+    settings.record_mode = RecordMode.AGENT
     if args.temperature is not None:
         settings.temperature = args.temperature
     person = PersonJudge(args.success_key, args.failure_key, args.ready_key)

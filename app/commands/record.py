@@ -19,6 +19,9 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from app.runtime.recording import MODES, record_mode
+from recorder.episodes import RecordMode
+
 LOG = logging.getLogger(__name__)
 
 
@@ -27,7 +30,9 @@ def register(sub: Any) -> None:
 
     parser = sub.add_parser("record", help="record play (teleop, agent or corrections) as episodes, no GUI")
     parser.add_argument("--out", type=Path, required=True, help="folder of episodes (created if missing)")
-    parser.add_argument("--mode", choices=("teleop", "agent", "corrections"), default="teleop")
+    parser.add_argument(
+        "--mode", type=record_mode, choices=[RecordMode(m) for m in MODES], default=RecordMode.TELEOP
+    )
     parser.add_argument("--instruction", default="", help="the task, stored with every tick")
     parser.add_argument("--model", default=None, help="agent/corrections: the policy spec (as for `run`)")
     parser.add_argument("--save-key", default=None, help="save the last --ring-seconds as an episode (F8)")
@@ -49,7 +54,7 @@ def main(args: argparse.Namespace) -> int:
     from app.errors import UserError
     from recorder.input import binding_name
 
-    if args.mode != "teleop" and not args.model:
+    if args.mode != RecordMode.TELEOP and not args.model:
         raise UserError(f"--mode {args.mode} needs --model (the agent that plays)")
     settings = settings_from(args)
     settings.record, settings.record_mode = True, args.mode
@@ -76,7 +81,7 @@ def main(args: argparse.Namespace) -> int:
         raise UserError(
             f"cannot write to the episodes folder {args.out}: {exc.strerror or exc}; choose another --out"
         ) from exc
-    model = args.model if args.mode != "teleop" else None
+    model = args.model if args.mode != RecordMode.TELEOP else None
     with open_session(args, settings, model=model) as session:
         reported: list[str] = []
         session.on_error.append(lambda m: (reported.append(m), print(f"jarvis-play record: {m}")))
@@ -86,7 +91,7 @@ def main(args: argparse.Namespace) -> int:
             f"recording ({args.mode}) to {args.out}; {settings.save_last_key.upper()} saves the last "
             f"{settings.ring_seconds:g} s; Ctrl-C stops"
         )
-        outcome = play(session, seconds=args.seconds, teleop=args.mode == "teleop")
+        outcome = play(session, seconds=args.seconds, teleop=args.mode == RecordMode.TELEOP)
     meta = outcome.episode if outcome is not None else None
     if meta is not None:
         print(

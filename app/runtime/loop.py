@@ -279,7 +279,7 @@ class ControlLoop:
                 mode = self.control.update()
                 if mode is Mode.STOPPED:
                     break
-                rec = TickRecord(tick, start - t0, mode.value)
+                rec = TickRecord(tick, start - t0, mode)
                 covered = self.connector.covered()  # before observe: same thread as the capture
                 rec.covered = covered
                 if covered and not covered_before:
@@ -421,7 +421,7 @@ class ControlLoop:
                     TickRecord(
                         tick,
                         frame_time - t0,
-                        mode.value,
+                        mode,
                         capture_ms=(frame_time - c0) * 1000,
                         captured_at=captured_at,
                     )
@@ -438,7 +438,7 @@ class ControlLoop:
                 rec = TickRecord(
                     tick,
                     self._clock() - t0,
-                    mode.value,
+                    mode,
                     fresh=True,
                     capture_ms=(frame_time - c0) * 1000 if i == 0 else 0.0,
                     captured_at=captured_at,

@@ -29,11 +29,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from app.runtime.takeover import Mode
+from recorder.episodes import Actor, RecordMode
 from recorder.input import CameraLaw, InputEvent
 
 LOG = logging.getLogger(__name__)
 
-MODES = ("teleop", "agent", "corrections")
+# what a run records; RING episodes come from the save-last key, not from a mode a person picks
+MODES = tuple(m.value for m in RecordMode if m is not RecordMode.RING)
 
 
 @dataclass
@@ -41,7 +44,7 @@ class RecordingSetup:
     """What an episode's meta.json says about where it came from."""
 
     root: Path
-    mode: str = "corrections"
+    mode: RecordMode = RecordMode.CORRECTIONS
     record: bool = True  # False: only the ring buffer (save-last) runs
     law: CameraLaw = field(default_factory=CameraLaw.minecraft)
     game: str = "unknown"
@@ -57,10 +60,16 @@ class RecordingSetup:
     law_record: dict[str, Any] = field(default_factory=dict)  # the law and where it came from
 
 
+def record_mode(text: str) -> RecordMode:
+    """The mode a run records in, from the settings' or a flag's text."""
+    if text not in MODES:
+        raise ValueError(f"record mode {text!r}: use one of {', '.join(MODES)}")
+    return RecordMode(text)
+
+
 class Recording:
     def __init__(self, setup: RecordingSetup, on_error: Callable[[str], None] | None = None) -> None:
-        if setup.mode not in MODES:
-            raise ValueError(f"record mode {setup.mode!r}: use one of {', '.join(MODES)}")
+        setup.mode = record_mode(setup.mode)
         self.setup = setup
         self.on_error = on_error
         self._events: queue.SimpleQueue[InputEvent] = queue.SimpleQueue()
@@ -94,7 +103,7 @@ class Recording:
             connector=s.connector,
             window=dict(s.window),
             key_bindings=dict(s.bindings),
-            model_id=s.model if s.mode != "teleop" else None,
+            model_id=s.model if s.mode != RecordMode.TELEOP else None,
             app_version=s.app_version,
             extra=dict(s.extra),
         )
@@ -127,17 +136,17 @@ class Recording:
             pending, self._pending = self._pending, None
             if pending is not None:  # the previous frame was the person's: its interval is complete
                 self._write_human(pending, self._accumulator.end_tick())
-            elif view.mode != "human" or view.record.covered:
+            elif view.mode != Mode.HUMAN or view.record.covered:
                 self._accumulator.end_tick()  # input after an agent or paused frame labels nothing
             # else: a takeover; the events that made it stay in the accumulator and open this label
             if view.record.covered:  # the frame shows whatever covers the game: never training data
                 return
-            if view.mode == "human":
+            if view.mode == Mode.HUMAN:
                 self._pending = view
-            elif view.mode == "agent" and view.action is not None:
+            elif view.mode == Mode.AGENT and view.action is not None:
                 self._session.on_tick(
                     view.frame,
-                    control="agent",
+                    control=Actor.AGENT,
                     instruction=view.instruction,
                     action=view.action,
                     milli=_milli(view.record.captured_at),
@@ -163,11 +172,11 @@ class Recording:
     def _write_human(self, view: Any, tick_input: Any) -> None:
         self._session.on_tick(
             view.frame,
-            control="human",
+            control=Actor.HUMAN,
             instruction=view.instruction,
             **self._gui(view),
             tick_input=tick_input,
-            correcting=self.setup.mode == "corrections",
+            correcting=self.setup.mode == RecordMode.CORRECTIONS,
             milli=_milli(view.record.captured_at),
         )
 

@@ -22,11 +22,17 @@ from recorder.input import InputEvent
 LOG = logging.getLogger(__name__)
 
 
-class Mode(enum.Enum):
+class Mode(str, enum.Enum):
+    """Who is in control of the game (a str, so it compares and prints as its value)."""
+
     AGENT = "agent"
     HUMAN = "human"
     PAUSED = "paused"
     STOPPED = "stopped"
+    IDLE = "idle"  # the session's before its first run; never the loop's
+
+    def __str__(self) -> str:
+        return self.value
 
 
 # (from, event) -> to; anything not listed leaves the mode unchanged

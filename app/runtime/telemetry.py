@@ -14,12 +14,14 @@ from typing import Any
 
 import numpy as np
 
+from app.runtime.takeover import Mode
+
 
 @dataclass
 class TickRecord:
     tick: int
     t: float  # loop clock, seconds
-    mode: str
+    mode: Mode
     focused: bool = True
     covered: str | None = None  # why the frame did not show the game (never given to the model or recorded)
     injected: bool = False  # an action reached the game this tick
@@ -61,7 +63,7 @@ class Telemetry:
         self.missed += rec.missed
         self.nulls += rec.injected and rec.null
         self.unfocused += not rec.focused
-        self.not_agent += rec.mode != "agent"
+        self.not_agent += rec.mode != Mode.AGENT
         self.records.append(rec)
         while len(self.records) > self.keep:
             self.records.popleft()

@@ -20,6 +20,7 @@ The native folder is not VPT's layout: ``recorder.episodes.vpt_export`` writes t
 from __future__ import annotations
 
 import dataclasses
+import enum
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,8 +38,29 @@ ACTIONS = "actions.jsonl"
 META = "meta.json"
 LOCK = ".lock"
 
-Mode = Literal["teleop", "agent", "corrections", "ring"]
-Control = Literal["agent", "human"]
+
+class RecordMode(str, enum.Enum):
+    """Why an episode was recorded: meta.json's ``mode`` (a str, so it compares and serialises as one)."""
+
+    TELEOP = "teleop"  # a person played
+    AGENT = "agent"  # the agent played
+    CORRECTIONS = "corrections"  # the agent played and a person took over at times
+    RING = "ring"  # the last seconds of play, kept by the save-last key
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class Actor(str, enum.Enum):
+    """Who chose a tick's action: each line's ``control`` field."""
+
+    AGENT = "agent"
+    HUMAN = "human"
+
+    def __str__(self) -> str:
+        return self.value
+
+
 Phase = Literal["none", "correction"]
 Outcome = Literal["success", "failure", "unknown"]
 # recording: a writer is (or was, until it crashed) appending; complete: closed cleanly;
@@ -46,7 +68,7 @@ Outcome = Literal["success", "failure", "unknown"]
 # broken: nothing usable could be recovered (the reason is in ``problems``).
 Status = Literal["recording", "complete", "stopped", "repaired", "broken"]
 
-MODES: tuple[str, ...] = ("teleop", "agent", "corrections", "ring")
+MODES: tuple[str, ...] = tuple(m.value for m in RecordMode)
 OUTCOMES: tuple[str, ...] = ("success", "failure", "unknown")
 LINE_KEYS: tuple[str, ...] = (
     "tick",

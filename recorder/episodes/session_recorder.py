@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from model.actions.env import EnvAction
-from recorder.episodes.format import FPS, EpisodeMeta
+from recorder.episodes.format import FPS, Actor, EpisodeMeta, RecordMode
 from recorder.episodes.labels import Labeler
 from recorder.episodes.ring_buffer import RingBuffer
 from recorder.episodes.sweep import recover_crashed
@@ -72,7 +72,7 @@ class SessionRecorder:
         self.state = TickState(
             _window_size(meta), slot=hotbar_slot, gui_scale=gui_scale, bindings=self.bindings
         )  # hotbar, GUI and cursor across agent and human ticks alike
-        self._control = "agent"
+        self._control: str = Actor.AGENT
         self.ticks = 0
         self.saves: list[threading.Thread] = []
 
@@ -97,7 +97,7 @@ class SessionRecorder:
         self,
         frame: np.ndarray,
         *,
-        control: str,
+        control: Actor | str,
         instruction: str,
         action: EnvAction | None = None,
         tick_input: TickInput | None = None,
@@ -116,7 +116,7 @@ class SessionRecorder:
         game's pointer in window pixels as the connector read it with the frame (``mouse.x/y``); it
         wins over the listener's position and over tracking the cursor from dx/dy.
         """
-        if control == "human":
+        if control == Actor.HUMAN:
             vpt = tick_input or TickInput()
             if cursor is not None:
                 vpt.x, vpt.y = cursor
@@ -131,7 +131,7 @@ class SessionRecorder:
         self._previous = vpt
         label = self.labeler.label(raw)
         if correcting is None:
-            correcting = self.meta.mode == "corrections" and control == "human"
+            correcting = self.meta.mode == RecordMode.CORRECTIONS and control == Actor.HUMAN
         line: dict[str, Any] = {
             "milli": int(time.time() * 1000) if milli is None else milli,
             **vpt.vpt_fields(),
@@ -164,7 +164,7 @@ class SessionRecorder:
             meta.instructions.append({"tick": tick, "text": instruction})
         if correcting:
             last = meta.corrections[-1] if meta.corrections else None
-            if last is None or self._control != "human" or last["end"] != tick:
+            if last is None or self._control != Actor.HUMAN or last["end"] != tick:
                 meta.corrections.append(
                     {"context_start": max(0, tick - self.context_ticks), "start": tick, "end": tick + 1}
                 )
