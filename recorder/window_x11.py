@@ -16,6 +16,7 @@ from typing import Any
 Rect = tuple[int, int, int, int]  # left, top, width, height in root (screen) pixels
 
 NOT_SHOWN = "the game window is not shown (minimized or on another desktop)"
+NOT_REDRAWN = "waiting for the game to draw where another window was"
 
 
 @dataclass(frozen=True)
@@ -258,39 +259,127 @@ def _overlap(a: Rect, b: Rect) -> bool:
 
 
 class CoverWatch:
-    """Whether a screen grab shows the game, asked every tick for the price of a socket poll.
+    """Whether a screen grab shows the game, asked every tick for the price of one round trip.
 
     Its own connection listens to the root's SubstructureNotify (a top-level window mapped, unmapped,
     moved, resized or restacked) and walks the stacking order only after such an event or when the
-    game's rectangle changed. Thread-bound like ``X11Windows``.
+    game's rectangle changed. Each question starts with a round trip: the server handles requests one
+    at a time, so every event from before a grab that has already returned is then in our queue, and
+    the answer holds for that grab (not only for what the socket happened to hold).
+
+    A window that leaves does not give the game back at once: without a compositor the screen keeps
+    its pixels where it was until the game draws there again. So after a cover (or the game being
+    hidden), and at the first question (a window may have left just before), the answer stays
+    ``NOT_REDRAWN`` until DAMAGE reports drawing over all of that area after the change, and one
+    question longer, so that the drawing happened before any grab it vouches for. Without DAMAGE
+    there is no telling, and the area is trusted at once.
+
+    Left open: a window mapped and unmapped again between the question before a grab and the one
+    after, over a game whose window has no background for the server to repaint (nothing reports it).
+    Thread-bound like ``X11Windows``.
     """
 
     def __init__(self, display: str | None = None) -> None:
+        from Xlib.ext import damage
+
         self._w = X11Windows(display)
+        d = self._w._d
         self._w.root.change_attributes(event_mask=self._w._X.SubstructureNotifyMask)
         self._key: tuple[int, Rect] | None = None
         self._answer: str | None = None
+        self._damage_event = -1
+        if d.has_extension(damage.extname):
+            d.damage_query_version()
+            self._damage_event = d.extension_event.DamageNotify
+        self._damage: Any = None  # on the game window, raw rectangles: each drawing, no accumulation
+        self._damage_wid = 0
+        self._hidden: Rect | None = None  # window pixels a cover or hiding left stale (while it lasts)
+        self._stale: Rect | None = None  # those pixels, uncovered but not yet drawn over
+        self._drawn: Rect | None = None  # bounding box of the game's drawing since the last change
+        self._redrawn = False  # the stale area was drawn over, as of the previous question
 
     def reason(self, wid: int, rect: Rect) -> str | None:
-        """Why a screen grab of ``rect`` would not show window ``wid``: covered or not shown; or None."""
+        """Why a screen grab of ``rect`` would not show window ``wid``: covered, not shown, or not yet
+        redrawn where something was; or None."""
         d = self._w._d
+        self._watch_drawing(wid)
+        d.sync()
         changed = False
         while d.pending_events():
-            d.next_event()
+            ev = d.next_event()
+            if ev.type == self._damage_event:
+                area = ev.area
+                self._drawn = _union(self._drawn, (area.x, area.y, area.width, area.height))
+                continue
             changed = True
+            self._drawn = None  # only drawing after the last change counts
         if changed or self._key != (wid, rect):
             self._key = (wid, rect)
             self._answer = self._reason(wid, rect)
-        return self._answer
+        if self._answer is not None:
+            self._stale, self._redrawn = None, False
+            return self._answer
+        if self._hidden is not None:  # just uncovered: those pixels are the cover's until redrawn
+            self._stale, self._hidden, self._redrawn = self._hidden, None, False
+        if self._stale is None or self._damage is None:
+            self._stale = None
+            return None
+        if self._redrawn:
+            self._stale, self._redrawn = None, False
+            return None
+        self._redrawn = self._drawn is not None and _contains(self._drawn, self._stale)
+        return NOT_REDRAWN
 
     def _reason(self, wid: int, rect: Rect) -> str | None:
         try:
             if not self._w.viewable(wid):
+                self._hidden = (0, 0, rect[2], rect[3])
                 return NOT_SHOWN
             cover = self._w.covering(wid, rect)
         except Exception:  # the game window is gone: the capture says so itself
             return None
-        return None if cover is None else f"the window {cover.title!r} covers the game"
+        if cover is None:
+            return None
+        x, y, w, h = cover.rect
+        left, top = max(x, rect[0]), max(y, rect[1])
+        right, bottom = min(x + w, rect[0] + rect[2]), min(y + h, rect[1] + rect[3])
+        self._hidden = _union(self._hidden, (left - rect[0], top - rect[1], right - left, bottom - top))
+        return f"the window {cover.title!r} covers the game"
+
+    def _watch_drawing(self, wid: int) -> None:
+        """Report the game window's drawing to this connection (once per window)."""
+        from Xlib.ext import damage
+
+        if self._damage_event < 0 or wid == self._damage_wid:
+            return
+        d = self._w._d
+        if self._damage is not None:
+            d.damage_destroy(self._damage)
+            self._damage = None
+        self._damage_wid = wid
+        try:
+            geom = self._w._window(wid).get_geometry()  # a missing window: the capture reports it
+        except Exception:
+            return
+        self._damage = self._w._window(wid).damage_create(damage.DamageReportRawRectangles)
+        # What the screen shows there now may be a window that left just before: trusted once drawn.
+        self._stale, self._drawn, self._redrawn = (0, 0, geom.width, geom.height), None, False
 
     def close(self) -> None:
         self._w.close()
+
+
+def _union(a: Rect | None, b: Rect) -> Rect:
+    if a is None:
+        return b
+    left, top = min(a[0], b[0]), min(a[1], b[1])
+    return (left, top, max(a[0] + a[2], b[0] + b[2]) - left, max(a[1] + a[3], b[1] + b[3]) - top)
+
+
+def _contains(outer: Rect, inner: Rect) -> bool:
+    return (
+        outer[0] <= inner[0]
+        and outer[1] <= inner[1]
+        and outer[0] + outer[2] >= inner[0] + inner[2]
+        and outer[1] + outer[3] >= inner[1] + inner[3]
+    )

@@ -96,9 +96,11 @@ class Connector(Protocol):
         """Whether input may be injected now (the game window is focused). Always True for env games."""
 
     def covered(self) -> str | None:
-        """Why the next frame would not show the game (a window over a screen grab, the game hidden
-        or not yet drawn), or None when it will. Called on the loop thread before ``observe``: such a
-        frame is never given to the model nor recorded. None where frames come from the game itself."""
+        """Why a frame grabbed now would not show the game (a window over a screen grab, the game
+        hidden or not yet drawn), or None when it would. The loop asks on its own thread right before
+        and right after each ``observe``, so the answer after must account for everything that happened
+        up to that grab; a frame either answer objects to is never given to the model nor recorded.
+        None where frames come from the game itself."""
 
     def close(self) -> None:
         """Release input and free resources; called on every exit path, and safe to call again."""

@@ -231,8 +231,8 @@ class DesktopConnector:
 
         Window capture is only wrong while the window is not shown, or has not drawn since it was
         captured, shown or resized; a screen grab whenever another window overlaps the game from
-        above. Call on the loop thread, before ``observe``: the loop pauses and shows the reason,
-        and such a tick is never recorded.
+        above. Call on the loop thread, right before and right after ``observe``: a grab is used only
+        when both answers are None (the one after accounts for every window change up to the grab).
         """
         if self._capture is None:
             return None

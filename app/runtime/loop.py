@@ -280,7 +280,17 @@ class ControlLoop:
                 if mode is Mode.STOPPED:
                     break
                 rec = TickRecord(tick, start - t0, mode)
-                covered = self.connector.covered()  # before observe: same thread as the capture
+                # Coverage is asked on both sides of the grab (same thread as the capture): before, for
+                # what the capture knew then (a window capture's undrawn storage); after, because a
+                # window that arrived in between is in a screen grab although the first answer was None.
+                covered = self.connector.covered()
+                c0 = self._clock()
+                frame = self.connector.observe()
+                rec.captured_at = time.monotonic()
+                frame_time = self._clock()
+                rec.capture_ms = (frame_time - c0) * 1000
+                self.frame = frame
+                covered = covered or self.connector.covered()
                 rec.covered = covered
                 if covered and not covered_before:
                     LOG.info("the game is not visible (%s): agent paused, input released", covered)
@@ -294,13 +304,6 @@ class ControlLoop:
                 elif focused and not focused_before:
                     LOG.info("game window has focus again")
                 focused_before = focused
-
-                c0 = self._clock()
-                frame = self.connector.observe()
-                rec.captured_at = time.monotonic()
-                frame_time = self._clock()
-                rec.capture_ms = (frame_time - c0) * 1000
-                self.frame = frame
 
                 result = None
                 if worker is not None:

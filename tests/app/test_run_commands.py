@@ -9,6 +9,7 @@ import argparse
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from app.commands import run
@@ -125,42 +126,71 @@ def test_game_flags_and_specs_name_one_game(tmp_path: Path) -> None:
         game_spec(parse("replay", "x", "--fake", "--window", "Minecraft"))
 
 
-def test_a_covered_game_pauses_the_agent_and_is_never_recorded(tmp_path: Path) -> None:
-    """A frame that shows a window over the game is neither given to the model nor recorded."""
+def test_a_covered_game_pauses_the_agent_and_is_never_given_to_the_model_nor_recorded(tmp_path: Path) -> None:
+    """A frame that shows a window over the game is neither given to the model nor recorded: checked
+    on what the policy was handed and on the recorded video's pixels, through the session."""
     from app.games.fake import FakeConnector
+    from model.policies.base import PolicyStep
     from model.policies.scripted import ScriptedPolicy
     from recorder.episodes.format import list_episodes, read_meta
+    from recorder.episodes.video import read_frames
     from tests.sessions import session_for
 
+    magenta = np.array([255, 0, 255])
+
+    def shows_the_dialog(frame: np.ndarray) -> bool:
+        return float(np.mean(np.all(np.abs(frame.astype(int) - magenta) <= 40, axis=-1))) > 0.5
+
     class Covered(FakeConnector):
-        def covered(self) -> str | None:  # a dialog over the game from the 6th to the 15th tick
-            return "Settings dialog" if 5 <= self.ticks < 15 else None
+        """A dialog over a screen-grabbed game in grabs 5 to 14: it arrives during grab 5 (after the
+        check before it) and leaves during grab 15. The run ends after grab 40 (39 ticks after the
+        warm-up grab), however loaded the machine."""
 
         def observe(self):  # type: ignore[no-untyped-def]
             self.ticks = getattr(self, "ticks", 0) + 1
-            return super().observe()
+            self.finished = self.ticks >= 40
+            self.cover = "Settings dialog" if 5 <= self.ticks < 15 else None
+            frame = super().observe()
+            if self.cover:
+                frame[:] = magenta
+            return frame
 
+    class Watching(ScriptedPolicy):
+        def act(self, frame: np.ndarray, instruction: str) -> PolicyStep:
+            given.append(shows_the_dialog(frame))
+            return super().act(frame, instruction)
+
+    given: list[bool] = []
     conn = Covered()
-    conn.ticks = 0
-    policy = ScriptedPolicy([{"forward": 1}], loop=True)
     out = tmp_path / "eps"
     session = session_for(
-        conn, policy=policy, record=True, record_mode="agent", episodes_dir=str(out), tick_hz=100
+        conn,
+        policy=Watching([{"forward": 1}], loop=True),
+        record=True,
+        record_mode="agent",
+        episodes_dir=str(out),
+        tick_hz=100,
     )
     runs = []
     try:
         for teleop in (False, True):  # the agent plays, then the person: covered ticks never count
             conn.ticks = 0
-            session.start(seconds=0.5, teleop=teleop)
+            session.start(seconds=30, teleop=teleop)
             runs.append(session.wait(30))
     finally:
         session.close()
-    metas = {m.mode: m for m in (read_meta(f) for f in list_episodes(out))}
+    assert len(given) >= 3 and not any(given), "a frame showing the dialog was given to the model"
+    episodes = {m.mode: (f, m) for f, m in ((f, read_meta(f)) for f in list_episodes(out))}
     for outcome, mode in zip(runs, ("agent", "teleop"), strict=True):
         assert outcome is not None and outcome.telemetry is not None
         covered = [r for r in outcome.telemetry.records if r.covered]
-        assert len(covered) == 10 and not any(r.injected for r in covered)
-        assert metas[mode].frame_count == outcome.telemetry.ticks - 10  # every shown frame only
+        # the 10 frames that show it, and the one after: the check before its grab still saw it
+        assert outcome.telemetry.ticks == 39
+        assert len(covered) == 11 and not any(r.injected for r in covered)
+        folder, meta = episodes[mode]
+        assert meta.frame_count == 39 - 11  # every shown frame only
+        recorded = [shows_the_dialog(f) for f in read_frames(folder / "video.mp4")]
+        assert len(recorded) == meta.frame_count and not any(recorded)
     assert conn.held == frozenset()
 
 

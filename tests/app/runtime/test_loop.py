@@ -221,6 +221,55 @@ def test_focus_loss_pauses_injection_and_releases() -> None:
     assert loop.telemetry.unfocused == 20
 
 
+class WindowsComeAndGo(FakeConnector):
+    """A screen-grabbed game with a window that comes and goes *during* grabs: grab n shows it (a
+    magenta frame) exactly when n is in ``shown``, so a check made just before that grab still saw
+    the game. ``covered`` answers for the latest grab, as the desktop's synced cover check does.
+    The grab's number is in the top-left pixel."""
+
+    MAGENTA = (255, 0, 255)
+
+    def __init__(self, shown: set[int]) -> None:
+        super().__init__()
+        self.shown = shown
+        self.grabs = 0
+
+    def observe(self) -> np.ndarray:
+        self.grabs += 1
+        self.cover = "the window 'Settings' covers the game" if self.grabs in self.shown else None
+        frame = super().observe()
+        if self.cover:
+            frame[:] = self.MAGENTA
+        frame[0, 0] = (self.grabs, 0, 0)
+        return frame
+
+
+def test_a_window_over_the_game_never_reaches_the_policy_even_when_it_arrives_during_the_grab() -> None:
+    """What the policy was actually given, frame by frame: never one that shows the window, though
+    each arrival happens after the check before the grab (only the check after it can see it)."""
+    clock = FakeClock()
+    conn = WindowsComeAndGo(shown={6, 7, 8, 15})  # grab 1 is the warm-up; tick k grabs k + 2
+    policy = ClockedPolicy(clock, [act(forward=1)])
+    seen: list[tuple[int, bool]] = []  # (grab number, shows the window) of every frame the policy got
+    act_on = policy.act
+
+    def watching(frame: np.ndarray, instruction: str) -> PolicyStep:
+        magenta = bool(np.all(frame[1:] == WindowsComeAndGo.MAGENTA))
+        seen.append((int(frame[0, 0, 0]), magenta))
+        return act_on(frame, instruction)
+
+    policy.act = watching  # type: ignore[method-assign]
+    loop = make_loop(clock, conn, policy, LoopConfig(hz=100, max_ticks=20, fallback="repeat"))
+    tel = loop.run()
+    assert not [grab for grab, magenta in seen if magenta], "a frame showing the window reached the policy"
+    # The window's frames, and the one after each stretch (its check before the grab still saw the
+    # window), are dropped; every other frame reaches the model: play resumes at once.
+    assert [r.tick + 2 for r in tel.records if r.covered] == [6, 7, 8, 9, 15, 16]
+    assert [grab for grab, _ in seen] == [g for g in range(2, 22) if g not in (6, 7, 8, 9, 15, 16)]
+    assert not any(r.injected for r in tel.records if r.covered)
+    assert conn.releases == ["forward", "forward", "forward"]  # each arrival, and the end
+
+
 def test_human_mode_blocks_injection_and_drops_the_stale_chunk() -> None:
     clock = FakeClock()
     conn = FakeConnector()
