@@ -56,7 +56,11 @@ def swap(policy: Any, spec: str | None, adapter: str | None) -> str | None:
     """Load ``adapter`` (a PEFT folder) into the policy's model, or go back to the base (None).
 
     Slow (reads the adapter weights): call it off the GUI thread. Returns the active adapter.
+    Going back to the base on a model that has no adapter (a server, a scripted policy) is a no-op:
+    an evaluation's base arm plays on any model.
     """
+    if adapter is None and policy is not None and local_vla(policy) is None:
+        return None
     problem = swap_problem(policy, spec)
     if problem:
         raise AdapterError(problem)

@@ -108,3 +108,17 @@ def test_failed_hot_swap_keeps_the_adapter_that_was_active(
     # and the model still works after going back to the base: no half-wrapped layers left behind
     adapters.swap(policy, spec, None)
     assert not _lora_state(policy.vla.model)
+
+
+def test_the_base_model_needs_no_swap_on_a_model_that_takes_no_adapter(tmp_path: Path) -> None:
+    """``eval`` of the base arm alone swaps to "no adapter" first: on a scripted model or a server that
+    must be a no-op, not "takes no adapter" (it ended every such eval before its first trial)."""
+    from model.policies.scripted import ScriptedPolicy
+
+    policy = ScriptedPolicy([{"forward": 1}])
+    assert adapters.swap(policy, "scripted:walk.jsonl", None) is None
+    assert adapters.swap(policy, "http://127.0.0.1:9/v1", None) is None
+    with pytest.raises(AdapterError, match="takes no adapter"):
+        adapters.swap(policy, "scripted:walk.jsonl", str(tmp_path))
+    with pytest.raises(AdapterError, match="No model is loaded"):
+        adapters.swap(None, None, None)

@@ -1,7 +1,8 @@
 """Never a stuck key (issue 16, item 1): every door, every way out, checked in a real X server.
 
-The real-process tests start ``jarvis-play run``, ``record --mode agent``, the window and
-``demo-game`` as processes of their own against the shared minetest under Xvfb, wait until the X
+The real-process tests start ``jarvis-play run``, ``record --mode agent``, ``replay``, ``eval`` (its
+trial started with the ready key, as the person starts it), the window and ``demo-game`` as processes
+of their own against the shared minetest under Xvfb, wait until the X
 server shows W, Ctrl, Space and the left button held (a scripted model holds them), send a signal,
 and then ask the X server (``query_keymap``, ``query_pointer``) whether anything is still down, and
 the system whether the door's children (the watchdog, a demo game and its world) are gone.
@@ -25,7 +26,7 @@ from typing import Any
 import pytest
 
 from model.actions.env import null_action
-from tests.game_fixtures import SPAWN
+from tests.game_fixtures import SPAWN, xdotool
 from tests.xdesktop import virtual_display
 from tests.xserver import XKeys, released
 
@@ -191,6 +192,7 @@ class Door:
             DISPLAY=display,
             HF_HUB_OFFLINE="1",
             JARVIS_PLAY_CONFIG_DIR=str(tmp / "config"),
+            XDG_DATA_HOME=str(tmp / "data"),  # eval's default recordings folder: not the user's
             PYTHONPATH=str(REPO),
         )
         env.pop("WAYLAND_DISPLAY", None)
@@ -244,10 +246,34 @@ def hold_file(tmp_path: Path) -> Path:
 
 
 def headless(verb: str, hold_file: Path, tmp: Path, *extra: str) -> list[str]:
+    if verb == "replay":  # the same held action, one line per tick: two minutes of it
+        replay = tmp / "replay.jsonl"
+        replay.write_text(hold_file.read_text() * 2400)
+        return ["replay", str(replay), "--window", "Minetest", *extra]
     args = [verb, "--model", f"scripted:{hold_file}", "--window", "Minetest", "--seconds", "120", *extra]
     if verb == "record":
         args += ["--mode", "agent", "--out", str(tmp / "episodes")]
+    if verb == "eval":  # one trial the person judges: it starts when they press F8
+        args += [
+            "--instruction",
+            "hold it all",
+            "--trials",
+            "1",
+            "--judge",
+            "person",
+            "--out",
+            str(tmp / "evals"),
+        ]
     return args
+
+
+def start_trial(xvfb: str, door: Door) -> None:
+    """eval: wait for its call to press the ready key, then press it as the person would."""
+    deadline = time.monotonic() + 90
+    while "press F8" not in door.output():
+        assert time.monotonic() < deadline and door.proc.poll() is None, door.output()[-3000:]
+        time.sleep(0.1)
+    xdotool(xvfb, "key", "F8")
 
 
 SIGNALS = [signal.SIGTERM, signal.SIGHUP, signal.SIGINT]
@@ -265,13 +291,15 @@ def assert_left_clean(
 
 
 @pytest.mark.game
-@pytest.mark.parametrize("verb", ["run", "record"])
+@pytest.mark.parametrize("verb", ["run", "record", "replay", "eval"])
 @pytest.mark.parametrize("signum", SIGNALS, ids=lambda s: signal.Signals(s).name)
 def test_headless_doors_release_on_every_signal(
     looking_up: Any, xvfb: str, xserver: XServer, hold_file: Path, tmp_path: Path, verb: str, signum: int
 ) -> None:
     door = Door(headless(verb, hold_file, tmp_path), xvfb, tmp_path)
     try:
+        if verb == "eval":
+            start_trial(xvfb, door)
         holding(xserver, door)
         children = descendants(door.proc.pid)
         assert any("app.runtime.watchdog" in c for c in children.values()), children

@@ -25,13 +25,13 @@ REPO = Path(__file__).resolve().parents[3]
 KEYS = ["key.keyboard.w", "key.keyboard.left.control", "key.keyboard.space", "key.mouse.left"]
 
 PARENT = r"""
-import json, sys, time
+import json, os, sys, time
 from Xlib import X, display
 from Xlib.ext import xtest
 from recorder.input import keymap
 name, guard, watch = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3] == "1"
 d = display.Display(name)
-for key in guard["keys"]:
+for key in json.loads(os.environ.get("PRESS", "null")) or guard["keys"]:
     if keymap.is_mouse(key):
         xtest.fake_input(d, X.ButtonPress, keymap.MOUSE_BUTTONS[key])
     else:
@@ -73,8 +73,11 @@ def x(xvfb: str) -> Iterator[XState]:
         yield state
 
 
-def _parent(display: str, guard: dict, watch: bool = True, *extra: str) -> tuple[subprocess.Popen[str], int]:
-    env = {**os.environ, "DISPLAY": display, "PYTHONPATH": str(REPO)}
+def _parent(
+    display: str, guard: dict, watch: bool = True, *extra: str, press: list[str] | None = None
+) -> tuple[subprocess.Popen[str], int]:
+    """A stand-in app: presses ``press`` (default: the guard's keys), then starts the watchdog."""
+    env = {**os.environ, "DISPLAY": display, "PYTHONPATH": str(REPO), "PRESS": json.dumps(press)}
     proc = subprocess.Popen(
         [sys.executable, "-c", PARENT, display, json.dumps(guard), "1" if watch else "0", *extra],
         stdout=subprocess.PIPE,
@@ -180,3 +183,35 @@ def test_a_clean_goodbye_leaves_input_alone(xvfb: str, x: XState) -> None:
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_it_releases_exactly_what_the_agent_can_press_and_leaves_other_keys_alone(
+    xvfb: str, x: XState
+) -> None:
+    """What the README promises: every key the game's bindings name (a rebinding included) and mouse
+    buttons 1-3, the only input the agent ever presses. A key no binding names (the person's own,
+    say Z) is not the agent's, and stays as the person holds it."""
+    from types import SimpleNamespace
+
+    from app.games.desktop import DesktopConfig
+    from app.runtime.watchdog import guard_for
+    from recorder import keymap
+
+    bindings = {**keymap.DEFAULT_BINDINGS, "forward": "key.keyboard.g"}  # W rebound to G
+    connector = SimpleNamespace(
+        realtime=True, config=DesktopConfig(title="x", bindings=bindings), display=xvfb
+    )
+    guard = guard_for(SimpleNamespace(connector=connector))
+    assert guard is not None and "key.keyboard.g" in guard.keys
+    z = x.d.keysym_to_keycode(keymap.X11_KEYSYMS["key.keyboard.z"])
+    proc, dog = _parent(
+        xvfb, guard.__dict__, press=["key.keyboard.g", "key.keyboard.w", "key.mouse.right", "key.keyboard.z"]
+    )
+    assert len(x.held()) == 4, x.held()
+    proc.kill()
+    deadline = time.monotonic() + 2.0
+    while x.held() != [f"keycode {z}"] and time.monotonic() < deadline:
+        time.sleep(0.01)
+    proc.wait()
+    assert x.held() == [f"keycode {z}"], x.held()
+    assert _gone(dog)
