@@ -195,7 +195,7 @@ def test_it_releases_exactly_what_the_agent_can_press_and_leaves_other_keys_alon
 
     from app.games.desktop import DesktopConfig
     from app.runtime.watchdog import guard_for
-    from recorder import keymap
+    from recorder.input import keymap
 
     bindings = {**keymap.DEFAULT_BINDINGS, "forward": "key.keyboard.g"}  # W rebound to G
     connector = SimpleNamespace(
