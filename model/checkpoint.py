@@ -1,16 +1,16 @@
 """Finding, validating and loading a JARVIS-VLA checkpoint (or any Qwen2-VL with its action tokens).
 
 Everything a user can get wrong is checked here, before any play starts, and reported as a
-``CheckpointError`` whose message says what to do: a missing path, an HF id that is not cached while
-offline, a tokenizer whose ids do not line up with the action tokens (a Qwen2.5-VL tokenizer puts
-``<tool_call>`` at 151657), or a model whose embedding table cannot hold them.
+``CheckpointError`` whose message says what to do: a missing path, a tokenizer whose ids do not line
+up with the action tokens (a Qwen2.5-VL tokenizer puts ``<tool_call>`` at 151657), or a model whose
+embedding table cannot hold them. These checks need only the small files, so a hub checkpoint runs
+them before its weights are downloaded (``model.fetch``).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
@@ -31,32 +31,37 @@ class CheckpointError(ModelError):
     """A checkpoint that cannot be used, with the fix in the message."""
 
 
-def resolve(spec: str) -> Path:
-    """A local folder for ``spec``: an existing folder, or an HF hub id from the cache or the hub."""
-    path = Path(spec).expanduser()
+def checked_folder(path: Path) -> Path:
+    """A local checkpoint folder, or the reason it is not one (HF ids are ``model.fetch.resolve``'s)."""
+    path = Path(path).expanduser()
     if path.is_dir():
         if not (path / "config.json").is_file():
             raise CheckpointError(f"{path} has no config.json; point --model at the checkpoint folder itself")
         return path
     if path.exists():
         raise CheckpointError(f"{path} is a file; --model needs a checkpoint folder or an HF hub id")
-    if spec.count("/") != 1 or spec.startswith((".", "/", "~")):
-        raise CheckpointError(f"no checkpoint folder at {path} (and it is not an HF id like owner/name)")
-    from huggingface_hub import snapshot_download
+    raise CheckpointError(f"no checkpoint folder at {path} (and it is not an HF id like owner/name)")
 
-    offline = os.environ.get("HF_HUB_OFFLINE", "0") not in ("", "0", "false", "False")
+
+def check_config(path: Path) -> None:
+    """The architecture and the embedding table, from config.json alone (before any weight is read)."""
+    from transformers import AutoConfig
+
     try:
-        return Path(snapshot_download(spec, local_files_only=offline))
-    except Exception as exc:  # the hub raises many types; all mean "not available here"
-        hint = (
-            "the hub is offline (HF_HUB_OFFLINE=1) and it is not in the local cache"
-            if offline
-            else f"download failed ({type(exc).__name__})"
-        )
+        config = AutoConfig.from_pretrained(str(path))
+    except Exception as exc:
+        raise CheckpointError(f"cannot read the model config in {path}: {exc}") from exc
+    if getattr(config, "model_type", None) not in ("qwen2_vl", "qwen2_5_vl"):
         raise CheckpointError(
-            f"cannot get {spec!r}: {hint}. Download it on a connected machine with "
-            f"`hf download {spec}` or pass a local folder with --model."
-        ) from exc
+            f"{path} is a {config.model_type!r} model; jarvis-play runs Qwen2-VL checkpoints such as "
+            "CraftJarvis/JarvisVLA-Qwen2-VL-7B"
+        )
+    text_config = getattr(config, "text_config", config)
+    if text_config.vocab_size <= LAST_ACTION_ID:
+        raise CheckpointError(
+            f"{path} has an embedding table of {text_config.vocab_size} rows; the action tokens need "
+            f"{LAST_ACTION_ID + 1}"
+        )
 
 
 def check_action_tokens(tokenizer: Any, where: str = "this tokenizer") -> None:
@@ -133,20 +138,9 @@ def load_processor(path: Path) -> Any:
 
 
 def load_model(path: Path, device: str, dtype: Any) -> Any:
-    from transformers import AutoConfig, AutoModelForImageTextToText
+    from transformers import AutoModelForImageTextToText
 
-    config = AutoConfig.from_pretrained(str(path))
-    if getattr(config, "model_type", None) not in ("qwen2_vl", "qwen2_5_vl"):
-        raise CheckpointError(
-            f"{path} is a {config.model_type!r} model; jarvis-play runs Qwen2-VL checkpoints such as "
-            "CraftJarvis/JarvisVLA-Qwen2-VL-7B"
-        )
-    text_config = getattr(config, "text_config", config)
-    if text_config.vocab_size <= LAST_ACTION_ID:
-        raise CheckpointError(
-            f"{path} has an embedding table of {text_config.vocab_size} rows; the action tokens need "
-            f"{LAST_ACTION_ID + 1}"
-        )
+    check_config(path)
     try:
         model = AutoModelForImageTextToText.from_pretrained(
             str(path), dtype=dtype, attn_implementation="sdpa"

@@ -28,10 +28,15 @@ GIB = 1024**3
 MARGIN_GIB = 1.5
 PRECISIONS = ("bf16", "8bit", "4bit")  # best first: the suggestion is the best one that fits
 TABLE_ENV = "JARVIS_PLAY_FIT_TABLE"
+FREE_ENV = "JARVIS_PLAY_GPU_FREE_GIB"  # plan for this much free GPU memory instead of measuring it
 
 
 class FitError(CheckpointError):
     """The model, as asked, will not fit in free GPU memory; the message names a setting that will."""
+
+    def __init__(self, message: str, offer: str | None = None) -> None:
+        super().__init__(message)
+        self.offer = offer  # the best precision that fits (a window offers it as a button), if any
 
 
 @dataclass(frozen=True)
@@ -139,14 +144,17 @@ def load_table(path: str | Path | None = None) -> FitTable:
         ) from exc
 
 
-def checkpoint_params_b(path: str | Path) -> float | None:
-    """Parameters (billions) of a checkpoint folder, from its weight files; None when unknown."""
+def checkpoint_params_b(path: str | Path, weight_bytes: int | None = None) -> float | None:
+    """Parameters (billions) of a checkpoint folder, from its weight files (or, before they are
+    downloaded, from ``weight_bytes``, their sizes on the hub); None when unknown."""
     folder = Path(path)
     index = folder / "model.safetensors.index.json"
     total = 0
     try:
         if index.is_file():
             total = int(json.loads(index.read_text(encoding="utf-8"))["metadata"]["total_size"])
+        elif weight_bytes is not None:
+            total = weight_bytes
         else:
             total = sum(f.stat().st_size for f in folder.glob("*.safetensors"))
         config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
@@ -159,7 +167,14 @@ def checkpoint_params_b(path: str | Path) -> float | None:
 
 
 def free_gpu_gib(device: str = "cuda") -> float | None:
-    """Free memory on ``device`` now (None: no CUDA)."""
+    """Free memory on ``device`` now (None: no CUDA), or ``$JARVIS_PLAY_GPU_FREE_GIB`` when set: the
+    figure to plan with for a GPU that is busy now, or that this machine does not have."""
+    planned = os.environ.get(FREE_ENV)
+    if planned:
+        try:
+            return float(planned)
+        except ValueError as exc:
+            raise CheckpointError(f"{FREE_ENV}={planned!r} is not a number of GiB (e.g. 10.5)") from exc
     import torch
 
     if not torch.cuda.is_available() or not str(device).startswith("cuda"):
@@ -205,17 +220,21 @@ def check_fits(
     device: str = "cuda",
     free_gib: float | None = None,
     table: FitTable | None = None,
+    params_b: float | None = None,
+    name: str | None = None,
 ) -> list[Fit]:
     """Raise ``FitError`` naming a setting that fits when ``quantize`` will not; no CUDA: no check."""
     free = free_gib if free_gib is not None else free_gpu_gib(device)
     if free is None:
         return []
-    fits = assess(free, checkpoint_params_b(path), table or load_table())
+    fits = assess(
+        free, params_b if params_b is not None else checkpoint_params_b(path), table or load_table()
+    )
     wanted = precision_of(quantize)
     chosen = next((f for f in fits if f.precision == wanted), None)
     if chosen is None or chosen.fits:
         return fits
-    name = Path(str(path)).name or str(path)
+    name = name or Path(str(path)).name or str(path)
     head = (
         f"{name} in {wanted} needs about {chosen.need_gib:.1f} GiB of GPU memory, and {free:.1f} GiB is "
         "free beside what already runs"
@@ -225,7 +244,8 @@ def check_fits(
         alt = better[0]
         speed = f", ~{alt.actions_per_s:.0f} actions/s" if alt.actions_per_s else ""
         raise FitError(
-            f"{head}. Use {alt.flag} (about {alt.need_gib:.1f} GiB{speed}), or free GPU memory and retry."
+            f"{head}. Use {alt.flag} (about {alt.need_gib:.1f} GiB{speed}), or free GPU memory and retry.",
+            offer=alt.precision,
         )
     raise FitError(
         f"{head}; no precision fits (4bit needs {fits[-1].need_gib:.1f} GiB). Close what uses the GPU, "

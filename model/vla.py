@@ -17,7 +17,8 @@ from typing import Any
 
 from model.actions.grammar import ALLOWED, YAW_IDS, complete, state_after
 from model.actions.tokens import BEGIN_ID, IM_END_ID, IMAGE_PAD_ID
-from model.checkpoint import CheckpointError, load_model, load_processor, resolve
+from model.checkpoint import CheckpointError, load_model, load_processor
+from model.fetch import resolve
 from model.image import prepare_frame
 from model.prompts import Message
 

@@ -136,7 +136,8 @@ def _model(report: Report, spec: str, load: bool) -> None:
         except PolicyError as exc:
             report.line(False, "model", str(exc))
         return
-    from model.checkpoint import CheckpointError, load_processor, resolve
+    from model.checkpoint import CheckpointError, load_processor
+    from model.fetch import resolve
 
     try:
         path = resolve(model_path(spec))

@@ -79,7 +79,8 @@ def load_records(config: FinetuneConfig) -> tuple[list[dict[str, Any]], list[dic
 def build_model(config: FinetuneConfig, device: str) -> tuple[Any, Any, str]:
     import torch
 
-    from model.checkpoint import load_model, load_processor, resolve
+    from model.checkpoint import load_model, load_processor
+    from model.fetch import resolve
     from model.policies.factory import model_path
 
     path = resolve(model_path(config.model))

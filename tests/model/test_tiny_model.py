@@ -14,7 +14,8 @@ from model.actions.codec import ActionCodec
 from model.actions.env import BUTTONS
 from model.actions.grammar import ALLOWED, START, state_after
 from model.actions.tokens import ACTION_IDS, BEGIN_ID, END_ID, IMAGE_PAD_ID, token_text
-from model.checkpoint import CheckpointError, load_processor, resolve
+from model.checkpoint import CheckpointError, load_processor
+from model.fetch import resolve
 from model.policies.local import LocalPolicy, LocalPolicyConfig
 from model.vla import Sampling
 
