@@ -53,6 +53,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    if not args.verbose:  # the hub client's HTTP library logs every request at INFO (a download makes dozens)
+        for chatty in ("httpx2", "httpx"):
+            logging.getLogger(chatty).setLevel(logging.WARNING)
     func = getattr(args, "func", None)
     if func is None:  # no verb: the window on the embedded defaults
         func = importlib.import_module("app.commands.window").main

@@ -37,6 +37,8 @@ from app.runtime.telemetry import Telemetry, TickRecord
 from app.settings import Settings, episodes_root
 from model import tasks as task_lib
 from model.actions.env import EnvAction
+from model.download_watch import Progress, Watch
+from model.fetch import FitAsk, resolve
 from model.policies.base import Policy, PolicyStep
 from model.spec import ModelSpec
 from recorder.episodes import RecordMode
@@ -59,6 +61,14 @@ def make_policy(spec: ModelSpec, settings: Settings) -> Policy:
             quantize=settings.quantize,
         ),
     )
+
+
+def fetch_model(spec: ModelSpec, settings: Settings, watch: Watch) -> ModelSpec:
+    """A hub id as a local folder: its small files checked, the GPU fit for the settings' precision
+    checked, then its weights downloaded (resumably, watched by ``watch``); other specs as they are."""
+    if spec.kind != "hub":
+        return spec
+    return ModelSpec("folder", str(resolve(spec.value, watch, FitAsk(quantize=settings.quantize))))
 
 
 def game_options(settings: Settings) -> GameOptions:
@@ -178,6 +188,10 @@ class Session:
     # a door's own global keys (binding name -> action on key down), e.g. eval's success/failure keys;
     # set before open_game (the listener starts there); they never count as the person taking over
     on_hotkey: dict[str, Callable[[], None]] = field(default_factory=dict)
+    # a hub model's first download: its progress (on the loading thread), and the person's yes to its
+    # plan before any weight moves (the window asks; the command line said yes by running the command)
+    on_download: list[Callable[[Progress], None]] = field(default_factory=list)
+    approve_download: Callable[[Progress, threading.Event], bool] = lambda _plan, _cancel: True
 
     def __post_init__(self) -> None:
         self._lock = threading.RLock()
@@ -196,6 +210,7 @@ class Session:
         self._outcome: RunOutcome | None = None
         self._done = threading.Event()
         self._pending_outcome: str | None = None
+        self._download: Watch | None = None  # the model download under way, for cancel_download()
         self._episode_seed = random.random()  # drawn anew at each start (task_phrasing = "episode")
         self.recording = self.settings.record
         self.stats = LiveStats()
@@ -243,7 +258,8 @@ class Session:
         loop restarts on it."""
         parsed = ModelSpec.parse(spec if spec is not None else self.settings.model)
         progress(f"Loading model {parsed}…")
-        policy = self.policy_factory(parsed, self.settings)
+        local = self._fetch(parsed)
+        policy = self.policy_factory(local, self.settings)
         with self._lock:
             old, self.policy, self.model_spec = self.policy, policy, str(parsed)
             old_borrowed = self._borrowed
@@ -252,7 +268,7 @@ class Session:
             if running:
                 self._stop_and_join("switching model")
             if not self.settings.tasks_file:
-                library, problem = task_lib.find(None, _folder(parsed))
+                library, problem = task_lib.find(None, _folder(local))
                 self.tasks = library
                 if problem:
                     self._emit(self.on_error, problem)
@@ -288,7 +304,26 @@ class Session:
         progress(f"Playing {game.label}.")
         return game
 
+    def _fetch(self, spec: ModelSpec) -> ModelSpec:
+        watch = Watch(on_progress=self._emit_download)
+        watch.approve = lambda plan: self.approve_download(plan, watch.cancel)
+        with self._lock:
+            self._download = watch
+        try:
+            return fetch_model(spec, self.settings, watch)
+        finally:
+            with self._lock:
+                if self._download is watch:
+                    self._download = None
+
     # ----- fast: any thread -------------------------------------------------------------------
+    def cancel_download(self) -> None:
+        """Stop a model download under way (what arrived is kept; loading the model again resumes)."""
+        with self._lock:
+            watch = self._download
+        if watch is not None:
+            watch.cancel.set()
+
     @property
     def ready(self) -> bool:
         return self.policy is not None and self.game is not None
@@ -453,6 +488,7 @@ class Session:
         self._pending_outcome = outcome
 
     def close(self) -> None:
+        self.cancel_download()
         with self._lock:
             self._stop_and_join("closing")
             self._stop_listener()
@@ -542,6 +578,13 @@ class Session:
         mode = self.mode
         self._last_mode = mode
         self._emit(self.on_mode, mode)
+
+    def _emit_download(self, progress: Progress) -> None:
+        for callback in list(self.on_download):
+            try:
+                callback(progress)
+            except Exception:
+                LOG.exception("a download progress callback failed")
 
     def _emit(self, callbacks: list[Callable[[str], None]], text: str) -> None:
         for fn in list(callbacks):

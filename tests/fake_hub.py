@@ -17,17 +17,22 @@ can be cut after N bytes (a lost connection). Every body byte sent is counted pe
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import socket
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
+
+import pytest
+from huggingface_hub import constants
 
 LFS_OVER = 1_000_000  # files above this size are stored in LFS (as the hub does for large tokenizers)
 PIECE = 64 * 1024
@@ -254,3 +259,17 @@ class FakeHub:
         h.end_headers()
         if h.command != "HEAD":
             h.wfile.write(raw)
+
+
+@contextlib.contextmanager
+def serving(repos: dict[str, Path], cache: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeHub]:
+    """A ``FakeHub`` that this process's hub client talks to, with its cache at ``cache``, online
+    (the suite runs with HF_HUB_OFFLINE=1), with no planned GPU figure or fit table from outside."""
+    with FakeHub(repos) as hub:
+        monkeypatch.setenv("HF_ENDPOINT", hub.url)
+        monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+        monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+        monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)  # the client's HTTP session reads it
+        monkeypatch.delenv("JARVIS_PLAY_GPU_FREE_GIB", raising=False)
+        monkeypatch.delenv("JARVIS_PLAY_FIT_TABLE", raising=False)
+        yield hub

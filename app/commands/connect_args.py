@@ -106,6 +106,7 @@ def settings_from(args: argparse.Namespace) -> Any:
 def open_session(args: argparse.Namespace, settings: Any = None, model: str | None = None) -> Any:
     """A ``Session`` with the flags' game open (and ``model`` loaded, when given), its safety net
     installed. Use it as a context manager so every way out closes the game and releases input."""
+    from app.commands.progress_line import ProgressLine
     from app.errors import UserError
     from app.session import Session
     from model.spec import ModelSpecError
@@ -113,6 +114,7 @@ def open_session(args: argparse.Namespace, settings: Any = None, model: str | No
     settings = settings or settings_from(args)
     spec = game_spec(args)
     session = Session(settings, listen=not getattr(args, "no_listen", False))
+    session.on_download.append(ProgressLine())  # a hub model's first download, on one line
     for note in session.notes:  # e.g. the task library could not be downloaded (offline)
         print(f"jarvis-play: {note}")
     session.install_safety()

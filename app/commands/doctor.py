@@ -136,11 +136,13 @@ def _model(report: Report, spec: str, load: bool) -> None:
         except PolicyError as exc:
             report.line(False, "model", str(exc))
         return
+    from app.commands.progress_line import ProgressLine
     from model.checkpoint import CheckpointError, load_processor
+    from model.download_watch import Watch
     from model.fetch import resolve
 
     try:
-        path = resolve(model_path(spec))
+        path = resolve(model_path(spec), Watch(on_progress=ProgressLine(sys.stdout)))
         load_processor(path)
         report.line(True, "model", f"{spec}: {path}, action tokens at ids 151833..151907")
         if load:

@@ -54,6 +54,10 @@ WINDOW_WORDS = {
     "pass a local folder with --model": "choose a local checkpoint folder with Folder… beside Model",
     "point --model at the checkpoint folder itself": "choose the checkpoint folder itself with Folder…",
     "--model needs a checkpoint folder": "the model needs a checkpoint folder",
+    "and trying again resumes it": "and Load model resumes it",
+    "Use --quantize none": "Use bf16",
+    "Use --quantize 8bit": "Use 8bit",
+    "Use --quantize 4bit": "Use 4bit",
 }
 
 
@@ -115,6 +119,8 @@ class WindowController(QObject):
         w.finetune.attach(session)
         w.evaluate.attach(session)
         w.evaluate.message.connect(self.show_message)
+        w.download_view.attach(session)
+        w.download_view.offer_accepted.connect(self.use_precision)
         w.finetune.evaluate_requested.connect(lambda a: (w.evaluate.offer_adapter(a), w.evaluate_dock.show()))
         self.panic = QShortcut(QKeySequence(session.settings.panic_key.upper()), w)
         self.panic.activated.connect(lambda: session.stop("panic key"))
@@ -223,6 +229,12 @@ class WindowController(QObject):
             self.session.load_model(spec, progress)
 
         return self._run(work, f"load the model {spec}", done)
+
+    def use_precision(self, precision: str) -> Job:
+        """The precision a refused fit offered: remembered in the settings, and the model loaded again."""
+        self.session.settings.quantize = "none" if precision == "bf16" else precision
+        self.save_settings(self.session.settings)
+        return self.load_model(self.window.model_picker.spec())
 
     def open_game(self, text: str) -> Job:
         spec = GameSpec.parse(text)

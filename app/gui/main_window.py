@@ -2,10 +2,11 @@
 
 Layout, narrow enough to sit beside the game on a 1366×768 screen: the pickers and the panel
 buttons on top; the game view (with its overlay) in the middle; the control bar and the instruction
-box below; a message banner for errors and notes, a red strip while recording, and a status bar
-with progress while something loads. The right dock area holds the live figures and, below them as
-tabs, the episodes and fine-tune panels (View menu, or the Episodes / Fine-tune buttons); those
-scroll inside their dock, so opening one never widens the window.
+box below; a message banner for errors and notes, a hub model's download (its plan, then a bar with
+Cancel), a red strip while recording, and a status bar with progress while something loads. The
+right dock area holds the live figures and, below them as tabs, the episodes and fine-tune panels
+(View menu, or the Episodes / Fine-tune buttons); those scroll inside their dock, so opening one
+never widens the window.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from PyQt6.QtWidgets import (
 )
 
 from app.gui.control_bar import ControlBar
+from app.gui.download_view import DownloadView
 from app.gui.episodes_panel import EpisodesPanel
 from app.gui.evaluate_panel import EvaluatePanel
 from app.gui.finetune_panel import FinetunePanel
@@ -102,6 +104,7 @@ class MainWindow(QMainWindow):
         self.game_picker = GamePicker(display=display)
         self.settings_button = QPushButton("Settings…")
         self.banner = MessageBanner()
+        self.download_view = DownloadView()  # a hub model's first download: plan, bar, Cancel
         self.recording_strip = QLabel("● RECORDING: this run is being saved as an episode")
         self.recording_strip.setObjectName("recordingStrip")
         self.recording_strip.setStyleSheet(
@@ -165,6 +168,7 @@ class MainWindow(QMainWindow):
         col.addLayout(buttons)
         col.addWidget(self.recording_strip)
         col.addWidget(self.banner)
+        col.addWidget(self.download_view)
         col.addWidget(self.view, 1)
         col.addWidget(self.controls)
         col.addWidget(self.instruction)

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from huggingface_hub import constants, snapshot_download
+from huggingface_hub import snapshot_download
 
 from model.checkpoint import CheckpointError
 from model.download_watch import Progress, Tracker, Watch
@@ -29,7 +29,7 @@ from model.hub_download import (
     RepoGated,
     RepoMissing,
 )
-from tests.fake_hub import FakeHub
+from tests.fake_hub import FakeHub, serving
 from tests.tmpfs import fill, tmpfs
 
 REPO = "test-org/tiny-jarvis"
@@ -38,13 +38,7 @@ QUICK = DownloadConfig(backoff_s=0.01)
 
 @pytest.fixture
 def hub(tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeHub]:
-    with FakeHub({REPO: tiny_model_dir}) as server:
-        monkeypatch.setenv("HF_ENDPOINT", server.url)
-        monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub-cache"))
-        monkeypatch.setenv("HF_HUB_OFFLINE", "0")
-        monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)  # the client's session reads it
-        monkeypatch.delenv("JARVIS_PLAY_GPU_FREE_GIB", raising=False)
-        monkeypatch.delenv("JARVIS_PLAY_FIT_TABLE", raising=False)
+    with serving({REPO: tiny_model_dir}, tmp_path / "hub-cache", monkeypatch) as server:
         yield server
 
 
@@ -93,27 +87,32 @@ def test_checks_first_then_the_weights_with_progress(hub: FakeHub, tiny_model_di
     assert fetch(REPO, Watch(), FitAsk()) == folder and len(hub.order) == served  # complete: nothing fetched
 
 
-def test_cancel_mid_way_then_resume(hub: FakeHub, tiny_model_dir: Path, tmp_path: Path) -> None:
+def test_cancel_or_ctrl_c_mid_way_then_resume(hub: FakeHub, tiny_model_dir: Path, tmp_path: Path) -> None:
     hub.rate = 40e6  # progress is reported 4 times a second: slow enough to be seen mid-way
-    seen = Seen(hub)
 
-    def cancel_at_8_mb(p: Progress) -> None:
-        seen.progress.append(p)
-        if p.file == "model.safetensors" and p.file_done > 8e6:
-            seen.watch.cancel.set()  # what the window's Cancel does
+    def stop_at(mb: float, how: str) -> tuple[Seen, int]:
+        seen = Seen(hub)
 
-    seen.watch.on_progress = cancel_at_8_mb
-    with pytest.raises(DownloadStopped, match=r"kept in .*trying again resumes it"):
-        fetch(REPO, seen.watch, FitAsk())
-    partial = list((tmp_path / "hub-cache").rglob("*.incomplete"))
-    assert len(partial) == 1 and 8e6 < partial[0].stat().st_size < 39e6
-    kept = partial[0].stat().st_size
+        def watch(p: Progress) -> None:
+            seen.progress.append(p)
+            if p.stage == "downloading" and p.file == "model.safetensors" and p.file_done > mb * 1e6:
+                if how == "ctrl-c":
+                    raise KeyboardInterrupt  # where a SIGINT lands on the command line
+                seen.watch.cancel.set()  # what the window's Cancel does
 
-    again = Seen(hub)
-    folder = fetch(REPO, again.watch, FitAsk())
-    assert "Resuming" in again.plan.note
-    assert again.stage("downloading")[-1].line().startswith("Resuming")
-    assert ("model.safetensors", kept) in hub.ranges  # asked only for the rest
+        seen.watch.on_progress = watch
+        with pytest.raises(DownloadStopped, match=r"kept in .*trying again resumes it"):
+            fetch(REPO, seen.watch, FitAsk())
+        (partial,) = (tmp_path / "hub-cache").rglob("*.incomplete")
+        return seen, partial.stat().st_size
+
+    _, first = stop_at(8, "ctrl-c")
+    again, second = stop_at(20, "cancel")
+    assert 8e6 < first < 20e6 < second < 39e6
+    assert "Resuming: " in again.plan.note and again.stage("downloading")[-1].line().startswith("Resuming")
+
+    folder = fetch(REPO, Watch(), FitAsk())
+    assert [start for path, start in hub.ranges if path == "model.safetensors"] == [first, second]
     assert sha256(folder / "model.safetensors") == sha256(tiny_model_dir / "model.safetensors")
 
 
@@ -230,11 +229,7 @@ def test_a_tokenizer_without_the_action_tokens_is_refused_before_any_weight(
         if token["id"] == 151657:
             token["content"] = "<tool_call>"
     (bad / "tokenizer.json").write_text(json.dumps(spec))
-    with FakeHub({"test-org/qwen25": bad}) as server:
-        monkeypatch.setenv("HF_ENDPOINT", server.url)
-        monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub-cache"))
-        monkeypatch.setenv("HF_HUB_OFFLINE", "0")
-        monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    with serving({"test-org/qwen25": bad}, tmp_path / "hub-cache", monkeypatch) as server:
         with pytest.raises(CheckpointError, match=r"Qwen2\.5-VL"):
             fetch("test-org/qwen25", Watch(), FitAsk())
         assert "tokenizer.json" in server.order and server.weight_bytes() == 0
