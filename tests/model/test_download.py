@@ -138,6 +138,13 @@ def test_a_fit_that_fails_is_refused_before_any_weight(
     with pytest.raises(FitError, match=r"1\.0 GiB is free .* no precision fits"):
         fetch(REPO, seen.watch, FitAsk(quantize="none"))
     assert hub.weight_bytes() == 0 and seen.progress[-1].stage == "refused"
+    # with 2 GiB free this 10 M-parameter model fits: its size is read from the hub's listing, before
+    # its weights exist here (the built-in table is for 8.29 B parameters, which would need 17.2 GiB)
+    monkeypatch.setenv("JARVIS_PLAY_GPU_FREE_GIB", "2")
+    small = Seen(hub, yes=False)
+    with pytest.raises(DownloadStopped, match="declined"):
+        fetch(REPO, small.watch, FitAsk(quantize="none"))
+    assert "bf16 needs about 1.5 GiB of the 2.0 GiB free" in small.plan.note
 
     # a table where this model in bf16 needs 17.2 GiB and in 4-bit 8.2: with 10 GiB free, 4-bit is offered
     table = tmp_path / "fit-table.json"
