@@ -42,7 +42,7 @@ from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_st
 
 from model.checkpoint import CheckpointError
 from model.download_watch import Tracker, size
-from recorder.episodes import mount_point
+from recorder.files import mount_point, move_into_place, write_atomically
 
 LOG = logging.getLogger(__name__)
 
@@ -155,11 +155,8 @@ class Listing:
             return
         ref = self.storage / "refs" / self.revision
         ref.parent.mkdir(parents=True, exist_ok=True)
-        if ref.is_file() and ref.read_text().strip() == self.commit:
-            return
-        staged = ref.with_name(f".{ref.name}.tmp")
-        staged.write_text(self.commit)
-        os.replace(staged, ref)
+        if not (ref.is_file() and ref.read_text().strip() == self.commit):
+            write_atomically(ref, self.commit)
 
 
 def endpoint() -> str:
@@ -337,7 +334,7 @@ def _fetch_blob(
                 if cancel.wait(delay):
                     _stop_if(cancel, listing, tracker)
         _verify(partial, file, listing, tracker)
-        os.replace(partial, blob)
+        move_into_place(partial, blob)  # durable: a blob that exists is trusted as whole from then on
     finally:
         lock.release()
 
