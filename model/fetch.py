@@ -12,7 +12,8 @@ weights, so they run first, and nothing large moves until each one has passed:
 4. the GPU fit for the precision asked (``model.fit``: the doctor's table and the memory free now),
    refused with the precision that would fit;
 5. the person's yes to the plan (``Watch.approve``);
-6. the weights, resumable and stoppable, with progress (``model.hub_download``).
+6. the weights, resumable and stoppable, with progress (``model.hub_download``, into the cache that
+   ``model.hub_cache`` reads).
 """
 
 from __future__ import annotations
@@ -25,20 +26,17 @@ from pathlib import Path
 from model import fit as model_fit
 from model.checkpoint import check_config, checked_folder, load_processor
 from model.download_watch import Progress, Tracker, Watch, size
+from model.hub_cache import Listing, cache_dir, cached, room
 from model.hub_download import (
     DownloadConfig,
     DownloadStopped,
     HubError,
     HubUnreachable,
-    Listing,
-    cache_dir,
-    cached,
     check_room,
     fetch_small,
     fetch_weights,
     list_repo,
     offline,
-    room,
     unreachable,
 )
 

@@ -3,7 +3,8 @@
 Why not ``snapshot_download``: huggingface_hub 2.x writes each file under a process-unique temporary
 name and deletes it on any error, so a 16 GB checkpoint starts again from zero after a cancel, a crash
 or a dropped connection; and its progress is a tqdm bar on a terminal. Here a weight file streams into
-``blobs/<etag>.incomplete`` of the same cache, and the next run asks only for the rest (an HTTP Range).
+``blobs/<etag>.incomplete`` of the same cache (``model.hub_cache`` reads what is there), and the next
+run asks only for the rest (an HTTP Range).
 
 Everything else is the real client's: the listing (``HfApi``), each file's metadata
 (``get_hf_file_metadata``), its errors (``hf_raise_for_status``), the small files and the snapshot links
@@ -16,14 +17,12 @@ from __future__ import annotations
 
 import errno
 import hashlib
-import json
 import logging
 import os
 import re
-import shutil
+import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 import filelock
@@ -32,17 +31,18 @@ from huggingface_hub import HfApi, constants, get_hf_file_metadata, hf_hub_downl
 from huggingface_hub.errors import (
     GatedRepoError,
     HfHubHTTPError,
+    LocalEntryNotFoundError,
     OfflineModeIsEnabled,
     RepositoryNotFoundError,
     RevisionNotFoundError,
 )
-from huggingface_hub.file_download import repo_folder_name
 from huggingface_hub.hf_api import RepoFile
 from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
 
 from model.checkpoint import CheckpointError
 from model.download_watch import Tracker, size
-from recorder.files import mount_point, move_into_place, write_atomically
+from model.hub_cache import HubFile, Listing, cache_dir, partial_bytes, room
+from recorder.files import mount_point, move_into_place
 
 LOG = logging.getLogger(__name__)
 
@@ -89,82 +89,8 @@ class DownloadConfig:
     margin_bytes: int = 64 * 10**6  # room to leave free beyond the files (the cache's own small files)
 
 
-@dataclass(frozen=True)
-class HubFile:
-    path: str
-    size: int
-    blob: str  # the cache's blob name: the LFS sha256, or the git blob id of a small file
-    weight: bool
-
-
-@dataclass(frozen=True)
-class Listing:
-    """One revision of a repository: the files this app needs from it, and where they go."""
-
-    repo_id: str
-    revision: str
-    commit: str
-    files: tuple[HubFile, ...]
-    cache: Path
-    endpoint: str
-
-    @property
-    def storage(self) -> Path:
-        return self.cache / repo_folder_name(repo_id=self.repo_id, repo_type="model")
-
-    @property
-    def folder(self) -> Path:
-        """The snapshot folder the checkpoint loads from once complete."""
-        return self.storage / "snapshots" / self.commit
-
-    @property
-    def small(self) -> tuple[HubFile, ...]:
-        return tuple(f for f in self.files if not f.weight)
-
-    @property
-    def weights(self) -> tuple[HubFile, ...]:
-        return tuple(f for f in self.files if f.weight)
-
-    def have(self, file: HubFile) -> int:
-        """Bytes of ``file`` already in the cache: all of them, a partial download's, or none."""
-        if (self.folder / file.path).exists() or (self.storage / "blobs" / file.blob).exists():
-            return file.size
-        partial = self.storage / "blobs" / f"{file.blob}.incomplete"
-        try:
-            return min(partial.stat().st_size, file.size)
-        except OSError:
-            return 0
-
-    @property
-    def total(self) -> int:
-        return sum(f.size for f in self.files)
-
-    @property
-    def on_disk(self) -> int:
-        return sum(self.have(f) for f in self.files)
-
-    @property
-    def complete(self) -> bool:
-        return all((self.folder / f.path).exists() for f in self.files)
-
-    def record_ref(self) -> None:
-        """``refs/<revision>`` -> the commit, as the client writes it, so offline use finds the snapshot.
-        Written only once the snapshot is complete: the client (and offline transformers) would take a
-        snapshot named by a ref as whole."""
-        if self.revision == self.commit:
-            return
-        ref = self.storage / "refs" / self.revision
-        ref.parent.mkdir(parents=True, exist_ok=True)
-        if not (ref.is_file() and ref.read_text().strip() == self.commit):
-            write_atomically(ref, self.commit)
-
-
 def endpoint() -> str:
     return (os.environ.get("HF_ENDPOINT") or constants.ENDPOINT).rstrip("/")
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("HF_HUB_CACHE") or constants.HF_HUB_CACHE).expanduser()
 
 
 def offline() -> bool:
@@ -206,43 +132,6 @@ def list_repo(repo_id: str, revision: str = "main") -> Listing:
     return Listing(repo_id, revision, commit, wanted(entries), cache, where)
 
 
-def cached(repo_id: str, revision: str = "main") -> Path | None:
-    """The complete snapshot of ``repo_id`` in the cache, found without the network (None: not here).
-
-    Complete means a config.json and every weight file its index names (or a single weights file);
-    a snapshot with only the small files (a download stopped before its weights) is not complete.
-    """
-    storage = cache_dir() / repo_folder_name(repo_id=repo_id, repo_type="model")
-    ref = storage / "refs" / revision
-    commit = ref.read_text().strip() if ref.is_file() else revision
-    folder = storage / "snapshots" / commit
-    return folder if _complete_snapshot(folder) else None
-
-
-def partial_bytes(repo_id: str) -> int:
-    """Bytes of unfinished downloads of ``repo_id`` in the cache (for the offline message)."""
-    blobs = cache_dir() / repo_folder_name(repo_id=repo_id, repo_type="model") / "blobs"
-    return sum(p.stat().st_size for p in blobs.glob("*.incomplete")) if blobs.is_dir() else 0
-
-
-def _complete_snapshot(folder: Path) -> bool:
-    if not (folder / "config.json").is_file():
-        return False
-    for index in folder.glob("*.index.json"):
-        try:
-            shards = set(json.loads(index.read_text(encoding="utf-8"))["weight_map"].values())
-        except (OSError, ValueError, KeyError):
-            return False
-        return all((folder / shard).is_file() for shard in shards)
-    return any(folder.glob("*.safetensors")) or any(folder.glob("*.bin"))
-
-
-def room(listing: Listing) -> tuple[int, int, Path]:
-    """Bytes still to download, bytes free on the disk under the cache, and that disk's mount point."""
-    need = listing.total - listing.on_disk
-    return need, shutil.disk_usage(_existing(listing.cache)).free, mount_point(listing.cache)
-
-
 def check_room(listing: Listing, config: DownloadConfig) -> None:
     """Refuse before anything moves when the disk under the cache cannot hold what is missing."""
     need, free, disk = room(listing)
@@ -254,7 +143,7 @@ def check_room(listing: Listing, config: DownloadConfig) -> None:
         )
 
 
-def fetch_small(listing: Listing, tracker: Tracker, cancel: Any) -> None:
+def fetch_small(listing: Listing, tracker: Tracker, cancel: threading.Event) -> None:
     """Config, tokenizer and processor files, through ``hf_hub_download`` (each is small)."""
     for number, file in enumerate(listing.small, 1):
         _stop_if(cancel, listing, tracker)
@@ -274,7 +163,9 @@ def fetch_small(listing: Listing, tracker: Tracker, cancel: Any) -> None:
         tracker.add(file.size)
 
 
-def fetch_weights(listing: Listing, tracker: Tracker, cancel: Any, config: DownloadConfig) -> None:
+def fetch_weights(
+    listing: Listing, tracker: Tracker, cancel: threading.Event, config: DownloadConfig
+) -> None:
     """Each weight file into the blob store, resumed from its partial file, then linked."""
     count = len(listing.small)
     for number, file in enumerate(listing.weights, count + 1):
@@ -301,7 +192,7 @@ def _fetch_blob(
     file: HubFile,
     blob: Path,
     tracker: Tracker,
-    cancel: Any,
+    cancel: threading.Event,
     config: DownloadConfig,
     number: int,
 ) -> None:
@@ -339,7 +230,9 @@ def _fetch_blob(
         lock.release()
 
 
-def _stream(listing: Listing, url: str, partial: Path, file: HubFile, tracker: Tracker, cancel: Any) -> None:
+def _stream(
+    listing: Listing, url: str, partial: Path, file: HubFile, tracker: Tracker, cancel: threading.Event
+) -> None:
     """The rest of one file into ``partial``: one GET from where the partial file ends."""
     try:
         meta = get_hf_file_metadata(url, endpoint=listing.endpoint)
@@ -400,18 +293,12 @@ def _verify(partial: Path, file: HubFile, listing: Listing, tracker: Tracker) ->
         )
 
 
-def _existing(path: Path) -> Path:
-    while not path.exists() and path != path.parent:
-        path = path.parent
-    return path
-
-
 def _kept(listing: Listing, tracker: Tracker) -> str:
     done, total = tracker.state.done, tracker.state.total or listing.total
     return f"{size(done)} of {size(total)} is kept in {listing.cache}"
 
 
-def _stop_if(cancel: Any, listing: Listing, tracker: Tracker) -> None:
+def _stop_if(cancel: threading.Event, listing: Listing, tracker: Tracker) -> None:
     if cancel.is_set():
         raise DownloadStopped(
             f"the download of {listing.repo_id} was stopped; {_kept(listing, tracker)}, and trying "
@@ -452,7 +339,7 @@ def hub_error(exc: BaseException, repo_id: str, revision: str, cache: Path) -> H
             f"there is no model {repo_id} on the hub (or it is private): check the owner/name spelling, "
             "or log in with `hf auth login` if it is yours"
         )
-    if isinstance(exc, (httpx2.TransportError, OfflineModeIsEnabled)) or (
+    if isinstance(exc, (httpx2.TransportError, OfflineModeIsEnabled, LocalEntryNotFoundError)) or (
         isinstance(exc, HfHubHTTPError) and exc.response is not None and exc.response.status_code >= 500
     ):
         return HubUnreachable(unreachable(repo_id, cache, exc))

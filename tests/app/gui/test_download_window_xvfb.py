@@ -103,7 +103,7 @@ class Window:
 def window(tiny_model_dir: Path, tmp_path: Path) -> Iterator[tuple[Window, FakeHub, Path]]:
     if shutil.which("xdotool") is None:
         pytest.skip("xdotool is not installed (apt-get install xdotool)")
-    with virtual_display(1366, 768) as display, FakeHub({REPO: tiny_model_dir}, rate=6e6) as hub:
+    with virtual_display(1366, 768) as display, FakeHub({REPO: tiny_model_dir}, rate=5e6) as hub:
         cache = tmp_path / "hub-cache"
         env = dict(os.environ, DISPLAY=display, QT_QPA_PLATFORM="xcb", HF_ENDPOINT=hub.url,
                    HF_HUB_CACHE=str(cache), HF_HUB_OFFLINE="0",
