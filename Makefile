@@ -59,19 +59,27 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 
-# make gpu-check: every GPU figure (bench policy a/b/c/fast, LoRA, 4-/8-bit) in one time-limited run on a
-# bare NVIDIA machine: system python3 with torch/transformers/peft/accelerate, no venv, no install, no
-# internet. The 7B config travels in .gpu/ (copied from ../shared here); a bitsandbytes wheel in .whl/, if
-# carried, is unpacked into .gpu/site for the 4-/8-bit sections. Results: $OUT (or artifacts/gpu-check).
+# make gpu-check: every GPU figure (the fast engine per decode length in bf16, int4 and fp8, bench loop's
+# whole tick, LoRA, paths a/b/c) in one time-limited run on a bare NVIDIA machine: system python3 with
+# torch/transformers/peft/accelerate, no venv, no install, no internet. Without a CUDA GPU it says so in
+# one sentence and fails. The 7B config travels in .gpu/ (copied from ../shared here). Results: $OUT (or
+# artifacts/gpu-check), and the result file benchmarks/results/<gpu>-<date>.json that `make gpu-tables`
+# turns into the README's GPU section and model/fit.py's table. GPU_ARGS="--sections ...,quant4" adds the
+# bitsandbytes rows, whose wheel must then be in .whl/ (unpacked into .gpu/site).
 GPU_CONFIG_SRC := ../shared/fixtures/qwen2-vl-7b-instruct/config.json
 CONFIG ?= .gpu/qwen2-vl-7b-instruct/config.json
-GPU_BUDGET_S ?= 420
-.PHONY: gpu-check
+GPU_BUDGET_S ?= 540
+.PHONY: gpu-check gpu-tables
 gpu-check:
+	@PYTHONPATH=. python3 -m app.commands.bench_gpu --preflight
 	@if [ ! -f "$(CONFIG)" ] && [ -f "$(GPU_CONFIG_SRC)" ]; then \
 		mkdir -p "$$(dirname "$(CONFIG)")" && cp "$(GPU_CONFIG_SRC)" "$(CONFIG)"; fi
 	@test -f "$(CONFIG)" || { echo "gpu-check: no $(CONFIG); pass CONFIG=path/to/config.json"; exit 2; }
 	@for w in .whl/bitsandbytes-*.whl; do \
 		if [ -f "$$w" ] && [ ! -d .gpu/site/bitsandbytes ]; then python3 -m zipfile -e "$$w" .gpu/site; fi; done
 	PYTHONPATH=. HF_HUB_OFFLINE=1 python3 -m app.commands.bench_gpu --config "$(CONFIG)" --quant-path .gpu/site \
-		--budget-s $(GPU_BUDGET_S) --out "$${OUT:-artifacts/gpu-check}" $(GPU_ARGS)
+		--budget-s $(GPU_BUDGET_S) --out "$${OUT:-artifacts/gpu-check}" --results-dir benchmarks/results $(GPU_ARGS)
+
+# The README's GPU section and model/fit.py's built-in table, regenerated from benchmarks/results/*.json.
+gpu-tables: venv
+	$(VENV)/bin/jarvis-play bench tables

@@ -20,6 +20,8 @@ from typing import Any
 
 from app.runtime.loop import FALLBACKS, LoopConfig
 from app.runtime.takeover import ControlConfig
+from model.quantize import CHOICES as QUANTIZE_CHOICES
+from model.quantize import FLAG_HELP as QUANTIZE_HELP
 from recorder.files import write_atomically
 
 LOG = logging.getLogger(__name__)
@@ -114,10 +116,10 @@ class Settings:
     )
     quantize: str = _flagged(
         "none",
-        "the language model in 4bit/8bit (bitsandbytes, CUDA; the vision tower stays bf16)",
+        QUANTIZE_HELP,
         flag="--quantize",
         group="model",
-        choices=("none", "4bit", "8bit"),
+        choices=QUANTIZE_CHOICES,
     )
     # the game: read from the game's own settings where possible; these only override
     mouse_sensitivity: float = 0.5  # Minecraft's mouseSensitivity when its options.txt cannot be read

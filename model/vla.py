@@ -55,27 +55,30 @@ class VLA:
 
     @classmethod
     def load(
-        cls, spec: str, adapter: str | None = None, device: str | None = None, quantize: int | None = None
+        cls,
+        spec: str,
+        adapter: str | None = None,
+        device: str | None = None,
+        quantize: str | int | None = None,
     ) -> VLA:
-        """Load from an HF id or a folder: bf16 on CUDA, fp32 on CPU; ``quantize`` 4 or 8 puts the
-        language model in 4-/8-bit (``model.quantize``), loading through host memory so the GPU never
-        holds the bf16 weights."""
+        """Load from an HF id or a folder: bf16 on CUDA, fp32 on CPU; ``quantize`` (``int4``, ``fp8``,
+        ``4bit``, ``8bit``) puts the language model's linear layers in that form (``model.quantize``),
+        loading through host memory so the GPU never holds the bf16 weights."""
         import torch
 
-        device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        if quantize:
-            from model.quantize import check_quantize
+        from model.quantize import check_quantize, parse_quantize, quantize_model
 
-            check_quantize(quantize, device)
+        device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        kind = parse_quantize(quantize)
+        if kind:
+            check_quantize(kind, device)
         path = resolve(spec)
         processor = load_processor(path)
         dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
         t0 = time.perf_counter()
-        if quantize:
-            from model.quantize import quantize_language_model
-
+        if kind:
             model = load_model(path, "cpu", dtype)
-            quantize_language_model(model, quantize, device=device)
+            quantize_model(model, kind, device)
             model = model.to(device)
         else:
             model = load_model(path, device, dtype)

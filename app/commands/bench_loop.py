@@ -1,8 +1,17 @@
-"""``jarvis-play bench loop``: per-tick cost of everything in the loop except the model.
+"""``jarvis-play bench loop``: per-tick cost of everything in the loop except the model, or the
+whole tick with the model.
 
     jarvis-play bench loop                      # private Xvfb + demo game, 400 ticks at 20 Hz
     jarvis-play bench loop --size 1280x720      # a 720p window, downscaled to 640×360
     jarvis-play bench loop --window Minecraft   # your own game on this display (it will be driven!)
+    jarvis-play bench loop --model tiny --seconds 60             # the whole tick, test-pattern game
+    jarvis-play bench loop --config qwen2-vl-7b/config.json      # the same with the 7B on the GPU
+
+With ``--model`` or ``--config`` the real control loop runs the policy against a test-pattern game
+(``app.games.fake``: a moving gradient that turns with the camera) at 20 Hz: capture, preprocess,
+model and inject every tick, the model on its worker thread as in play. It reports ticks, missed
+ticks (the model was still busy and the fallback was applied), model actions/s and latencies.
+Needs no display, so it runs on a bare GPU machine (``make gpu-check`` runs it).
 
 Per tick: capture the window (mss), preprocess (BGRA -> 640×360 RGB), decode the model's action
 tokens (ActionCodec), inject (focus check + held-key diff + mouse motion through pynput/XTEST).
@@ -36,7 +45,71 @@ def register(sub: Any) -> None:
     p.add_argument("--no-game", action="store_true", help="capture an empty screen instead of the demo game")
     p.add_argument("--window", metavar="TITLE", help="measure against this window on the current display")
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
+    whole = p.add_argument_group("the whole tick with a model, against a test pattern")
+    whole.add_argument("--model", help="a model to run every tick: tiny, a checkpoint folder or an HF id")
+    whole.add_argument("--config", help="a Qwen2-VL config.json: that architecture with random weights")
+    whole.add_argument("--engine", default="auto", help="fast, plain or auto (fast on CUDA)")
+    whole.add_argument("--quantize", default="none", help="none, int4, fp8, 4bit or 8bit")
+    whole.add_argument("--seconds", type=float, default=60.0, help="how long to play (default 60)")
+    whole.add_argument("--device", help="cpu or cuda (default: cuda when available)")
     p.set_defaults(func=main)
+
+
+def run_pattern(policy: Any, seconds: float, hz: float = 20.0) -> dict[str, Any]:
+    """The real control loop with ``policy`` against the test-pattern game for ``seconds``."""
+    from app.games.fake import FakeConnector
+    from app.runtime.loop import ControlLoop, LoopConfig
+
+    game = FakeConnector(realtime=True)
+    loop = ControlLoop(game, policy, "Kill a zombie.", LoopConfig(hz=hz, seconds=seconds))
+    summary = loop.run().summary()
+    deadline = time.monotonic() + 30  # let a step still in flight return before the caller exits
+    while loop.worker is not None and loop.worker.busy and time.monotonic() < deadline:
+        time.sleep(0.01)
+    ticks = max(summary["ticks"], 1)
+    return {
+        **summary,
+        "hz": hz,
+        "missed_share": round(summary["missed_ticks"] / ticks, 3),
+        "game_turned_degrees": round(game.yaw, 1),  # the injected camera reached the game
+    }
+
+
+def _whole_tick(args: argparse.Namespace) -> int:
+    import torch
+
+    from model.policies.factory import PolicyOptions, make_policy, use_fast_engine
+    from model.policies.local import LocalPolicy, LocalPolicyConfig
+
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    if args.config:
+        from pathlib import Path
+
+        from model.random_weights import random_vla
+
+        vla = random_vla(Path(args.config), device)
+        if use_fast_engine(args.engine, device):
+            from model.fast import FastVLA
+
+            vla = FastVLA(vla)
+        policy = LocalPolicy(vla, LocalPolicyConfig())
+    else:
+        options = PolicyOptions(device=device, engine=args.engine, quantize=args.quantize)
+        policy = make_policy(args.model, options)
+    name = getattr(getattr(policy, "vla", None), "name", args.model)
+    print(f"bench loop: {name} on {device}, test-pattern game, {args.hz:g} Hz for {args.seconds:g} s")
+    figures = run_pattern(policy, args.seconds, args.hz)
+    if args.json:
+        print(json.dumps(figures))
+        return 0
+    print(
+        f"  {figures['ticks']} ticks, {figures['missed_ticks']} missed ({figures['missed_share']:.0%}: the "
+        f"model was still busy), {figures['actions_per_s']} model actions/s, overruns {figures['overruns']}"
+    )
+    for name in ("model_ms", "e2e_ms", "work_ms", "capture_ms", "inject_ms"):
+        if name in figures:
+            print(f"  {name[:-3]:<8} p50 {figures[name]['p50']:8.2f} ms   p99 {figures[name]['p99']:8.2f} ms")
+    return 0
 
 
 def bench_actions() -> list[dict[str, Any]]:
@@ -101,6 +174,8 @@ def measure(connector: Any, ticks: int, hz: float, warmup: int = 40) -> dict[str
 def main(args: argparse.Namespace) -> int:
     from app.errors import UserError
 
+    if args.model or args.config:
+        return _whole_tick(args)
     try:
         width, height = (int(v) for v in args.size.lower().split("x"))
     except ValueError as exc:

@@ -16,7 +16,6 @@ from model.spec import ModelSpec
 from model.vla import Sampling
 
 ENGINES = ("auto", "fast", "plain")  # auto: fast on CUDA, plain on CPU
-QUANTIZE = ("none", "4bit", "8bit")
 
 
 @dataclass
@@ -29,7 +28,7 @@ class PolicyOptions:
     timeout_s: float = 10.0
     seed: int | None = None
     engine: str = "auto"  # fast (model.fast) or plain (transformers generate); see ENGINES
-    quantize: str = "none"  # the language model in 4bit/8bit (model.quantize), vision tower bf16
+    quantize: str = "none"  # the language model in int4/fp8/4bit/8bit (model.quantize); vision tower bf16
     check_fit: bool = True  # refuse a precision that will not fit in free GPU memory (model.fit)
 
 
@@ -58,17 +57,17 @@ def load_vla(spec: ModelSpec | str, options: PolicyOptions) -> Any:
     """The in-process model as ``options`` ask: fit checked, quantised, fast engine or plain."""
     import torch
 
-    from model.quantize import parse_bits
+    from model.quantize import parse_quantize
     from model.vla import VLA
 
     path = model_path(spec)
-    bits = parse_bits(options.quantize)
+    kind = parse_quantize(options.quantize)
     device = options.device or ("cuda" if torch.cuda.is_available() else "cpu")
     if options.check_fit and device.startswith("cuda"):
         from model.fit import check_fits
 
         check_fits(path, options.quantize, device)
-    vla = VLA.load(path, adapter=options.adapter, device=device, quantize=bits)
+    vla = VLA.load(path, adapter=options.adapter, device=device, quantize=kind)
     if use_fast_engine(options.engine, vla.device):
         from model.fast import FastVLA
 

@@ -67,70 +67,99 @@ def test_gpu_check_on_cpu_reports_every_section(tmp_path: Path) -> None:
     config = tmp_path / "qwen2-vl-reduced" / "config.json"
     config.parent.mkdir()
     config.write_text(json.dumps(REDUCED_CONFIG), encoding="utf-8")
-    out = tmp_path / "out"
+    out, results = tmp_path / "out", tmp_path / "results"
     env = dict(os.environ, HF_HUB_OFFLINE="1", JARVIS_PLAY_TINY_DIR=str(tmp_path / "tiny"))
     env["PYTHONPATH"] = os.pathsep.join([str(_bare_machine(tmp_path / "bare")), str(ROOT)])
     command = [sys.executable, "-m", "app.commands.bench_gpu", "--config", str(config), "--out", str(out)]
-    command += ["--device", "cpu", "--steps", "2", "--finetune-steps", "1", "--batch-size", "1"]
-    command += ["--agreement-frames", "1", "--sections", "policy,finetune,quant4"]
-    done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    command += ["--device", "cpu", "--steps", "2", "--actions", "3", "--finetune-steps", "1"]
+    command += ["--batch-size", "1"]
+    command += ["--agreement-frames", "1", "--loop-seconds", "2", "--results-dir", str(results)]
+    command += ["--sections", "policy,int4,loop,finetune,quant4"]
+    done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     log = (out / "gpu-check.log").read_text(encoding="utf-8")
     for name in ABSENT[:-1]:  # all but bitsandbytes, whose absence the 4-bit section reports
         assert f"No module named '{name}'" not in log and f"import of {name} halted" not in log, log[-3000:]
 
     report = json.loads((out / "gpu-check.json").read_text(encoding="utf-8"))
+    (written,) = results.iterdir()  # the result file, named by machine and date, identical in both places
+    assert written.name == f"cpu-{report['started'][:10]}.json"
+    assert json.loads(written.read_text()) == json.loads((out / written.name).read_text()) == report
     sections = report["sections"]
-    assert set(sections) == {"policy", "finetune", "quant4"}
+    assert set(sections) == {"policy", "int4", "loop", "finetune", "quant4"}
     paths = sections["policy"]["paths"]
-    assert [p["path"][:4] for p in paths] == ["(a) ", "(b) ", "(c) ", "(fas"]
-    for path in paths:  # a number, or the reason there is none
-        assert isinstance(path.get("p50_ms"), float) or isinstance(path.get("error"), str), path
-    assert all(isinstance(p["p50_ms"], float) and p["p50_ms"] > 0 for p in paths[:3]), paths
-    fast = paths[3]
-    assert {"prepare_ms", "prefill_ms", "new_tokens"} <= set(fast["breakdown_ms"]), fast
-    assert fast["fast_stats"]["prefix_reused"] >= 2, fast  # one instruction: the prompt head was reused
+    assert [p["path"][:4] for p in paths] == ["(a) ", "(b) ", "(c) "]
+    assert all(isinstance(p["p50_ms"], float) and p["p50_ms"] > 0 for p in paths), paths
+    for rows, precision in ((sections["policy"]["fast"], "bf16"), (sections["int4"]["rows"], "int4")):
+        # one row per decode length, the length forced, every timed action counted
+        got = [(r["precision"], r["groups"], r["steps"]) for r in rows]
+        assert got == [(precision, k, 3) for k in (1, 2, 3)], rows
+        for row in rows:
+            assert row["breakdown_ms"]["new_tokens"] == row["groups"] + 2, row
+            assert f"{row['groups']} button groups forced" in row["mode"], row
+    assert sections["int4"]["replaced_layers"] == 14 and 0 <= sections["int4"]["agreement"] <= 1
     greedy = sections["policy"]["fast_greedy"]
     assert greedy["same"] == greedy["frames"] == 2 and greedy["stats"]["prefix_computed"] >= 2, greedy
     assert sections["policy"]["attention"]["language"] == "sdpa", sections["policy"]["attention"]
     assert sections["policy"]["engine_auto"] == "plain"  # CPU
-    assert sections["finetune"]["samples_per_s"] > 0, sections["finetune"]
-    assert sections["finetune"]["seq"] == 512
+    loop = sections["loop"]
+    assert loop["hz"] == 20.0 and 30 <= loop["ticks"] <= 42 and loop["injected"] == loop["ticks"], loop
+    fresh = loop["actions_per_s"] * loop["seconds"]  # each tick applied a fresh action or missed
+    assert loop["missed_ticks"] + fresh == pytest.approx(loop["ticks"], abs=2), loop
+    assert sections["finetune"]["samples_per_s"] > 0 and sections["finetune"]["seq"] == 512
     # bitsandbytes is absent on this "bare machine": the 4-bit figure is an error that says what to do
     assert "bitsandbytes" in sections["quant4"]["error"], sections["quant4"]
-    assert set(report["goals"]) >= {"fast_p50_ms", "lora_samples_per_s", "quant4_agreement"}
+    slowest = max(r["p50_ms"] for r in sections["policy"]["fast"])
+    assert report["goals"]["fast_bf16_p50_ms"]["value"] == slowest
     table = (out / "gpu-check.md").read_text(encoding="utf-8")
-    assert "(a) transformers generate" in table and "LoRA fine-tune" in table
+    assert "(a) transformers generate" in table and "(fast) int4, 3 button groups" in table
     assert "GPU: none (CPU run)" in done.stdout
 
 
+def test_gpu_check_without_cuda_refuses_in_one_sentence(tmp_path: Path) -> None:
+    """``make gpu-check`` on a machine without a CUDA GPU: one sentence, a failing exit, nothing run
+    (the system python3 without torch, and a python whose torch sees no GPU)."""
+    env = dict(os.environ, CUDA_VISIBLE_DEVICES="", OUT=str(tmp_path / "out"))
+    make = ["make", "-s", "gpu-check"]
+    done = subprocess.run(make, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0
+    ours = [line for line in (done.stdout + done.stderr).splitlines() if line.startswith("gpu-check")]
+    assert len(ours) == 1 and "no GPU figure was measured" in ours[0], done.stdout + done.stderr
+    assert "Traceback" not in done.stderr and "No module named" not in done.stdout + done.stderr
+    assert not (tmp_path / "out").exists()
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(REDUCED_CONFIG))
+    command = [sys.executable, "-m", "app.commands.bench_gpu", "--config", str(config)]
+    command += ["--out", str(tmp_path / "o")]
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and done.stdout == "", done.stdout
+    assert done.stderr.strip().count("\n") == 0 and "sees none on this machine" in done.stderr, done.stderr
+    assert not (tmp_path / "o").exists()
+
+
 def test_markdown_marks_unmeasured_goals() -> None:
-    from app.commands.bench_gpu import _goals, markdown
+    from app.gpu_check.report import goals, markdown
+
+    def row(k: int, p50: float, p99: float) -> dict[str, float | int | str]:
+        return {"path": f"(fast) bf16, {k}", "groups": k, "p50_ms": p50, "p99_ms": p99, "actions_per_s": 30.0}
 
     sections = {
-        "policy": {
-            "paths": [
-                {"path": "(a) transformers generate", "p50_ms": 120.0, "p99_ms": 130.0, "actions_per_s": 8.0},
-                {
-                    "path": "(fast) static cache + graph",
-                    "p50_ms": 30.0,
-                    "p99_ms": 70.0,
-                    "actions_per_s": 30.0,
-                    "speedup_vs_a": 3.75,
-                },
-            ]
-        },
-        "finetune": {"error": "timed out after 120 s"},
+        "policy": {"fast": [row(1, 25.0, 31.0), row(2, 28.0, 36.0), row(3, 29.5, 41.0)]},
+        "int4": {"rows": [{**row(k, 60.0, 70.0), "actions_per_s": 16.0, "peak_gib": 7.5} for k in (1, 2, 3)]},
+        "finetune": {"error": "timed out after 80 s"},
     }
-    goals = _goals(sections)
-    assert goals["fast_p50_ms"]["met"] is True
-    assert goals["fast_p99_ms"]["met"] is False
-    assert goals["fast_speedup_vs_a"]["met"] is True
-    assert goals["lora_samples_per_s"]["met"] is None
-    text = markdown({"environment": {"gpu": "NVIDIA H200"}, "sections": sections, "goals": goals})
+    result = goals(sections)
+    assert result["fast_bf16_p50_ms"] == {**result["fast_bf16_p50_ms"], "value": 29.5, "met": True}
+    assert result["fast_bf16_p99_ms"]["met"] is False  # the slowest decode length decides
+    assert result["small_card_actions_per_s"]["met"] is True and result["small_card_peak_gib"]["value"] == 7.5
+    assert result["lora_samples_per_s"]["met"] is None and result["loop_actions_per_s"]["met"] is None
+    text = markdown({"environment": {"gpu": "NVIDIA H200"}, "sections": sections, "goals": result})
     assert text.startswith("# GPU check — NVIDIA H200")
-    assert "| fast_p99_ms | 70.00 | 60.0 | NO |" in text
-    assert "timed out after 120 s" in text
+    assert "| bf16 fast engine p99 (≥ 200 actions), slowest decode length | 41.00 | 40 | **no** |" in text
+    assert "timed out after 80 s" in text
+    # two rows of three: the bf16 goal is not measured, never met
+    sections["policy"]["fast"].pop()
+    assert goals(sections)["fast_bf16_p50_ms"]["met"] is None
 
 
 def test_report_writes_the_fit_table_model_fit_reads(tmp_path: Path) -> None:
@@ -144,25 +173,25 @@ def test_report_writes_the_fit_table_model_fit_reads(tmp_path: Path) -> None:
             "policy": {
                 "weights_gib": 15.5,
                 "params_b": 8.29,
-                "paths": [{"path": "(fast) static cache", "peak_gib": 15.6, "actions_per_s": 30.0}],
+                "fast": [{"path": "(fast) bf16, 1", "p50_ms": 30.0, "peak_gib": 15.6, "actions_per_s": 30.0}],
             },
-            "quant4": {"weights_gib": 6.5, "peak_gib": 6.7, "actions_per_s": 9.0, "bf16_weights_gib": 15.5},
+            "int4": {"weights_gib": 6.5, "rows": [{"p50_ms": 50.0, "peak_gib": 7.1, "actions_per_s": 19.0}]},
         },
     }
     _write(tmp_path, report)
     table = load_table(tmp_path / FIT_TABLE)
-    assert [(r.precision, r.peak_gib) for r in table.rows] == [("bf16", 15.6), ("4bit", 6.7)]
-    assert [f.precision for f in assess(10.0, table=table) if f.fits] == ["4bit"]
+    assert [(r.precision, r.peak_gib) for r in table.rows] == [("bf16", 15.6), ("int4", 7.1)]
+    assert [f.precision for f in assess(10.0, table=table, capability=(9, 0)) if f.fits] == ["int4", "4bit"]
 
 
 def test_margins_count_only_frames_bf16_is_sure_of() -> None:
     import torch
 
-    from app.commands.bench_gpu import _margins
+    from app.commands.bench_gpu_sections import margins
 
     reference = [torch.tensor([5.0, 1.0, 0.0]), torch.tensor([1.0, 1.05, 0.0]), torch.tensor([0.0, 3.0, 0.0])]
     quantised = [torch.tensor([5.1, 1.0, 0.0]), torch.tensor([1.1, 1.0, 0.0]), torch.tensor([0.0, 3.1, 0.1])]
-    got = _margins(reference, quantised)
+    got = margins(reference, quantised)
     assert got["first_token_agreement"] == 2 / 3
     assert got["confident_frames"] == 2 and got["confident_agreement"] == 1.0  # the coin toss is left out
 
