@@ -26,6 +26,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from model.errors import ModelError
+
 KINDS = ("int4", "fp8")
 INT4_KERNEL = "_weight_int4pack_mm"  # aten ops, present in torch >= 2.5
 FP8_KERNEL = "_scaled_mm"
@@ -33,7 +35,7 @@ FP8_MAX = 448.0  # largest finite float8_e4m3fn
 MIN_CAPABILITY = {"int4": (8, 0), "fp8": (8, 9)}  # tinygemm: Ampere; FP8 tensor cores: Ada, Hopper
 
 
-class LowbitError(ValueError):
+class LowbitError(ModelError, ValueError):
     """A layer or a machine these kernels cannot serve; the message says which and why."""
 
 
