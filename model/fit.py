@@ -327,7 +327,8 @@ def check_fits(
         f"{name} in {wanted} needs{basis} about {chosen.need_gib:.1f} GiB of GPU memory, and "
         f"{free:.1f} GiB is free beside what already runs"
     )
-    better = [f for f in fits if f.fits]
+    # offer a measured precision first: an unmeasured one's need is a lower bound
+    better = [f for f in fits if f.fits and f.measured] or [f for f in fits if f.fits]
     if better:
         alt = better[0]
         speed = f", ~{alt.actions_per_s:.0f} actions/s" if alt.actions_per_s else ""

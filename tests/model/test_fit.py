@@ -91,11 +91,17 @@ def test_measured_rows_and_computed_weights_say_what_fits() -> None:
 
 
 def test_run_refuses_what_will_not_fit_and_names_the_setting_that_would(tmp_path: Path) -> None:
-    from model.fit import FitError, check_fits
+    from model.fit import FitError, FitTable, check_fits
 
     table = _table()
-    with pytest.raises(FitError, match=r"in bf16 needs about 17\.4 GiB.*Use --quantize fp8"):
+    # a measured precision is offered before an unmeasured one (fp8's 10.9 GiB is a lower bound)
+    with pytest.raises(FitError, match=r"in bf16 needs about 17\.4 GiB.*Use --quantize int4"):
         check_fits(tmp_path, "none", free_gib=12.0, table=table, capability=(9, 0))
+    empty = FitTable(rows=(), params_b=8.29, source="nothing measured")
+    with pytest.raises(
+        FitError, match=r"needs at least \(its weights alone\) about 16\.9 GiB.*Use --quantize fp8"
+    ):
+        check_fits(tmp_path, "none", free_gib=12.0, table=empty, capability=(9, 0))
     with pytest.raises(FitError, match=r"Use --quantize int4 \(about 8\.6 GiB, ~18 actions/s\)"):
         check_fits(tmp_path, "none", free_gib=12.0, table=table, capability=(8, 6))
     with pytest.raises(FitError, match=r"no precision fits.*jarvis-play serve"):
