@@ -69,7 +69,11 @@ $(STAMP): pyproject.toml
 GPU_CONFIG_SRC := ../shared/fixtures/qwen2-vl-7b-instruct/config.json
 CONFIG ?= .gpu/qwen2-vl-7b-instruct/config.json
 GPU_BUDGET_S ?= 540
-.PHONY: gpu-check gpu-tables
+.PHONY: gpu-check gpu-tables gpu-config
+# Run here before handing the checkout to a GPU machine: the config travels in .gpu/ (untracked, not ignored).
+gpu-config:
+	mkdir -p "$$(dirname "$(CONFIG)")" && cp "$(GPU_CONFIG_SRC)" "$(CONFIG)"
+
 gpu-check:
 	@PYTHONPATH=. python3 -m app.commands.bench_gpu --preflight
 	@if [ ! -f "$(CONFIG)" ] && [ -f "$(GPU_CONFIG_SRC)" ]; then \
