@@ -64,7 +64,9 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def test_checks_first_then_the_weights_with_progress(hub: FakeHub, tiny_model_dir: Path) -> None:
+def test_checks_first_then_the_weights_with_progress(
+    hub: FakeHub, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     hub.rate = 20e6  # ~2 s of weights: long enough for a measured rate
     seen = Seen(hub)
     folder = fetch(REPO, seen.watch, FitAsk())
@@ -76,7 +78,8 @@ def test_checks_first_then_the_weights_with_progress(hub: FakeHub, tiny_model_di
     done = [p.done for p in moving]
     assert len(done) >= 4 and done == sorted(done) and done[-1] > done[0]
     timed = [p for p in moving if p.rate]
-    assert timed and all(5e6 < p.rate < 40e6 and p.eta_s is not None for p in timed), timed  # type: ignore[operator]
+    # measured, not invented: never above the server's 20 MB/s (with slack for the window's edges)
+    assert timed and all(1e6 < p.rate < 30e6 and p.eta_s is not None for p in timed), timed  # type: ignore[operator]
     assert "MB/s" in timed[-1].line() and "left" in timed[-1].line() and "file 8 of 8" in timed[-1].line()
     assert seen.progress[-1].stage == "done" and seen.progress[-1].done == seen.progress[-1].total
     # what landed is what the hub client itself finds offline, byte for byte
@@ -85,6 +88,10 @@ def test_checks_first_then_the_weights_with_progress(hub: FakeHub, tiny_model_di
     assert not list((folder.parents[1] / "blobs").glob("*.incomplete"))
     served = len(hub.order)
     assert fetch(REPO, Watch(), FitAsk()) == folder and len(hub.order) == served  # complete: nothing fetched
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # the hub out of reach: the copy here is used
+    assert fetch(REPO, Watch(), FitAsk()) == folder
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert fetch(REPO, Watch(), FitAsk()) == folder
 
 
 def test_cancel_or_ctrl_c_mid_way_then_resume(hub: FakeHub, tiny_model_dir: Path, tmp_path: Path) -> None:
