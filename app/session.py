@@ -28,9 +28,11 @@ from typing import Any
 import numpy as np
 
 from app.games.spec import GameOptions, GameSpec, OpenGame, open_game
+from app.runtime.hotkeys import HotkeyRouter, Route, binding
+from app.runtime.lending import LentConnector, LentPolicy
 from app.runtime.live_stats import LiveStats
 from app.runtime.loop import ControlLoop, LoopConfig, PolicyFailed
-from app.runtime.recording import Recording, RecordingSetup, record_mode
+from app.runtime.recording import Recording, record_mode, setup_for
 from app.runtime.safety import SafetyNet
 from app.runtime.takeover import Control, ControlConfig, Mode
 from app.runtime.telemetry import Telemetry, TickRecord
@@ -39,7 +41,7 @@ from model import tasks as task_lib
 from model.actions.env import EnvAction
 from model.download_watch import Progress, Watch
 from model.fetch import FitAsk, resolve
-from model.policies.base import Policy, PolicyStep
+from model.policies.base import Policy
 from model.spec import ModelSpec
 from recorder.episodes import RecordMode
 from recorder.input import InputEvent
@@ -90,59 +92,6 @@ def control_config(settings: Settings, paused: bool = False, person_only: bool =
         person_only=person_only,
         takeover_quiet_resume=settings.takeover_quiet_resume,
     )
-
-
-def app_version() -> str:
-    import importlib.metadata
-
-    try:
-        return importlib.metadata.version("jarvis-play")
-    except importlib.metadata.PackageNotFoundError:
-        return "dev"
-
-
-class _BorrowedPolicy:
-    """The session's policy as lent to one loop. ``act`` is serialised, because a stopped loop's
-    worker may still be finishing a call while the next loop's worker starts one."""
-
-    def __init__(self, policy: Policy) -> None:
-        self.policy = policy
-        self._lock = threading.Lock()
-
-    def reset(self) -> None:
-        with self._lock:
-            self.policy.reset()
-
-    def act(self, frame: np.ndarray, instruction: str) -> PolicyStep:
-        with self._lock:
-            return self.policy.act(frame, instruction)
-
-    def wait_idle(self, timeout: float = 30.0) -> bool:
-        """Wait for a call still running on a stopped loop's worker (closing a model mid-call, or
-        exiting the interpreter under it, crashes torch)."""
-        if self._lock.acquire(timeout=timeout):
-            self._lock.release()
-            return True
-        return False
-
-
-class _WatchedConnector:
-    """The game's connector as lent to one loop: remembers the last action applied, for viewers
-    and the recorder; closing it is the session's job."""
-
-    def __init__(self, inner: Any) -> None:
-        self.inner = inner
-        self.action: EnvAction | None = None
-
-    def apply(self, action: EnvAction) -> None:
-        self.inner.apply(action)
-        self.action = action
-
-    def close(self) -> None:
-        """Borrowed: the session closes the game when it changes or ends."""
-
-    def __getattr__(self, name: str) -> Any:  # every other member of the Connector protocol
-        return getattr(self.inner, name)
 
 
 @dataclass
@@ -200,8 +149,8 @@ class Session:
         self.game: OpenGame | None = None
         self.loop: ControlLoop | None = None
         self._thread: threading.Thread | None = None
-        self._watched: _WatchedConnector | None = None
-        self._borrowed: _BorrowedPolicy | None = None
+        self._watched: LentConnector | None = None
+        self._lent: LentPolicy | None = None  # the policy as every loop borrows it: one call at a time
         self._own_run_policy: Policy | None = None  # made by start() for one run (an env replay)
         self._listener: Any = None
         self._recorder: Recording | None = None
@@ -217,6 +166,7 @@ class Session:
         self.tasks, problem = task_lib.find(self.settings.tasks_file or None, None)
         self.notes: list[str] = [problem] if problem else []
         self.instruction = self.settings.instruction
+        self.hotkeys = HotkeyRouter(self.settings, self.on_hotkey, lambda e: self.ignore_input(e))
 
     # ----- safety: every door ------------------------------------------------------------------
     def install_safety(
@@ -262,7 +212,7 @@ class Session:
         policy = self.policy_factory(local, self.settings)
         with self._lock:
             old, self.policy, self.model_spec = self.policy, policy, str(parsed)
-            old_borrowed = self._borrowed
+            old_lent, self._lent = self._lent, LentPolicy(policy)
             running = self.running
             mode = self.mode
             if running:
@@ -275,8 +225,8 @@ class Session:
             if running:
                 self.start(paused=mode == Mode.PAUSED)
         if old is not None:
-            if old_borrowed is not None:
-                old_borrowed.wait_idle()
+            if old_lent is not None:
+                old_lent.wait_idle()
             old.close()
         progress(f"Model {parsed} ready.")
 
@@ -360,7 +310,7 @@ class Session:
             if self._thread is not None:
                 self._thread.join(timeout=2.0)
             s = self.settings
-            watched = _WatchedConnector(self.game.connector)
+            watched = LentConnector(self.game.connector)
             control = Control(control_config(s, paused, person_only=teleop), watched.release_all)
             config = LoopConfig(
                 hz=s.tick_hz,
@@ -369,7 +319,6 @@ class Session:
                 policy_timeout_s=s.policy_timeout_s,
                 deadman_s=s.deadman_s if s.deadman_s > 0 else None,
             )
-            self._borrowed = None
             self._own_run_policy = None
             self._episode_seed = random.random()
             if teleop:  # nothing to inject: the loop only observes, the person plays
@@ -384,9 +333,8 @@ class Session:
                 self._own_run_policy = scripted  # made for this run: closed when it ends
                 loop = ControlLoop(watched, scripted, self.prompt(), config, control)
             else:
-                assert self.policy is not None
-                self._borrowed = _BorrowedPolicy(self.policy)
-                loop = ControlLoop(watched, self._borrowed, self.prompt(), config, control)
+                assert self._lent is not None
+                loop = ControlLoop(watched, self._lent, self.prompt(), config, control)
             loop.subscribers.append(self._on_tick)
             self.loop, self._watched = loop, watched
             self.stats.reset()
@@ -494,7 +442,7 @@ class Session:
             self._stop_listener()
             game, self.game = self.game, None
             policy, self.policy = self.policy, None
-            borrowed = self._borrowed
+            lent, self._lent = self._lent, None
             safety, self._safety = self._safety, None
         loop = self.loop
         hung = loop is not None and isinstance(loop.error, PolicyFailed) and loop.error.hung
@@ -502,8 +450,8 @@ class Session:
             if game is not None:
                 game.close()
             self._watch(None)
-            if borrowed is not None and not hung:
-                borrowed.wait_idle()  # closing a model mid-call crashes torch; a hung one never returns
+            if lent is not None and not hung:
+                lent.wait_idle()  # closing a model mid-call crashes torch; a hung one never returns
             if policy is not None:
                 policy.close()
         finally:
@@ -594,22 +542,11 @@ class Session:
                 LOG.exception("session callback failed")
 
     def _on_input(self, event: InputEvent) -> None:
-        loop = self.loop
-        save_key = binding(self.settings.save_last_key)
-        hotkeys = (binding(self.settings.panic_key), binding(self.settings.pause_key), save_key)
-        door_key = self.on_hotkey.get(event.key) if event.key else None
-        if door_key is not None:
-            if event.kind == "key_down":
-                door_key()
-            return
-        if event.key not in hotkeys and self.ignore_input(event):
-            return
-        if event.key == save_key:  # saving is never a takeover: neither its press nor its release
-            if event.kind == "key_down":
-                self.save_last()
-            return
-        if loop is not None and self.running:
-            loop.control.on_input(event)
+        route = self.hotkeys.route(event)
+        if route is Route.SAVE:
+            self.save_last()
+        elif route is Route.PLAY and self.loop is not None and self.running:
+            self.loop.control.on_input(event)
             if self._recorder is not None:
                 self._recorder.feed(event)
 
@@ -624,8 +561,7 @@ class Session:
         try:
             from recorder.input import InputListener
 
-            s = self.settings
-            hotkeys = {binding(s.panic_key), binding(s.pause_key), binding(s.save_last_key), *self.on_hotkey}
+            hotkeys = self.hotkeys.global_keys
             connector = game.connector
             if connector.window_id:  # only the person's input to the game counts (focus + pointer)
                 listener = InputListener.for_game(
@@ -652,34 +588,14 @@ class Session:
             listener.stop()
 
     def _make_recorder(self, mode: RecordMode) -> Recording:
-        s = self.settings
-        game = self.game
-        assert game is not None
-        connector = game.connector
-        rect = connector.rect
-        extra: dict[str, Any] = {}
-        gui_scale = connector.config.gui_scale if connector.config is not None else None
-        if gui_scale is not None:
-            extra["gui_scale"] = gui_scale
-        setup = RecordingSetup(
-            root=episodes_root(s),
-            mode=mode,
+        assert self.game is not None
+        setup = setup_for(
+            self.game,
+            mode,
+            root=episodes_root(self.settings),
             record=self.recording,
-            law=game.law,
-            game=game.game_name,
-            connector=type(connector).__name__,
-            window={
-                "title": connector.window_title,
-                "width": rect[2] if rect else None,
-                "height": rect[3] if rect else None,
-            },
-            bindings=dict(connector.config.bindings) if connector.config is not None else {},
-            model=ModelSpec.parse(self.model_spec).redacted() if self.model_spec else None,
-            app_version=app_version(),
-            ring_seconds=s.ring_seconds,
-            extra=extra,
-            origin=lambda: (float(connector.rect[0]), float(connector.rect[1])),
-            law_record=game.law_record,
+            model=self.model_spec,
+            ring_seconds=self.settings.ring_seconds,
         )
         return Recording(setup, on_error=lambda m: self._emit(self.on_error, m))
 
@@ -687,13 +603,3 @@ class Session:
 def _folder(spec: ModelSpec) -> str | None:
     folder = spec.folder
     return str(folder) if folder is not None else None
-
-
-def binding(text: str) -> str:
-    """A key name as settings hold it ("f12") -> the binding name the listener reports."""
-    from recorder.input import keymap
-
-    try:
-        return keymap.binding_name(text)
-    except ValueError:
-        return text

@@ -178,7 +178,8 @@ def main(args: argparse.Namespace) -> int:
     from app.commands.connect_args import game_spec, settings_from
     from app.errors import UserError
     from app.eval.judges import PersonJudge
-    from app.session import Session, binding
+    from app.runtime.hotkeys import binding
+    from app.session import Session
 
     settings = settings_from(args)
     settings.record = True

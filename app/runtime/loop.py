@@ -47,6 +47,7 @@ from typing import Literal
 
 import numpy as np
 
+from app.errors import AppError
 from app.games.connector import Connector
 from app.runtime.takeover import Control, ControlConfig, Mode
 from app.runtime.telemetry import Telemetry, TickRecord
@@ -60,7 +61,7 @@ FALLBACKS: tuple[str, ...] = ("hold", "chunk", "repeat", "null")
 FINISH_WAIT_S = 0.5  # at the end of a run, how long to wait for a policy step still in flight
 
 
-class PolicyFailed(RuntimeError):
+class PolicyFailed(AppError, RuntimeError):
     """The policy raised, or hung past its timeout (``hung``: its call may never return)."""
 
     def __init__(self, message: str, hung: bool = False) -> None:

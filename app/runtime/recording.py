@@ -21,6 +21,7 @@ they open the person's first tick instead of being lost.
 
 from __future__ import annotations
 
+import importlib.metadata
 import logging
 import queue
 import time
@@ -29,7 +30,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from app.games.spec import OpenGame
 from app.runtime.takeover import Mode
+from model.spec import ModelSpec
 from recorder.episodes import Actor, RecordMode
 from recorder.input import CameraLaw, InputEvent
 
@@ -65,6 +68,47 @@ def record_mode(text: str) -> RecordMode:
     if text not in MODES:
         raise ValueError(f"record mode {text!r}: use one of {', '.join(MODES)}")
     return RecordMode(text)
+
+
+def app_version() -> str:
+    """The installed jarvis-play's version, stored in every episode's meta."""
+    try:
+        return importlib.metadata.version("jarvis-play")
+    except importlib.metadata.PackageNotFoundError:
+        return "dev"
+
+
+def setup_for(
+    game: OpenGame, mode: RecordMode, *, root: Path, record: bool, model: str | None, ring_seconds: float
+) -> RecordingSetup:
+    """What an episode of ``game`` says about where it came from: the game, its window, its key
+    bindings and camera law, and the model (``model``: its spec, credentials redacted)."""
+    connector = game.connector
+    rect = connector.rect
+    extra: dict[str, Any] = {}
+    gui_scale = connector.config.gui_scale if connector.config is not None else None
+    if gui_scale is not None:
+        extra["gui_scale"] = gui_scale
+    return RecordingSetup(
+        root=root,
+        mode=mode,
+        record=record,
+        law=game.law,
+        game=game.game_name,
+        connector=type(connector).__name__,
+        window={
+            "title": connector.window_title,
+            "width": rect[2] if rect else None,
+            "height": rect[3] if rect else None,
+        },
+        bindings=dict(connector.config.bindings) if connector.config is not None else {},
+        model=ModelSpec.parse(model).redacted() if model else None,
+        app_version=app_version(),
+        ring_seconds=ring_seconds,
+        extra=extra,
+        origin=lambda: (float(connector.rect[0]), float(connector.rect[1])),
+        law_record=game.law_record,
+    )
 
 
 class Recording:

@@ -38,7 +38,7 @@ def test_hotkeys_decide_blinded_trials(
     from app.cli import build_parser
     from app.commands.eval import evaluate
     from app.eval.judges import PersonJudge
-    from app.session import binding
+    from app.runtime.hotkeys import binding
     from tests.model.test_adapters import _make_adapter
 
     adapter = _make_adapter(tiny_model_dir, tmp_path / "round1", 1, str(tiny_model_dir))

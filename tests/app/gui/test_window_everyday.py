@@ -162,7 +162,7 @@ def test_teleop_records_only_the_person(qtbot: Any, gui: Gui, tmp_path: Path) ->
     assert episode.name in gui.window.banner.text.text() and " s)" in gui.window.banner.text.text()
     meta = read_meta(episode)
     assert meta.mode == "teleop"
-    from app.session import app_version
+    from app.runtime.recording import app_version
 
     assert meta.app_version == app_version() and meta.app_version
 
