@@ -9,6 +9,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -34,3 +35,32 @@ def test_lint_passes(name: str) -> None:
     )
     code = done.returncode  # a plain int keeps pytest from repeating the whole output
     assert code == 0, f"`{tool} {' '.join(args)}` exited {code}:\n{done.stdout}\n{done.stderr}"
+
+
+def test_make_test_gives_no_blanket_reruns() -> None:
+    """A retry hides a timing failure: reruns come only from tests that say why (tests/conftest.py)."""
+    for name in ("Makefile", "pyproject.toml"):
+        text = (REPO / name).read_text()
+        assert "--reruns" not in text and "reruns=" not in text, f"{name} reruns tests wholesale"
+
+
+def test_a_rerun_needs_its_reason_and_never_covers_a_safety_or_privacy_test() -> None:
+    from types import SimpleNamespace
+
+    from tests.conftest import FIRST_TRY_ONLY, rerun_marker
+
+    def item(**markers: Any) -> Any:
+        marks = {name: SimpleNamespace(args=args, kwargs={}) for name, args in markers.items()}
+        return SimpleNamespace(nodeid="t::x", get_closest_marker=marks.get)
+
+    assert rerun_marker("test_input_minetest", item()) is None
+    granted = rerun_marker("test_input_minetest", item(nondeterministic=("the game drops motion",)))
+    assert granted is not None and granted.name == "flaky" and granted.kwargs["reruns"] == 1
+    with pytest.raises(pytest.UsageError, match="needs the reason"):
+        rerun_marker("test_input_minetest", item(nondeterministic=("",)))
+    with pytest.raises(pytest.UsageError, match="bare `flaky`"):
+        rerun_marker("test_input_minetest", item(flaky=()))
+    for module in ("test_stuck_input", "test_privacy", "test_watchdog"):
+        assert module in FIRST_TRY_ONLY
+        with pytest.raises(pytest.UsageError, match="first try"):
+            rerun_marker(module, item(nondeterministic=("it is slow",)))

@@ -163,6 +163,11 @@ def eval_args(
     return build_parser().parse_args(argv)
 
 
+@pytest.mark.nondeterministic(
+    "20 trials in a real game: what the model sees depends on frame timing, so the greedy arms do not "
+    "replay; once (of three full runs) the adapter won its first 4 trials and none after (4/10), cause "
+    "not found (issue 22's report): under the team's load the adapter still digs in ~2.5 s of 6"
+)
 def test_eval_measures_a_finetune_by_what_it_does(
     game: Any, connector: Any, tiny_model_dir: Path, tmp_path: Path
 ) -> None:

