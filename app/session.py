@@ -554,9 +554,8 @@ class Session:
         game = self.game
         if not self.listen or game is None or game.connector.ledger is None or not game.connector.realtime:
             return
-        from recorder.display import can_inject
-
-        if not can_inject().ok:
+        desktop = getattr(game.connector, "desktop", None)  # a desktop game's display server
+        if desktop is None:
             return
         try:
             from recorder.input import InputListener
@@ -565,14 +564,10 @@ class Session:
             connector = game.connector
             if connector.window_id:  # only the person's input to the game counts (focus + pointer)
                 listener = InputListener.for_game(
-                    connector.window_id,
-                    connector.ledger,
-                    self._on_input,
-                    hotkeys=hotkeys,
-                    display=connector.display,
+                    desktop, connector.window_id, connector.ledger, self._on_input, hotkeys=hotkeys
                 )
             else:  # a screen region: no window to scope to
-                listener = InputListener(connector.ledger, self._on_input, hotkeys=hotkeys)
+                listener = InputListener(connector.ledger, self._on_input, hotkeys=hotkeys, desktop=desktop)
             self._listener = listener.start()
         except Exception as exc:
             self._listener = None

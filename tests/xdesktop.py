@@ -19,7 +19,7 @@ def virtual_display(width: int, height: int) -> Iterator[str]:
     """A private Xvfb of ``width``×``height``; yields its DISPLAY name."""
     import pytest
 
-    from recorder.virtual_display import VirtualDisplay
+    from recorder.desktop.x11.virtual_display import VirtualDisplay
 
     if not VirtualDisplay.available():
         pytest.skip("Xvfb is not installed (apt-get install xvfb)")

@@ -119,30 +119,43 @@ def measure_full_turn(
 
 def main(args: argparse.Namespace) -> int:
     from app.errors import UserError
-    from app.games import game_settings
-    from app.games.injector import make_injector
-    from recorder import display
-    from recorder.capture import ScreenCapture
+    from app.games.desktop import KEY_CODES
+    from recorder.desktop.backends import open_desktop
+    from recorder.desktop.protocol import DesktopError
     from recorder.input import CameraLaw, InjectionLedger
-    from recorder.window_x11 import X11Windows
 
-    for check in (display.can_capture(), display.can_inject()):
-        if not check.ok:
-            raise UserError(check.reason)
-    wins = X11Windows()
+    try:
+        desktop = open_desktop()
+    except DesktopError as exc:
+        raise UserError(str(exc)) from exc
     try:
         try:
-            win = wins.find(args.window)
+            win = desktop.find_window(args.window)
         except LookupError as exc:
             raise UserError(f"{exc}. Is the game running?") from exc
-        wins.focus(win.id)
+        desktop.focus(win.id)
         left, top, width, height = win.rect
-        wins.warp_pointer(left + width // 2, top + height // 2)
+        desktop.warp_pointer(left + width // 2, top + height // 2)
         time.sleep(0.3)  # the game takes focus and grabs the pointer
+        if desktop.probe_capture(win.id) is None:  # the window's own pixels: nothing covers them
+            capture = desktop.window_capture(win.id, (width, height))
+        else:
+            capture = desktop.screen_capture(lambda: win.rect, (width, height))
+        injector = desktop.injector(InjectionLedger(), KEY_CODES)
+        try:
+            return _calibrate(args, win, capture, injector, CameraLaw)
+        finally:
+            injector.close()
+            capture.close()
     finally:
-        wins.close()
-    capture = ScreenCapture(win.rect, size=(width, height))
-    injector = make_injector(InjectionLedger())
+        desktop.close()
+
+
+def _calibrate(args: argparse.Namespace, win: Any, capture: Any, injector: Any, camera_law: Any) -> int:
+    from app.errors import UserError
+    from app.games import game_settings
+
+    width, height = win.rect[2], win.rect[3]
 
     def turn(counts: int) -> None:
         while counts:  # in moves that stay inside the window, as a hand on a mouse does
@@ -157,11 +170,8 @@ def main(args: argparse.Namespace) -> int:
         result = measure_full_turn(turn, capture.grab, args.step_degrees, args.settle)
     except RuntimeError as exc:
         raise UserError(str(exc)) from exc
-    finally:
-        injector.close()
-        capture.close()
     known = game_settings.game_settings_for_pid(win.pid, (width, height)) if win.pid else None
-    law = CameraLaw(result.degrees_per_count, known.game if known else "calibrated", 0.0)
+    law = camera_law(result.degrees_per_count, known.game if known else "calibrated", 0.0)
     record = {"method": "full turn from captured frames", "window": win.title,
               "counts_per_turn": round(result.counts_per_turn, 2), "step": result.step}  # fmt: skip
     path = game_settings.save_calibration(args.window, law, record, args.out)

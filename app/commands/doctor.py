@@ -1,8 +1,9 @@
 """``jarvis-play doctor``: what works on this machine, and what to do about what doesn't.
 
 Checks, in the order a first run meets them: Python and torch, CUDA and GPU memory, the display
-server and whether capture and injection can work there, and the configured model (resolved,
-tokenizer checked, and loaded unless ``--no-load``). Exit status 0 only when nothing blocks play.
+server and the desktop backend that would play there (and why, and what is not possible there),
+and the configured model (resolved, tokenizer checked, and loaded unless ``--no-load``). Exit status
+0 only when nothing blocks play.
 """
 
 from __future__ import annotations
@@ -108,14 +109,22 @@ def _fit(report: Report, spec: str, table_path: str | None, free_gib: float | No
 
 
 def _display(report: Report) -> None:
-    from recorder.display import can_capture, can_inject, display_server
+    """The session, the desktop backend that would play there and why, and what is not possible."""
+    from recorder.desktop.session import detect
 
-    server = display_server()
+    session = detect()
+    where = session.server + (f" ({session.compositor})" if session.compositor else "")
     report.line(
-        server != "none", "display", f"{server}" + ("" if server != "none" else ": no display; set DISPLAY")
+        session.server != "none",
+        "display",
+        where + (f", X display {session.display}" if session.display else ""),
     )
-    for what, capability in (("capture", can_capture()), ("inject", can_inject())):
-        report.line(capability.ok, what, "can work here" if capability.ok else capability.reason)
+    if session.ok:
+        report.line(True, "backend", f"{session.backend}: {session.reason}")
+    else:
+        report.line(False, "backend", f"none: {session.reason}")
+    for note in session.notes:
+        report.line(None, "desktop", note)
 
 
 def _model(report: Report, spec: str, load: bool) -> None:

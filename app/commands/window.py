@@ -42,13 +42,18 @@ def _opt(args: argparse.Namespace, name: str) -> Any:
 
 def main(args: argparse.Namespace) -> int:
     from app.errors import UserError
-    from recorder.display import display_server
+    from recorder.desktop.session import detect
 
-    if display_server() == "none" and not os.environ.get("QT_QPA_PLATFORM"):
+    desktop = detect()
+    if desktop.server == "none" and not os.environ.get("QT_QPA_PLATFORM"):
         raise UserError(
             "no display to open the window on (DISPLAY is not set). Run it in a desktop "
             "session, under xvfb-run, or use `jarvis-play run` for a headless agent."
         )
+    if desktop.backend == "xwayland" and not os.environ.get("QT_QPA_PLATFORM"):
+        # On XWayland the window is an X11 client like the game: it can be placed beside the game,
+        # and the panic key is heard while it has focus (a native Wayland window would hide both).
+        os.environ["QT_QPA_PLATFORM"] = "xcb"
     from PyQt6.QtWidgets import QApplication
 
     from app import settings as settings_mod

@@ -238,7 +238,7 @@ class DemoGame:
             str(self.root / "minetest.log"),
         ]
         LOG.info("starting %s", " ".join(cmd))
-        from recorder.virtual_display import parent_death_signal
+        from recorder.desktop.x11.virtual_display import parent_death_signal
 
         self.proc = subprocess.Popen(
             cmd,
@@ -263,19 +263,19 @@ class DemoGame:
         return self
 
     def _wait_window(self, timeout: float) -> int:
-        from recorder.window_x11 import X11Windows
+        from recorder.desktop.backends import for_display
 
-        wins = X11Windows(self.display)
+        desktop = for_display(self.display)
         try:
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline:
                 self._check_alive()
-                for w in wins.list():
+                for w in desktop.windows():
                     if self._is_ours(w.pid, w.title) and w.rect[2] >= self.config.width // 2:
                         return w.id
                 time.sleep(0.1)
         finally:
-            wins.close()
+            desktop.close()
         raise TimeoutError("the minetest window did not appear")
 
     def _is_ours(self, pid: int | None, title: str) -> bool:
@@ -300,15 +300,16 @@ class DemoGame:
             time.sleep(0.02)
 
     def focus(self) -> None:
-        from recorder.window_x11 import X11Windows
+        """Give the game focus the way its desktop allows, and the pointer to its centre."""
+        from recorder.desktop.backends import for_display
 
-        wins = X11Windows(self.display)
+        desktop = for_display(self.display)
         try:
-            wins.focus(self.window_id)
-            rect = wins.rect(self.window_id)
-            wins.warp_pointer(rect[0] + rect[2] // 2, rect[1] + rect[3] // 2)
+            desktop.focus(self.window_id)
+            rect = desktop.window_rect(self.window_id)
+            desktop.warp_pointer(rect[0] + rect[2] // 2, rect[1] + rect[3] // 2)
         finally:
-            wins.close()
+            desktop.close()
 
     def command(self, *lines: str, timeout: float = 5.0) -> None:
         """Run mod commands (``tp x y z yaw pitch``, ``setnode x y z name``) and wait until done."""

@@ -1,6 +1,7 @@
 """Play a game window on this desktop: capture it, drive it with synthetic input.
 
-Capture reads the game window's own contents through XComposite where it can, so nothing covering
+Everything display-server specific goes through ``recorder.desktop`` (X11 or XWayland today).
+Capture reads the game window's own contents (XComposite) where it can, so nothing covering
 the game reaches a frame; otherwise (a screen region, no Composite) it grabs the screen rectangle and
 ``covered`` says when that grab would show something else.
 
@@ -10,7 +11,7 @@ through ``MouseLaw`` (remainders carried); while a GUI screen is open the same d
 cursor instead, ``guiScale / 0.15`` window pixels per degree, clipped to the window.
 
 "GUI open" is read from the game at every ``observe``: whether it shows its pointer over the window
-(``recorder.gui_state``), so a screen the person or the game opens counts as much as the agent's. The
+(the desktop's ``cursor_watch``), so a screen the person or the game opens counts as much as the agent's. The
 pointer's position comes with it (``cursor``, window pixels), and ``policy_frame`` draws the env's
 white cursor sprite there while a screen is open (spec §1.4, §6.5): the model saw it in every GUI
 frame it was trained and evaluated on. ``observe`` itself stays cursor-free, for the recording. Where
@@ -35,15 +36,16 @@ import numpy as np
 
 from app.errors import PlayEnded
 from app.games.connector import FRAME_SIZE, Rect
-from app.games.injector import Injector
 from app.games.mouse_law import MouseLaw, gui_pixels_per_degree
 from model.actions.env import EnvAction
 from model.cursor import draw_at_window_position
+from recorder.desktop.backends import for_display, open_desktop
+from recorder.desktop.protocol import Desktop, DesktopError, GameWindow, Injector, KeyCodes, WindowGone
 from recorder.input import InjectionLedger, keymap
-from recorder.window_capture import WindowGone
-from recorder.window_x11 import WindowInfo
 
 LOG = logging.getLogger(__name__)
+
+KEY_CODES = KeyCodes(keymap.X11_KEYSYMS, keymap.MOUSE_BUTTONS)  # binding names -> the desktop's codes
 
 
 class GameWindowGone(PlayEnded, RuntimeError):
@@ -76,10 +78,14 @@ class DesktopConnector:
         injector: Injector | None = None,
         ledger: InjectionLedger | None = None,
         display: str | None = None,
+        desktop: Desktop | None = None,
+        own_desktop: bool | None = None,
     ) -> None:
         self.config = config
         self.ledger = ledger or InjectionLedger()
         self.display = display
+        self.desktop = desktop  # the display server behind the game; opened by open() when None
+        self._owns_desktop = desktop is None if own_desktop is None else own_desktop  # close it with us
         self._injector = injector
         self._lock = threading.RLock()
         self._held: list[str] = []  # binding names the agent holds, in press order
@@ -88,8 +94,7 @@ class DesktopConnector:
         self.gui_open = False
         self.cursor: tuple[float, float] | None = None  # pointer in window pixels at the last observe
         self.gui_source = "inventory key"  # or "game cursor" once the game's own state can be read
-        self._gui_watch: Any = None  # recorder.gui_state.CursorWatch, made by open()
-        self._windows: Any = None
+        self._gui_watch: Any = None  # the desktop's CursorWatch, made by open()
         self._capture: Any = None
         self.capture_kind = ""  # "window" (its own contents) or "screen" (whatever is on top), after open
         self._cover: Any = None  # CoverWatch, made on the loop thread by the first covered()
@@ -109,67 +114,70 @@ class DesktopConnector:
 
     # ----- setup ------------------------------------------------------------------------------
     def open(self) -> DesktopConnector:
-        """Find the window and open capture and injection. Separate from __init__: it touches X."""
-        from app.games.injector import make_injector
-        from recorder.window_x11 import X11Windows
-
+        """Find the window and open capture and injection. Separate from __init__: it touches the
+        display server."""
         cfg = self.config
         if cfg.region is None and cfg.title is None and cfg.pid is None:
             raise ValueError("give the game window's title, its pid, or a screen region")
-        self._windows = X11Windows(self.display)
+        if self.desktop is None:
+            self.desktop = open_desktop() if self.display is None else for_display(self.display)
+        desktop = self.desktop
+        self.display = desktop.display
         if cfg.region is not None:
             left, top, width, height = cfg.region
             try:
-                win = self._windows.window_at(left + width // 2, top + height // 2)
+                win = desktop.window_at(left + width // 2, top + height // 2)
             except LookupError:
                 if cfg.require_focus:
                     raise LookupError(f"no window under the region {cfg.region} to check focus on") from None
                 win = None
         else:
-            win = self._windows.find(cfg.title, cfg.pid)
+            win = desktop.find_window(cfg.title, cfg.pid)
         if win is not None and win.pid is not None and win.pid == os.getpid():
             raise ValueError("refusing to play into one of jarvis-play's own windows")
         self.window_id = win.id if win is not None else 0
         self.window_title = win.title if win is not None else ""
         self.window_pid = win.pid if win is not None else None  # whose settings give the camera law
         if win is None:
-            win = WindowInfo(0, "(screen region)", None, self._rect)
+            win = GameWindow(0, "(screen region)", None, self._rect)
         self._refresh_rect(force=True)
         self._capture = self._open_capture()
         self._open_gui_watch()
         if self._injector is None:
-            self._injector = make_injector(self.ledger, self.display, cfg.injector)
+            self._injector = desktop.injector(self.ledger, KEY_CODES, cfg.injector)
+        refused = desktop.check_injection()
+        if refused:
+            raise DesktopError(refused)
         LOG.info("playing window %#x %r at %s (%s capture)", win.id, win.title, self._rect, self.capture_kind)
         return self
 
     def _open_capture(self) -> Any:
-        """The window's own contents where Composite works, else a screen grab ``covered`` must vet."""
-        from recorder.capture import ScreenCapture
-        from recorder.window_capture import WindowCapture
-
+        """The window's own contents where the desktop allows, else a screen grab ``covered`` must vet."""
+        desktop = self.desktop
+        assert desktop is not None
         mode = self.config.capture
         if mode not in ("auto", "window", "screen"):
             raise ValueError(f"capture must be auto, window or screen, not {mode!r}")
         if mode != "screen" and self.config.region is None and self.window_id:
-            why = WindowCapture.probe(self.window_id, self.display)
+            why = desktop.probe_capture(self.window_id)
             if why is None:
                 self.capture_kind = "window"
-                return WindowCapture(self.window_id, FRAME_SIZE, self.display)
+                return desktop.window_capture(self.window_id, FRAME_SIZE)
             if mode == "window":
                 raise ValueError(f"cannot capture the game window itself: {why}")
             LOG.warning("capturing the screen under the game window (%s): windows over it pause play", why)
         elif mode == "window":
             raise ValueError("window capture needs the game window (title or pid), not a screen region")
+        capture = desktop.screen_capture(lambda: self._rect, FRAME_SIZE)
         self.capture_kind = "screen"
-        return ScreenCapture(lambda: self._rect, FRAME_SIZE, self.display)
+        return capture
 
     def _open_gui_watch(self) -> None:
-        from recorder.gui_state import CursorWatch, GuiStateUnavailable
-
+        assert self.desktop is not None
         try:
-            self._gui_watch = CursorWatch(self.display)
+            self._gui_watch = self.desktop.cursor_watch()
             self.gui_source = "game cursor"
-        except GuiStateUnavailable as exc:
+        except DesktopError as exc:
             LOG.warning("GUI screens are known only from the agent's inventory presses: %s", exc)
 
     def _read_gui(self) -> None:
@@ -195,9 +203,10 @@ class DesktopConnector:
             return
         now = time.monotonic()
         if force or now - self._rect_time >= self.config.geometry_every_s:
+            assert self.desktop is not None
             try:
-                self._rect = self._windows.rect(self.window_id)
-            except Exception as exc:
+                self._rect = self.desktop.window_rect(self.window_id)
+            except WindowGone as exc:
                 raise GameWindowGone(f"the game window {self.window_id:#x} is gone") from exc
             self._rect_time = now
 
@@ -241,16 +250,15 @@ class DesktopConnector:
         if not self.window_id:  # a bare screen region: no window to check the stacking of
             return None
         if self._cover is None:
-            from recorder.window_x11 import CoverWatch
-
-            self._cover = CoverWatch(self.display)
+            assert self.desktop is not None
+            self._cover = self.desktop.cover_watch()
         return self._cover.reason(self.window_id, self._rect)
 
     def has_focus(self) -> bool:
         if not self.config.require_focus:
             return True
         try:
-            return bool(self._windows.has_focus(self.window_id))
+            return self.desktop is not None and self.desktop.has_focus(self.window_id)
         except Exception:
             return False
 
@@ -332,6 +340,5 @@ class DesktopConnector:
                 self._gui_watch = None
             if self._injector is not None:
                 self._injector.close()
-            if self._windows is not None:
-                self._windows.close()
-                self._windows = None
+            if self.desktop is not None and self._owns_desktop:
+                self.desktop.close()

@@ -120,15 +120,9 @@ class OpenGame:
     def focus(self) -> None:
         """Give the game keyboard focus, so injected input reaches it (the window's clicks took it)."""
         window_id = self.connector.window_id
-        if not window_id:
-            return
-        from recorder.window_x11 import X11Windows
-
-        windows = X11Windows(self.connector.display)
-        try:
-            windows.focus(window_id)
-        finally:
-            windows.close()
+        desktop = getattr(self.connector, "desktop", None)  # only a desktop game has a window
+        if window_id and desktop is not None:
+            desktop.focus(window_id)
 
     def close(self) -> None:
         try:
@@ -153,13 +147,27 @@ def open_game(
         return OpenGame(spec, FakeConnector(), spec.label, None, "fake")
     if spec.kind == "minerl":
         return _open_minerl(spec, progress)
-    from recorder.display import can_capture, can_inject
+    from recorder.desktop.backends import for_display, open_desktop
+    from recorder.desktop.protocol import DesktopError
 
-    for capability in (can_capture(), can_inject()):
-        if not capability.ok:
-            raise GameError(capability.reason)
+    try:
+        desktop = open_desktop() if display is None else for_display(display)
+    except DesktopError as exc:
+        raise GameError(str(exc)) from exc
+    try:
+        return _open_desktop_game(spec, options, desktop, progress)
+    except BaseException:
+        desktop.close()
+        raise
+
+
+def _open_desktop_game(
+    spec: GameSpec, options: GameOptions, desktop: Any, progress: Callable[[str], None]
+) -> OpenGame:
     from app.games.desktop import DesktopConfig, DesktopConnector
+    from recorder.desktop.protocol import DesktopError
 
+    display = desktop.display
     config = DesktopConfig(require_focus=options.require_focus)
     process = None
     if spec.kind == "demo":
@@ -179,9 +187,9 @@ def open_game(
         elif spec.kind == "pid":
             config.pid = int(spec.arg)
         else:
-            config.region = parse_region(spec.arg) if spec.kind == "region" else _screen_rect(display)
+            config.region = parse_region(spec.arg) if spec.kind == "region" else desktop.screen_rect()
     progress(f"Opening {spec.label}…")
-    connector = DesktopConnector(config, display=display)
+    connector = DesktopConnector(config, display=display, desktop=desktop, own_desktop=True)
     try:
         connector.open()
     except LookupError as exc:
@@ -191,13 +199,17 @@ def open_game(
             f"{exc}; start the game first (jarvis-play demo-game starts one), "
             "or check the title in the game picker"
         ) from exc
+    except DesktopError as exc:
+        if process is not None:
+            process.close()
+        raise GameError(str(exc)) from exc
     except BaseException:
         if process is not None:
             process.close()
         raise
     try:
         found = _game_settings(connector, options)
-        notes = _configure(connector, options, found)
+        notes = _configure(connector, options, found) + [f"[note] {n}" for n in desktop.notes]
     except BaseException:
         connector.close()
         if process is not None:
@@ -292,26 +304,15 @@ def _open_minerl(spec: GameSpec, progress: Callable[[str], None]) -> OpenGame:
     return OpenGame(spec, connector, spec.label, None, "minerl")
 
 
-def _screen_rect(display: str | None) -> tuple[int, int, int, int]:
-    from Xlib import display as xdisplay
-
-    d = xdisplay.Display(display)
-    try:
-        screen = d.screen()
-        return 0, 0, int(screen.width_in_pixels), int(screen.height_in_pixels)
-    finally:
-        d.close()
-
-
 def list_windows(display: str | None = None) -> list[str]:
-    """Titles of the windows a game picker can offer (best effort: empty without X11)."""
-    try:
-        from recorder.window_x11 import X11Windows
+    """Titles of the windows a game picker can offer (best effort: empty where no backend plays)."""
+    from recorder.desktop.backends import for_display, open_desktop
 
-        windows = X11Windows(display)
+    try:
+        desktop = open_desktop() if display is None else for_display(display)
     except Exception:
         return []
     try:
-        return sorted({w.title for w in windows.list() if w.rect[2] > 100 and w.rect[3] > 100})
+        return sorted({w.title for w in desktop.windows() if w.rect[2] > 100 and w.rect[3] > 100})
     finally:
-        windows.close()
+        desktop.close()

@@ -501,7 +501,8 @@ class WindowController(QObject):
     def place(self) -> placement.Placement | None:
         """Put the window beside the game (moving the demo game to the corner first), once per game.
 
-        Only on X11 with a display; a saved position that fits and stays clear of the game wins."""
+        Only with the window on X11 or XWayland (xcb); a saved position that fits and stays clear of
+        the game wins. A tiling compositor (sway) may place both windows itself."""
         game = self.session.game
         if not self.place_window or game is None or game is self._placed_for:
             return None
@@ -519,13 +520,13 @@ class WindowController(QObject):
         wid = connector.window_id
         if not wid:  # no game window on this screen (fake, minerl, a region): stay where the person put us
             return placement.Placement(self._frame_rect())
-        with placement.X11Desk(connector.display or None) as desk:
-            screen = desk.work_area()
-            frame = desk.frame(wid) if wid else None
-            saved = placement.parse_rect(self.session.settings.window_geometry)
-            plan = placement.plan(screen, frame, own_game=game.process is not None, saved=saved)
-            if plan.game_to is not None and wid:
-                desk.move_frame(wid, *plan.game_to)
+        desk = connector.desktop  # the game's display server: its work area, frames and moves
+        screen = desk.work_area()
+        frame = desk.frame(wid)
+        saved = placement.parse_rect(self.session.settings.window_geometry)
+        plan = placement.plan(screen, frame, own_game=game.process is not None, saved=saved)
+        if plan.game_to is not None:
+            desk.move_frame(wid, *plan.game_to)
         self.set_frame(plan.window)
         if plan.overlaps:
             self.show_message(
@@ -614,7 +615,7 @@ def _own_windows() -> list[QWidget]:
 def _game_gone(exc: BaseException) -> bool:
     """The game's window closed or its process died (the capture says so by type)."""
     from app.games.desktop import GameWindowGone
-    from recorder.window_capture import WindowGone
+    from recorder.desktop.protocol import WindowGone
 
     seen: BaseException | None = exc
     while seen is not None:

@@ -3,14 +3,13 @@
 The plan is pure geometry (rectangles in screen pixels, frames including the window manager's
 decorations), so it is tested without a display. The demo game is ours: it is moved to the
 top-left corner first. A foreign game stays where it is and the window takes the largest free
-space beside it. ``X11Desk`` reads the screen's work area and a window's frame, and moves a window,
-through one short-lived Xlib connection (Xlib connections are not thread-safe).
+space beside it. The work area, the game's frame and moving it come from the game's desktop
+(``recorder.desktop``: ``work_area``, ``frame``, ``move_frame``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 Rect = tuple[int, int, int, int]  # left, top, width, height
 
@@ -109,66 +108,3 @@ def parse_rect(text: str) -> Rect | None:
 
 def format_rect(r: Rect) -> str:
     return ",".join(str(int(v)) for v in r)
-
-
-class X11Desk:
-    """The screen's work area, window frames, and moving a window (one Xlib connection)."""
-
-    def __init__(self, display: str | None = None) -> None:
-        from Xlib import X
-        from Xlib import display as xdisplay
-
-        self._X = X
-        self._d = xdisplay.Display(display)
-        self.root = self._d.screen().root
-
-    def __enter__(self) -> X11Desk:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._d.close()
-
-    def _prop(self, window: Any, name: str) -> list[int] | None:
-        try:
-            prop = window.get_full_property(self._d.intern_atom(name), self._X.AnyPropertyType)
-        except Exception:  # a window that vanished, or a bad id
-            return None
-        return [int(v) for v in prop.value] if prop is not None and len(prop.value) else None
-
-    def work_area(self) -> Rect:
-        """The screen without panels (the window manager's _NET_WORKAREA), else the whole screen."""
-        area = self._prop(self.root, "_NET_WORKAREA")
-        if area and len(area) >= 4 and area[2] > 0 and area[3] > 0:
-            return (area[0], area[1], area[2], area[3])
-        geom = self.root.get_geometry()
-        return (0, 0, int(geom.width), int(geom.height))
-
-    def extents(self, wid: int) -> tuple[int, int, int, int]:
-        """Decorations (left, right, top, bottom) the window manager put around ``wid``."""
-        ext = self._prop(self._d.create_resource_object("window", wid), "_NET_FRAME_EXTENTS")
-        return (ext[0], ext[1], ext[2], ext[3]) if ext and len(ext) >= 4 else (0, 0, 0, 0)
-
-    def frame(self, wid: int) -> Rect:
-        """``wid``'s frame in screen pixels: its client area plus the decorations."""
-        win = self._d.create_resource_object("window", wid)
-        geom = win.get_geometry()
-        pos = win.translate_coords(self.root, 0, 0)
-        left, right, top, bottom = self.extents(wid)
-        return (-pos.x - left, -pos.y - top, geom.width + left + right, geom.height + top + bottom)
-
-    def move_frame(self, wid: int, x: int, y: int) -> None:
-        """Put ``wid``'s frame's top-left at (x, y) (a configure request the window manager honours)."""
-        from Xlib.protocol import event
-
-        win = self._d.create_resource_object("window", wid)
-        atom = self._d.intern_atom("_NET_MOVERESIZE_WINDOW")
-        # gravity NorthWest (1), x and y given (bits 8, 9), source: a pager (2 << 12)
-        flags = 1 | (1 << 8) | (1 << 9) | (2 << 12)
-        data = (32, [flags, x, y, 0, 0])
-        ev = event.ClientMessage(window=win, client_type=atom, data=data)
-        mask = self._X.SubstructureRedirectMask | self._X.SubstructureNotifyMask
-        self.root.send_event(ev, event_mask=mask)
-        if not self._prop(self.root, "_NET_SUPPORTING_WM_CHECK"):  # no window manager: move it ourselves
-            left, _right, top, _bottom = self.extents(wid)
-            win.configure(x=x + left, y=y + top)
-        self._d.sync()

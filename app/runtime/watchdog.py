@@ -15,7 +15,8 @@ connection and reads its stdin, a pipe whose only write end the app holds:
 
 It ignores SIGINT and SIGHUP (a Ctrl+C or a closed terminal reach the whole process group, and this
 process must outlive its parent to do its job) and runs in its own session for the same reason.
-Only python-xlib and the standard library are imported here, so it starts in a fraction of a second.
+Only the desktop's releaser (``recorder.desktop.backends.releaser_for``: python-xlib on X11 and
+XWayland) and the standard library are imported here, so it starts in a fraction of a second.
 """
 
 from __future__ import annotations
@@ -32,10 +33,12 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
+
+from recorder.desktop.backends import releaser_for
+from recorder.input import keymap
 
 LOG = logging.getLogger(__name__)
 
@@ -50,6 +53,7 @@ class Guard:
     """What the watchdog looks after: the display, the key names it may release, a game to stop."""
 
     display: str
+    backend: str = "x11"  # the desktop backend that plays there (recorder.desktop.backends)
     keys: list[str] = field(default_factory=list)  # binding names (key.keyboard.w, key.mouse.left)
     kill_pid: int | None = None  # the demo game the app started (its own process group)
     remove_dir: str | None = None  # that game's temporary world, removed once the game is gone
@@ -57,48 +61,6 @@ class Guard:
 
     def to_json(self) -> str:
         return json.dumps(self.__dict__)
-
-
-class Releaser:
-    """Key-up and button-up through XTEST on its own display connection, only for what is held."""
-
-    def __init__(self, display: str, keys: Iterable[str]) -> None:
-        from Xlib import display as xdisplay
-
-        from recorder.input import keymap
-
-        self._d = xdisplay.Display(display)
-        self._root = self._d.screen().root
-        codes = set()
-        for name in keys:
-            sym = keymap.X11_KEYSYMS.get(name)
-            code = self._d.keysym_to_keycode(sym) if sym is not None else 0
-            if code:
-                codes.add(int(code))
-        self.keycodes = sorted(codes)
-
-    def release(self) -> list[str]:
-        """Release whatever of ours is down; returns what was (for the log)."""
-        from Xlib import X
-        from Xlib.ext import xtest
-
-        held = self._d.query_keymap()
-        released = []
-        for code in self.keycodes:
-            if held[code // 8] & (1 << (code % 8)):
-                xtest.fake_input(self._d, X.KeyRelease, code)
-                released.append(f"key {code}")
-        mask = self._root.query_pointer().mask
-        for button, bit in ((1, X.Button1Mask), (2, X.Button2Mask), (3, X.Button3Mask)):
-            if mask & bit:
-                xtest.fake_input(self._d, X.ButtonRelease, button)
-                released.append(f"button {button}")
-        self._d.sync()
-        return released
-
-    def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self._d.close()
 
 
 def stop_game(pid: int | None, folder: str | None) -> None:
@@ -137,7 +99,8 @@ def _gone(pid: int, seconds: float) -> bool:
 def watch(guard: Guard, pipe: int, ready: IO[str] | None = None) -> str:
     """Block until the app says goodbye or dies; returns what happened. Writes ``ready`` to
     ``ready`` once its display connection is open (it can release from then on)."""
-    releaser = Releaser(guard.display, guard.keys)
+    keysyms = [keymap.X11_KEYSYMS[k] for k in guard.keys if k in keymap.X11_KEYSYMS]
+    releaser = releaser_for(guard.backend, guard.display, keysyms)
     if ready is not None:
         with contextlib.suppress(OSError):
             ready.write("ready\n")
@@ -256,7 +219,8 @@ def guard_for(game: Any, display: str | None = None) -> Guard | None:
     from recorder.input import keymap
 
     keys = sorted(set(getattr(config, "bindings", {}).values()) | set(keymap.DEFAULT_BINDINGS.values()))
-    guard = Guard(display=shown, keys=keys)
+    desktop = getattr(connector, "desktop", None)
+    guard = Guard(display=shown, backend=getattr(desktop, "name", "x11"), keys=keys)
     process = getattr(game, "process", None)  # app.games.demo_game.DemoGame when we started the game
     proc = getattr(process, "proc", None)
     if proc is not None:

@@ -34,6 +34,8 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
+from recorder.desktop.protocol import Desktop
+from recorder.desktop.scopes import FocusedWindowScope, WindowScope
 from recorder.input import keymap
 from recorder.input.events import EventKind, InputEvent
 from recorder.input.scope import GameScope
@@ -104,8 +106,10 @@ class InputListener:
         clock: Callable[[], float] = time.monotonic,
         scope: GameScope | None = None,
         hotkeys: Collection[str] = (),
+        desktop: Desktop | None = None,
     ) -> None:
         self.ledger = ledger or InjectionLedger()
+        self.desktop = desktop  # key names, the pointer, the scope's questions; None: names only
         self.on_event = on_event
         self.events: queue.SimpleQueue[InputEvent] = queue.SimpleQueue()
         self.scope = scope  # closed by stop()
@@ -121,7 +125,6 @@ class InputListener:
         self._held: dict[str, EventKind] = {}  # the person's keys/buttons down in the game -> release kind
         self._inside = True
         self._jump_pending = False
-        self._xdisplay: Any = None
         self.human_count = 0
         self.warps = 0  # motions dropped as the game re-centring the pointer
         self.jumps = 0  # first positions after entering the game
@@ -130,39 +133,29 @@ class InputListener:
     @classmethod
     def for_game(
         cls,
+        desktop: Desktop,
         window_id: int,
         ledger: InjectionLedger | None = None,
         on_event: Callable[[InputEvent], None] | None = None,
         hotkeys: Collection[str] = (),
-        display: str | None = None,
     ) -> InputListener:
         """A listener that counts only input to the game window ``window_id`` (not started)."""
-        from recorder.input.scope import X11GameScope
-
-        return cls(ledger, on_event, scope=X11GameScope(window_id, display), hotkeys=hotkeys)
+        scope = WindowScope(desktop, window_id)
+        return cls(ledger, on_event, scope=scope, hotkeys=hotkeys, desktop=desktop)
 
     def start(self) -> InputListener:
-        """Start listening. Raises ImportError (as pynput itself does) when there is no display."""
-        from recorder.display import can_capture
-
-        check = can_capture()
-        if not check.ok:
-            raise ImportError(f"no global input listening: {check.reason}")
-        from pynput import keyboard, mouse
-
+        """Start listening on the desktop's display (pynput reads ``$DISPLAY``: it must be the same).
+        Raises ImportError (as pynput itself does) when there is no display."""
         try:
-            from Xlib import display as xdisplay
+            from pynput import keyboard, mouse  # optional: importing pynput needs a display
+        except ImportError as exc:
+            raise ImportError(f"no global input listening: {exc}") from exc
 
-            self._xdisplay = xdisplay.Display()
-        except Exception:  # not X11: names come straight from the keysym table
-            self._xdisplay = None
         # Motion events carry absolute positions; without the starting position the person's first
         # move would read as no move and the game's warp back to the centre as a move the other way.
-        self._last_pos = _pointer_position(self._xdisplay, mouse)
-        if self.scope is None and self._xdisplay is not None:
-            from recorder.input.scope import FocusedWindowScope
-
-            self.scope = FocusedWindowScope()
+        self._last_pos = _pointer_position(self.desktop, mouse)
+        if self.scope is None and self.desktop is not None:
+            self.scope = FocusedWindowScope(self.desktop)
         with self._state:
             self._inside = not self.filtering or (
                 self._last_pos is not None and self._in_game(*self._last_pos)
@@ -192,9 +185,6 @@ class InputListener:
         if self.scope is not None:
             self.scope.close()
             self.scope = None
-        if self._xdisplay is not None:
-            self._xdisplay.close()
-            self._xdisplay = None
 
     def __enter__(self) -> InputListener:
         return self.start()
@@ -221,13 +211,9 @@ class InputListener:
 
     def _canonical(self, keysym: int) -> str | None:
         """Name of the physical key: keysym -> keycode -> the keycode's unshifted keysym."""
-        d = self._xdisplay
-        if d is not None:
+        if self.desktop is not None:
             with self._lock:
-                code = d.keysym_to_keycode(keysym)
-                base = d.keycode_to_keysym(code, 0) if code else 0
-            if base:
-                keysym = base
+                keysym = self.desktop.key_name(keysym)
         if 0x41 <= keysym <= 0x5A:  # an uppercase letter the keymap did not resolve
             keysym += 0x20
         return keymap.from_keysym(keysym) or f"key.keysym.{keysym:#x}"
@@ -373,12 +359,12 @@ class InputListener:
             self.outside += 1
 
 
-def _pointer_position(xdisplay: Any, mouse: Any) -> tuple[float, float] | None:
-    """Where the pointer is now (X11 first, pynput's controller otherwise), or None if unknown."""
+def _pointer_position(desktop: Desktop | None, mouse: Any) -> tuple[float, float] | None:
+    """Where the pointer is now (the desktop's, else pynput's controller), or None if unknown."""
     try:
-        if xdisplay is not None:
-            reply = xdisplay.screen().root.query_pointer()
-            return float(reply.root_x), float(reply.root_y)
+        if desktop is not None:
+            x, y = desktop.pointer()
+            return float(x), float(y)
         x, y = mouse.Controller().position
         return float(x), float(y)
     except Exception:  # unknown: the first move then counts from its own position, as before

@@ -36,7 +36,7 @@ def _episode(out: Path) -> tuple[Any, list[dict[str, Any]]]:
 
 def _unfocus_the_game(display: str) -> None:
     """As when the person last clicked elsewhere: starting the agent gives the game focus again."""
-    from recorder.window_x11 import X11Windows
+    from recorder.desktop.x11.windows import X11Windows
 
     windows = X11Windows(display)
     try:

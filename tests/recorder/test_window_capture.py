@@ -96,8 +96,8 @@ def painter(xvfb: str) -> Iterator[Painter]:
 
 # ----- window capture, with windows of our own ------------------------------------------------------
 def test_window_capture_shows_the_window_and_not_the_window_over_it(painter: Painter, xvfb: str) -> None:
-    from recorder.capture import ScreenCapture
-    from recorder.window_capture import NOT_DRAWN, WindowCapture
+    from recorder.desktop.x11.screen_capture import ScreenCapture
+    from recorder.desktop.x11.window_capture import NOT_DRAWN, WindowCapture
 
     rect = (20, 20, 640, 360)
     game = painter.window("toy game", rect, None)  # no background, like a GL game: only what it draws
@@ -127,7 +127,8 @@ def test_window_capture_shows_the_window_and_not_the_window_over_it(painter: Pai
 def test_window_capture_follows_resize_unmap_map_and_reports_a_destroyed_window(
     painter: Painter, xvfb: str
 ) -> None:
-    from recorder.window_capture import NOT_DRAWN, WindowCapture, WindowGone
+    from recorder.desktop.protocol import WindowGone
+    from recorder.desktop.x11.window_capture import NOT_DRAWN, WindowCapture
 
     game = painter.window("toy game", (0, 0, 320, 200), GREEN)
     capture = WindowCapture(game.id, (640, 360), xvfb)
@@ -165,7 +166,7 @@ def test_cover_watch_names_the_window_over_the_game_until_it_moves_off_or_goes_b
 ) -> None:
     from Xlib import X
 
-    from recorder.window_x11 import NOT_REDRAWN, NOT_SHOWN, CoverWatch
+    from recorder.desktop.x11.windows import NOT_REDRAWN, NOT_SHOWN, CoverWatch
 
     rect = (0, 0, 400, 300)
     game = painter.window("toy game", rect, GREEN)
@@ -196,8 +197,8 @@ def test_cover_watch_names_the_window_over_the_game_until_it_moves_off_or_goes_b
 def test_cover_watch_waits_until_the_game_draws_where_a_window_left(painter: Painter, xvfb: str) -> None:
     """Without a compositor the screen keeps a window's pixels after it leaves a game that has no
     background (a GL game): a grab then still shows it, so the watch waits for the game to draw."""
-    from recorder.capture import ScreenCapture
-    from recorder.window_x11 import NOT_REDRAWN, CoverWatch
+    from recorder.desktop.x11.screen_capture import ScreenCapture
+    from recorder.desktop.x11.windows import NOT_REDRAWN, CoverWatch
 
     rect = (0, 0, 400, 300)
     game = painter.window("toy game", rect, None)
@@ -245,8 +246,8 @@ def iconify(painter: Painter, win: Any) -> None:
 def test_under_a_window_manager_cover_is_named_never_captured_and_minimizing_is_reported(
     openbox: str,
 ) -> None:
-    from recorder.window_capture import NOT_DRAWN, WindowCapture
-    from recorder.window_x11 import NOT_SHOWN, CoverWatch, X11Windows
+    from recorder.desktop.x11.window_capture import NOT_DRAWN, WindowCapture
+    from recorder.desktop.x11.windows import NOT_SHOWN, CoverWatch, X11Windows
 
     painter = Painter(openbox)
     windows, watch = X11Windows(openbox), CoverWatch(openbox)
@@ -316,7 +317,7 @@ def test_a_window_over_minetest_never_reaches_the_policy_and_frames_still_follow
     """Window capture (XComposite), the real loop: what the policy was given never shows the window
     over the game, and still follows the game as the policy turns the view under it."""
     from app.games.desktop import DesktopConfig, DesktopConnector
-    from recorder.capture import ScreenCapture
+    from recorder.desktop.x11.screen_capture import ScreenCapture
 
     conn = DesktopConnector(DesktopConfig(pid=game.proc.pid), display=xvfb).open()
     screen = ScreenCapture(conn.rect, (640, 360), xvfb)

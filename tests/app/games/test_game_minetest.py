@@ -191,7 +191,7 @@ def test_focus_loss_pauses_injection_and_focus_return_resumes(
     game: Any, connector: Any, keys: KeyState, xvfb: str
 ) -> None:
     from model.policies.scripted import ScriptedPolicy
-    from recorder.window_x11 import X11Windows
+    from recorder.desktop.x11.windows import X11Windows
 
     # giving focus back warps the pointer, which counts as the person's input: resume soon after
     bg = Background(connector, ScriptedPolicy([act(forward=1)], loop=True), resume_after=0.3)
@@ -264,7 +264,7 @@ def test_own_windows_are_never_targets(xvfb: str, monkeypatch: pytest.MonkeyPatc
     from Xlib import X, Xatom
     from Xlib import display as xdisplay
 
-    from recorder.window_x11 import X11Windows
+    from recorder.desktop.x11.windows import X11Windows
 
     d = xdisplay.Display(xvfb)
     win = d.screen().root.create_window(10, 10, 200, 100, 0, d.screen().root_depth, X.InputOutput)

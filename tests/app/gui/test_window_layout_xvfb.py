@@ -40,12 +40,12 @@ def _frames(display: str) -> dict[str, tuple[int, int, int, int]]:
     """Title -> frame of every viewable, titled top-level client window (openbox reparents them)."""
     from Xlib import X
 
-    from app.gui.placement import X11Desk
+    from recorder.desktop.x11.backend import X11Desktop
 
     out = {}
-    with X11Desk(display) as desk:
+    with X11Desktop(display) as desk:
         d = desk._d
-        clients = desk.root.get_full_property(d.intern_atom("_NET_CLIENT_LIST"), X.AnyPropertyType)
+        clients = d.screen().root.get_full_property(d.intern_atom("_NET_CLIENT_LIST"), X.AnyPropertyType)
         for wid in clients.value if clients is not None else []:
             win = d.create_resource_object("window", int(wid))
             try:

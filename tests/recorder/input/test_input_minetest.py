@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from recorder.desktop.backends import for_display
 from tests.game_fixtures import SPAWN, xdotool
 
 pytestmark = [pytest.mark.xvfb, pytest.mark.game]
@@ -49,7 +50,7 @@ def mt(sensitive_game: Any, xvfb: str, monkeypatch: pytest.MonkeyPatch) -> Any:
 
 
 def window(game: Any, display: str) -> tuple[int, int, int, int]:
-    from recorder.window_x11 import X11Windows
+    from recorder.desktop.x11.windows import X11Windows
 
     wins = X11Windows(display)
     try:
@@ -79,7 +80,8 @@ class Recording:
         settings = game_settings_for_pid(game.proc.pid, (rect[2], rect[3]))
         assert settings is not None and settings.game == "minetest"
         self.settings = settings
-        self.listener = InputListener.for_game(game.window_id, display=display).start()
+        self.desktop = for_display(display)
+        self.listener = InputListener.for_game(self.desktop, game.window_id).start()
         self.acc = InputAccumulator()
         self.ticks: list[Any] = []
         self._stop = threading.Event()
@@ -99,6 +101,7 @@ class Recording:
         self.acc.feed_all(self.listener.drain())
         self.ticks.append(self.acc.end_tick())
         self.listener.stop()
+        self.desktop.close()
 
     def yaw_labels(self) -> float:
         from recorder.input.human_actions import tick_to_env
@@ -194,8 +197,9 @@ def test_nothing_typed_or_moved_outside_the_game_is_human_input(mt: Any, xvfb: s
     try:
         xdotool(xvfb, "mousemove", "900", "500")  # the pointer starts outside the game, over the other app
         time.sleep(0.2)
-        listener = InputListener.for_game(mt.window_id, on_event=got.append, hotkeys={"key.keyboard.f12"},
-                                          display=xvfb).start()  # fmt: skip
+        desktop = for_display(xvfb)
+        listener = InputListener.for_game(desktop, mt.window_id, on_event=got.append,
+                                          hotkeys={"key.keyboard.f12"}).start()  # fmt: skip
         try:
             other.set_input_focus(X.RevertToParent, X.CurrentTime)
             d.sync()
@@ -217,6 +221,7 @@ def test_nothing_typed_or_moved_outside_the_game_is_human_input(mt: Any, xvfb: s
             playing = listener.drain()
         finally:
             listener.stop()
+            desktop.close()
     finally:
         other.destroy()
         d.close()

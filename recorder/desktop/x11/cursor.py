@@ -26,26 +26,15 @@ One X connection of its own; call from one thread (the play loop's, in ``observe
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from typing import Any
 
-from recorder.errors import RecorderError
+from recorder.desktop.protocol import DesktopError, GuiState, Rect
 
 LOG = logging.getLogger(__name__)
 
-Rect = tuple[int, int, int, int]  # left, top, width, height in screen pixels
 
-
-class GuiStateUnavailable(RecorderError, RuntimeError):
+class GuiStateUnavailable(DesktopError):
     """The X server cannot say what cursor it shows (no XFixes, or not X11)."""
-
-
-@dataclass(frozen=True)
-class GuiState:
-    open: bool  # the game shows its pointer: a GUI screen is open
-    x: float  # pointer in window pixels (origin: the game's top-left), clipped to the window
-    y: float
-    inside: bool  # the pointer is over the game, so ``open`` was read now (else: the last reading)
 
 
 class CursorWatch:

@@ -1,4 +1,4 @@
-"""Screen capture of one rectangle, delivered as the model's 640×360 RGB frame.
+"""Screen capture of one X11 screen rectangle, delivered as the model's 640×360 RGB frame.
 
 mss grabs BGRA into a buffer; numpy views it without copying and OpenCV does the one resize (area
 averaging, only when the rectangle is not already 640×360) and the BGRA->RGB conversion in C.
@@ -13,6 +13,8 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+
+from recorder.desktop.frames import to_rgb
 
 Rect = tuple[int, int, int, int]  # left, top, width, height
 
@@ -59,14 +61,3 @@ class ScreenCapture:
         if sct is not None:
             sct.close()
             self._local.sct = None
-
-
-def to_rgb(bgra: np.ndarray, size: tuple[int, int] = (640, 360)) -> np.ndarray:
-    """BGRA of any size -> RGB at ``size`` (width, height), INTER_AREA when shrinking."""
-    import cv2
-
-    height, width = bgra.shape[:2]
-    if (width, height) != size:
-        shrink = width >= size[0] and height >= size[1]
-        bgra = cv2.resize(bgra, size, interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
-    return cv2.cvtColor(bgra, cv2.COLOR_BGRA2RGB)

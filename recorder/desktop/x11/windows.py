@@ -1,39 +1,34 @@
 """Game windows on X11: find one by title or process, read its client area, check and give focus.
 
-Used by the desktop connector (capture region, "inject only while the game has focus") and by the
-demo game and tests (there is no window manager under Xvfb, so someone has to give the game focus).
-One ``X11Windows`` owns one Xlib connection and must stay on the thread that made it: Xlib
-connections are not thread-safe.
+The X11 backend (``backend.X11Desktop``) answers its window questions through one ``X11Windows`` on
+its shared connection, behind its lock. ``CoverWatch`` has a connection of its own: it selects
+events on the root window and drains them, which must not happen on a connection others read.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-from dataclasses import dataclass
 from typing import Any
 
-Rect = tuple[int, int, int, int]  # left, top, width, height in root (screen) pixels
+from recorder.desktop.protocol import NOT_SHOWN, GameWindow, Rect
 
-NOT_SHOWN = "the game window is not shown (minimized or on another desktop)"
 NOT_REDRAWN = "waiting for the game to draw where another window was"
 
-
-@dataclass(frozen=True)
-class WindowInfo:
-    id: int
-    title: str
-    pid: int | None
-    rect: Rect
+WindowInfo = GameWindow  # the name the X11 code grew up with
+__all__ = ["NOT_REDRAWN", "NOT_SHOWN", "CoverWatch", "WindowInfo", "X11Windows"]
 
 
 class X11Windows:
-    def __init__(self, display: str | None = None) -> None:
+    def __init__(self, display: str | None = None, connection: Any = None) -> None:
+        """Opens its own connection to ``display``, or uses ``connection`` (then closing is its
+        owner's business)."""
         from Xlib import X
         from Xlib import display as xdisplay
 
         self._X = X
-        self._d = xdisplay.Display(display)
+        self._own = connection is None
+        self._d = xdisplay.Display(display) if connection is None else connection
         self.root = self._d.screen().root
         self._atoms = {
             name: self._d.intern_atom(name)
@@ -42,7 +37,8 @@ class X11Windows:
         self._focus_ok: int | None = None  # last focused window id known to belong to the target
 
     def close(self) -> None:
-        self._d.close()
+        if self._own:
+            self._d.close()
 
     # ----- discovery ------------------------------------------------------------------------
     def _window(self, wid: int) -> Any:

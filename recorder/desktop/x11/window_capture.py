@@ -13,7 +13,8 @@ While the window is unmapped (minimized, another desktop) there is nothing curre
 Grabs always return a picture (the last one while hidden); ``hidden()`` is what the caller must ask
 before using it, to pause instead of recording or acting on a frame that is not the game's.
 
-Same interface as ``recorder.capture.ScreenCapture`` (``grab_bgra``, ``grab``, ``close``, ``size``).
+Same interface as ``screen_capture.ScreenCapture`` (``recorder.desktop.protocol.Capture``:
+``grab_bgra``, ``grab``, ``close``, ``size``).
 One X connection per capturing thread (python-xlib connections are not meant to be shared), opened
 on first use like mss's; the redirect ends with the connection.
 """
@@ -27,20 +28,15 @@ from typing import Any
 
 import numpy as np
 
-from recorder.capture import to_rgb
-from recorder.errors import RecorderError
-from recorder.window_x11 import NOT_SHOWN
+from recorder.desktop.frames import to_rgb
+from recorder.desktop.protocol import NOT_SHOWN, DesktopError, WindowGone
 
 NOT_DRAWN = "waiting for the game to draw its window (just captured, shown or resized)"
 FIRST_DRAW_WAIT_S = 0.5
 
 
-class WindowCaptureUnavailable(RecorderError, RuntimeError):
+class WindowCaptureUnavailable(DesktopError):
     """This window cannot be captured through Composite; use a screen grab instead."""
-
-
-class WindowGone(RecorderError, RuntimeError):
-    """The captured window was destroyed."""
 
 
 class _Session:
@@ -200,7 +196,7 @@ class _Session:
         return np.frombuffer(reply.data, np.uint8).reshape(height, width, 4)
 
     def _open_shm(self, size: int) -> Any:
-        from recorder.x11_shm import ShmImage, ShmUnavailable
+        from recorder.desktop.x11.shm import ShmImage, ShmUnavailable
 
         try:
             return ShmImage(self._d, max(size, 1))
