@@ -1,0 +1,38 @@
+"""A Wayland session under sway 1.7 headless, run as an unprivileged user as a person's session is, with its XWayland: minetest under XWayland, played, listened to, covered and watched
+through jarvis-play's doors (the checks are in xwayland_suite.py, shared by every compositor)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.compositors import sway_session
+from tests.desktops.xwayland_suite import (
+    WaylandGame,
+    test_a_native_wayland_window_is_refused_with_how_to_run_it_under_xwayland,
+    test_a_window_over_the_game_never_reaches_the_model_or_the_recording,
+    test_doctor_says_xwayland_and_why,
+    test_the_agent_plays_and_the_pose_log_shows_it,
+    test_the_panic_key_releases_everything,
+    test_the_persons_input_is_human_and_its_labels_match_the_turn,
+    test_the_window_opens_and_its_screenshot_shows_the_game,
+    wayland_game,
+)
+
+pytestmark = [pytest.mark.xvfb, pytest.mark.game, pytest.mark.wayland]
+
+__all__ = [
+    "test_a_native_wayland_window_is_refused_with_how_to_run_it_under_xwayland",
+    "test_a_window_over_the_game_never_reaches_the_model_or_the_recording",
+    "test_doctor_says_xwayland_and_why",
+    "test_the_agent_plays_and_the_pose_log_shows_it",
+    "test_the_panic_key_releases_everything",
+    "test_the_persons_input_is_human_and_its_labels_match_the_turn",
+    "test_the_window_opens_and_its_screenshot_shows_the_game",
+]
+
+
+@pytest.fixture(scope="module")
+def wl() -> Iterator[WaylandGame]:
+    yield from wayland_game(sway_session())
