@@ -219,6 +219,7 @@ class ScriptedExit:
                 "view_fps": sorted(self.fps_samples),
                 "telemetry": loop.telemetry.summary() if loop is not None else None,
                 "errors": list(self.controller.errors),
+                "notes": list(self.controller.notes),
                 "game": session.game.label if session.game is not None else None,
                 "model": session.model_spec,
                 "instruction": loop.instruction if loop is not None else None,

@@ -116,6 +116,7 @@ class OpenGame:
     law: CameraLaw = field(default_factory=CameraLaw.minecraft)  # mouse counts <-> camera degrees
     notes: list[str] = field(default_factory=list)  # what the game's settings mean for the agent
     law_record: dict[str, Any] = field(default_factory=dict)  # the law and where it came from, for meta.json
+    desktop_notes: tuple[str, ...] = ()  # what the desktop cannot do here (recorder.desktop), for the window
 
     def focus(self) -> None:
         """Give the game keyboard focus, so injected input reaches it (the window's clicks took it)."""
@@ -217,7 +218,7 @@ def _open_desktop_game(
         raise
     label = f"{spec.label}: {connector.window_title} at {connector.rect}"
     name = found.game if found.game in ("minecraft", "minetest") else "minecraft"
-    return OpenGame(spec, connector, label, process, name, found.law, notes, found.meta())
+    return OpenGame(spec, connector, label, process, name, found.law, notes, found.meta(), desktop.notes)
 
 
 def _game_settings(connector: Any, options: GameOptions) -> GameSettings:

@@ -80,6 +80,7 @@ class WindowController(QObject):
         self.bridge = SessionBridge(session, self)
         self.jobs: list[Job] = []
         self.errors: list[str] = []  # every message shown, for tests and the --report file
+        self.notes: list[str] = []  # every note shown in the banner, for a scripted run's report
         self._own_rects: tuple[placement.Rect, ...] = ()  # frames of our visible windows
         self._active = False  # one of our windows has keyboard focus
         self._game_lost = False
@@ -299,6 +300,8 @@ class WindowController(QObject):
         text = for_window(text)
         if level == "error":
             self.errors.append(text)
+        elif level == "note":
+            self.notes.append(text)
         self.window.banner.show_message(text, level)
 
     # ----- internals --------------------------------------------------------------------------
@@ -504,6 +507,9 @@ class WindowController(QObject):
         Only with the window on X11 or XWayland (xcb); a saved position that fits and stays clear of
         the game wins. A tiling compositor (sway) may place both windows itself."""
         game = self.session.game
+        if game is not None and game is not self._placed_for and game.desktop_notes:
+            # what this desktop cannot do (a Wayland session): said once per game, where it is seen
+            self.show_message("On this desktop: " + "; ".join(game.desktop_notes) + ".", "note")
         if not self.place_window or game is None or game is self._placed_for:
             return None
         if QApplication.platformName() != "xcb":

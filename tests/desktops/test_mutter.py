@@ -35,4 +35,5 @@ __all__ = [
 
 @pytest.fixture(scope="module")
 def wl() -> Iterator[WaylandGame]:
-    yield from wayland_game(mutter_session())
+    # mutter centres a new window: 1920×1080 leaves room beside the 640×360 game for ours
+    yield from wayland_game(mutter_session(1920, 1080))

@@ -193,11 +193,15 @@ def test_the_persons_input_is_human_and_its_labels_match_the_turn(wl: WaylandGam
             record.stdout.read() if record.stdout else ""
         )
         time.sleep(0.05)
+    # a person's hand is on the mouse before turning: the first position the listener sees in the
+    # game is where the pointer arrived, not a move (a 1-pixel jiggle: 0.17°, inside the tolerance)
+    wl.xdotool("mousemove_relative", "--", "1", "0")
+    time.sleep(0.2)
     for dx in (60, -25, 40, 30):  # the person turns right, back a little, right again
         wl.xdotool("mousemove_relative", "--", str(dx), "0")
         time.sleep(0.25)
     wl.xdotool("keydown", "w", "sleep", "0.4", "keyup", "w")
-    finish(record)
+    printed = finish(record)
     time.sleep(0.3)
     wl.game.log.poll()
     truth = pose_turn(wl.game.log.poses[max(start - 1, 0) :])
@@ -207,6 +211,8 @@ def test_the_persons_input_is_human_and_its_labels_match_the_turn(wl: WaylandGam
     turning = [line for line in lines if line["action"]["camera"][1] != 0]
     walking = [line for line in lines if line["action"]["forward"]]
     print(f"{wl.compositor.name}: labelled {labelled:.2f}°, the game turned {truth:.2f}°")
+    moves = [(i, round(line["action"]["camera"][1], 2), line["control"]) for i, line in enumerate(lines)]
+    print(printed[-1200:], [m for m in moves if m[1]])
     assert truth > 10  # the game did turn: 105 px right
     assert abs(labelled - truth) <= max(1.0, 0.05 * abs(truth)), (labelled, truth)
     assert turning and all(line["control"] == "human" for line in turning)
@@ -246,10 +252,12 @@ def test_a_window_over_the_game_never_reaches_the_model_or_the_recording(
     wl: WaylandGame, tmp_path: Path
 ) -> None:
     from app.games.spec import GameSpec, open_game
+    from app.session import Session
+    from app.settings import Settings
     from model.policies.scripted import ScriptedPolicy
     from recorder.episode_format import list_episodes
     from recorder.episode_reader import EpisodeReader
-    from tests.sessions import session_for
+    from tests.sessions import _LentGame
 
     wl.reset()
     game = open_game(GameSpec.parse("window:Minetest"))
@@ -270,11 +278,18 @@ def test_a_window_over_the_game_never_reaches_the_model_or_the_recording(
             assert "a window over the game" in (watch.reason(connector.window_id, connector.rect) or "")
         finally:
             watch.close()
-        out = tmp_path / "episodes"
-        session = session_for(
-            connector, policy=Watching([{"camera": [0.0, 0.5]}], loop=True), record=True,
-            record_mode="agent", episodes_dir=str(out),
-        )  # fmt: skip
+        script = tmp_path / "turn.jsonl"
+        script.write_text(json.dumps({"camera": [0.0, 0.5]}) + "\n")
+        policy = Watching([{"camera": [0.0, 0.5]}], loop=True)
+        lent = _LentGame(GameSpec("fake"), connector, "the game under XWayland", game_name="minetest")
+        session = Session(
+            Settings(record=True, record_mode="agent", episodes_dir=str(tmp_path / "episodes")),
+            game_factory=lambda *_a, **_k: lent,
+            policy_factory=lambda *_a: policy,
+            listen=False,
+        )
+        session.open_game("fake")
+        session.load_model(f"scripted:{script}")  # a file: no model folder to build
         try:
             session.start(seconds=1.5)
             outcome = session.wait(60)
@@ -285,7 +300,7 @@ def test_a_window_over_the_game_never_reaches_the_model_or_the_recording(
             cover.close()
         game.close()
     assert outcome is not None and outcome.telemetry is not None and outcome.telemetry.injected > 5
-    recorded = [np.asarray(f) for f in EpisodeReader(list_episodes(out)[0]).frames()]
+    recorded = [np.asarray(f) for f in EpisodeReader(list_episodes(tmp_path / "episodes")[0]).frames()]
     assert seen and recorded
     print(
         f"{wl.compositor.name}: {len(seen)} frames to the model, {len(recorded)} recorded, none with the cover"
@@ -319,6 +334,9 @@ def test_the_window_opens_and_its_screenshot_shows_the_game(wl: WaylandGame, tmp
     artifacts.mkdir(exist_ok=True)
     Image.open(shot).save(artifacts / shot.name)
     assert data["started"] and data["errors"] == [], (data["errors"], output[-2000:])
+    said = " ".join(data["notes"])
+    assert "never while a native Wayland window has it" in said  # what this desktop cannot do, shown
+    assert "overlaps the game" not in said  # placed beside the game, by us or by a tiling compositor
     assert data["telemetry"]["injected"] >= 20
     pixels = np.asarray(Image.open(shot).convert("RGB")).astype(int)
     h, w = pixels.shape[:2]
