@@ -8,8 +8,10 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 # System packages: Xvfb/xdotool for tests and headless runs, minetest as the demo game,
-# the xcb libraries PyQt6's platform plugin needs, ffmpeg for video.
+# the xcb libraries PyQt6's platform plugin needs, ffmpeg for video; sway and mutter (with XWayland,
+# xhost and a D-Bus session bus) for the Wayland-session tests, weston for a native Wayland window.
 APT_PACKAGES := xvfb xauth xdotool x11-utils imagemagick mesa-utils libgl1-mesa-dri minetest ffmpeg openbox \
+	sway mutter weston xwayland x11-xserver-utils dbus \
 	libxcb-icccm4 libxcb-keysyms1 libxcb-cursor0 libxkbcommon-x11-0 libxcb-image0 libxcb-render-util0 \
 	libxcb-shape0 libxcb-randr0 libxcb-xfixes0 libegl1 libgl1 libfontconfig1 libdbus-1-3
 

@@ -135,7 +135,7 @@ def measure(connector: Any, ticks: int, hz: float, warmup: int = 40) -> dict[str
     control loop does, so the collector does not rescan import-time objects in the middle of a tick.
     """
     from model.actions.codec import ActionCodec
-    from recorder.desktop.frames import to_rgb
+    from recorder.desktop import to_rgb
 
     codec = ActionCodec()
     ids = codec.encode_batch(bench_actions())
@@ -207,7 +207,7 @@ def _setup(args: argparse.Namespace, width: int, height: int, stack: ExitStack) 
     from app.errors import UserError
     from app.games.demo_game import DemoGame, DemoGameConfig, find_binary
     from app.games.desktop import DesktopConfig, DesktopConnector
-    from recorder.desktop.x11.virtual_display import VirtualDisplay
+    from recorder.desktop import VirtualDisplay
 
     if args.window:
         if not os.environ.get("DISPLAY"):

@@ -120,8 +120,7 @@ def measure_full_turn(
 def main(args: argparse.Namespace) -> int:
     from app.errors import UserError
     from app.games.desktop import KEY_CODES
-    from recorder.desktop.backends import open_desktop
-    from recorder.desktop.protocol import DesktopError
+    from recorder.desktop import DesktopError, open_desktop
     from recorder.input import CameraLaw, InjectionLedger
 
     try:

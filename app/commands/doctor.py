@@ -110,7 +110,7 @@ def _fit(report: Report, spec: str, table_path: str | None, free_gib: float | No
 
 def _display(report: Report) -> None:
     """The session, the desktop backend that would play there and why, and what is not possible."""
-    from recorder.desktop.session import detect
+    from recorder.desktop import detect
 
     session = detect()
     where = session.server + (f" ({session.compositor})" if session.compositor else "")

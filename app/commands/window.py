@@ -42,7 +42,7 @@ def _opt(args: argparse.Namespace, name: str) -> Any:
 
 def main(args: argparse.Namespace) -> int:
     from app.errors import UserError
-    from recorder.desktop.session import detect
+    from recorder.desktop import detect
 
     desktop = detect()
     if desktop.server == "none" and not os.environ.get("QT_QPA_PLATFORM"):

@@ -238,7 +238,7 @@ class DemoGame:
             str(self.root / "minetest.log"),
         ]
         LOG.info("starting %s", " ".join(cmd))
-        from recorder.desktop.x11.virtual_display import parent_death_signal
+        from recorder.desktop import parent_death_signal
 
         self.proc = subprocess.Popen(
             cmd,
@@ -263,7 +263,7 @@ class DemoGame:
         return self
 
     def _wait_window(self, timeout: float) -> int:
-        from recorder.desktop.backends import for_display
+        from recorder.desktop import for_display
 
         desktop = for_display(self.display)
         try:
@@ -301,7 +301,7 @@ class DemoGame:
 
     def focus(self) -> None:
         """Give the game focus the way its desktop allows, and the pointer to its centre."""
-        from recorder.desktop.backends import for_display
+        from recorder.desktop import for_display
 
         desktop = for_display(self.display)
         try:

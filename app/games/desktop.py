@@ -39,8 +39,16 @@ from app.games.connector import FRAME_SIZE, Rect
 from app.games.mouse_law import MouseLaw, gui_pixels_per_degree
 from model.actions.env import EnvAction
 from model.cursor import draw_at_window_position
-from recorder.desktop.backends import for_display, open_desktop
-from recorder.desktop.protocol import Desktop, DesktopError, GameWindow, Injector, KeyCodes, WindowGone
+from recorder.desktop import (
+    Desktop,
+    DesktopError,
+    GameWindow,
+    Injector,
+    KeyCodes,
+    WindowGone,
+    for_display,
+    open_desktop,
+)
 from recorder.input import InjectionLedger, keymap
 
 LOG = logging.getLogger(__name__)

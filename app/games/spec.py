@@ -148,8 +148,7 @@ def open_game(
         return OpenGame(spec, FakeConnector(), spec.label, None, "fake")
     if spec.kind == "minerl":
         return _open_minerl(spec, progress)
-    from recorder.desktop.backends import for_display, open_desktop
-    from recorder.desktop.protocol import DesktopError
+    from recorder.desktop import DesktopError, for_display, open_desktop
 
     try:
         desktop = open_desktop() if display is None else for_display(display)
@@ -166,7 +165,7 @@ def _open_desktop_game(
     spec: GameSpec, options: GameOptions, desktop: Any, progress: Callable[[str], None]
 ) -> OpenGame:
     from app.games.desktop import DesktopConfig, DesktopConnector
-    from recorder.desktop.protocol import DesktopError
+    from recorder.desktop import DesktopError
 
     display = desktop.display
     config = DesktopConfig(require_focus=options.require_focus)
@@ -307,7 +306,7 @@ def _open_minerl(spec: GameSpec, progress: Callable[[str], None]) -> OpenGame:
 
 def list_windows(display: str | None = None) -> list[str]:
     """Titles of the windows a game picker can offer (best effort: empty where no backend plays)."""
-    from recorder.desktop.backends import for_display, open_desktop
+    from recorder.desktop import for_display, open_desktop
 
     try:
         desktop = open_desktop() if display is None else for_display(display)

@@ -621,7 +621,7 @@ def _own_windows() -> list[QWidget]:
 def _game_gone(exc: BaseException) -> bool:
     """The game's window closed or its process died (the capture says so by type)."""
     from app.games.desktop import GameWindowGone
-    from recorder.desktop.protocol import WindowGone
+    from recorder.desktop import WindowGone
 
     seen: BaseException | None = exc
     while seen is not None:

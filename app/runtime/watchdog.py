@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from recorder.desktop.backends import releaser_for
+from recorder.desktop import releaser_for
 from recorder.input import keymap
 
 LOG = logging.getLogger(__name__)

@@ -1,5 +1,8 @@
-"""A Wayland session under mutter 43 (GNOME's compositor) headless, with its XWayland: minetest under XWayland, played, listened to, covered and watched
-through jarvis-play's doors (the checks are in xwayland_suite.py, shared by every compositor)."""
+"""A Wayland session under mutter 43 (GNOME's compositor), headless, with its XWayland.
+
+minetest runs under XWayland and is played, listened to, covered and watched through jarvis-play's
+doors; the checks are in xwayland_suite.py, the same for every compositor.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,9 @@
-"""A Wayland session under sway 1.7 headless, run as an unprivileged user as a person's session is, with its XWayland: minetest under XWayland, played, listened to, covered and watched
-through jarvis-play's doors (the checks are in xwayland_suite.py, shared by every compositor)."""
+"""A Wayland session under sway 1.7, headless, run as an unprivileged user as a person's
+session is, with its XWayland.
+
+minetest runs under XWayland and is played, listened to, covered and watched through jarvis-play's
+doors; the checks are in xwayland_suite.py, the same for every compositor.
+"""
 
 from __future__ import annotations
 

@@ -134,9 +134,8 @@ def test_the_agent_plays_and_the_pose_log_shows_it(
     after = wl.game.pose()
     moved = math.dist(before.pos, after.pos)
     turned = pose_turn([before, after])
-    print(
-        f"{wl.compositor.name}: {summary['injected']} ticks injected, walked {moved:.2f} m, turned {turned:.1f}°"
-    )
+    name, injected = wl.compositor.name, summary["injected"]
+    print(f"{name}: {injected} ticks injected, walked {moved:.2f} m, turned {turned:.1f}°")
     assert summary["injected"] >= 20 and summary["unfocused_ticks"] <= 2
     assert moved > 1.0  # forward for 2 s: minetest walks 4 m/s
     assert turned > 20  # 1.5° right per tick at 20 Hz, minus what minetest drops under load
@@ -177,7 +176,7 @@ def test_the_panic_key_releases_everything(wl: WaylandGame, tmp_path: Path) -> N
 
 
 def test_the_persons_input_is_human_and_its_labels_match_the_turn(wl: WaylandGame, tmp_path: Path) -> None:
-    from recorder.episode_reader import EpisodeReader
+    from recorder.episodes import EpisodeReader
 
     wl.reset()
     script = tmp_path / "idle.jsonl"
@@ -255,8 +254,7 @@ def test_a_window_over_the_game_never_reaches_the_model_or_the_recording(
     from app.session import Session
     from app.settings import Settings
     from model.policies.scripted import ScriptedPolicy
-    from recorder.episode_format import list_episodes
-    from recorder.episode_reader import EpisodeReader
+    from recorder.episodes import EpisodeReader, list_episodes
     from tests.sessions import _LentGame
 
     wl.reset()
@@ -302,9 +300,7 @@ def test_a_window_over_the_game_never_reaches_the_model_or_the_recording(
     assert outcome is not None and outcome.telemetry is not None and outcome.telemetry.injected > 5
     recorded = [np.asarray(f) for f in EpisodeReader(list_episodes(tmp_path / "episodes")[0]).frames()]
     assert seen and recorded
-    print(
-        f"{wl.compositor.name}: {len(seen)} frames to the model, {len(recorded)} recorded, none with the cover"
-    )
+    print(f"{wl.compositor.name}: {len(seen)} frames to the model, {len(recorded)} recorded, no cover")
     assert max(_magenta(f) for f in seen) == 0
     assert max(_magenta(f) for f in recorded) == 0
     assert all(f.std() > 5 for f in recorded)  # the game's picture, not a blank
@@ -326,8 +322,9 @@ def test_the_window_opens_and_its_screenshot_shows_the_game(wl: WaylandGame, tmp
     script = tmp_path / "walk.jsonl"
     script.write_text(json.dumps({"forward": 1, "camera": [0.0, 1.0]}) + "\n")
     shot, report = tmp_path / f"window_{wl.compositor.name}.png", tmp_path / "report.json"
-    window = jarvis(wl.env(tmp_path), "window", "--model", f"scripted:{script}", "--game", "window:Minetest",
-                    "--start", "--quit-after", "3", "--screenshot", str(shot), "--report", str(report))  # fmt: skip
+    window = jarvis(wl.env(tmp_path), "window", "--model", f"scripted:{script}", "--game",
+                    "window:Minetest", "--start", "--quit-after", "3", "--screenshot", str(shot),
+                    "--report", str(report))  # fmt: skip
     output = finish(window, 180)
     data = json.loads(report.read_text())
     artifacts = REPO / "artifacts"
