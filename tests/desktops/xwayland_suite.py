@@ -289,7 +289,7 @@ def test_a_window_over_the_game_never_reaches_the_model_or_the_recording(
         session.open_game("fake")
         session.load_model(f"scripted:{script}")  # a file: no model folder to build
         try:
-            session.start(seconds=1.5)
+            session.start(seconds=2.5)
             outcome = session.wait(60)
         finally:
             session.close()
@@ -297,7 +297,8 @@ def test_a_window_over_the_game_never_reaches_the_model_or_the_recording(
         if cover is not None:
             cover.close()
         game.close()
-    assert outcome is not None and outcome.telemetry is not None and outcome.telemetry.injected > 5
+    assert outcome is not None and outcome.telemetry is not None
+    assert outcome.telemetry.injected > 5, outcome.telemetry.summary()
     recorded = [np.asarray(f) for f in EpisodeReader(list_episodes(tmp_path / "episodes")[0]).frames()]
     assert seen and recorded
     print(f"{wl.compositor.name}: {len(seen)} frames to the model, {len(recorded)} recorded, no cover")
