@@ -12,12 +12,14 @@ import socket
 import struct
 from typing import Any
 
+from recorder.desktop.protocol import DesktopError
+
 MAGIC = b"i3-ipc"
 RUN_COMMAND = 0
 GET_TREE = 4
 
 
-class SwayError(RuntimeError):
+class SwayError(DesktopError):
     """sway did not answer, or refused the command."""
 
 
