@@ -165,7 +165,7 @@ def _open_desktop_game(
     spec: GameSpec, options: GameOptions, desktop: Any, progress: Callable[[str], None]
 ) -> OpenGame:
     from app.games.desktop import DesktopConfig, DesktopConnector
-    from recorder.desktop import DesktopError
+    from recorder.desktop import DesktopError, NotPlayable
 
     display = desktop.display
     config = DesktopConfig(require_focus=options.require_focus)
@@ -192,6 +192,10 @@ def _open_desktop_game(
     connector = DesktopConnector(config, display=display, desktop=desktop, own_desktop=True)
     try:
         connector.open()
+    except NotPlayable as exc:  # found, but not playable here: the message says what to do instead
+        if process is not None:
+            process.close()
+        raise GameError(str(exc)) from exc
     except LookupError as exc:
         if process is not None:
             process.close()

@@ -19,6 +19,7 @@ from recorder.desktop.protocol import (
     GuiState,
     Injector,
     KeyCodes,
+    NotPlayable,
     Rect,
     WindowGone,
 )
@@ -37,6 +38,7 @@ __all__ = [
     "GuiState",
     "Injector",
     "KeyCodes",
+    "NotPlayable",
     "Rect",
     "VirtualDisplay",
     "WindowGone",

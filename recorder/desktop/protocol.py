@@ -38,6 +38,10 @@ class DesktopUnavailable(DesktopError):
     """No backend can play on this desktop; the message says what to do."""
 
 
+class NotPlayable(DesktopError, LookupError):
+    """The game's window is there but this desktop cannot play it (a native Wayland window)."""
+
+
 class WindowGone(DesktopError):
     """The game window was closed (or cannot be read any more)."""
 

@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 
 from recorder.desktop import sway_ipc
-from recorder.desktop.protocol import Capture, DesktopError, GameWindow, Rect
+from recorder.desktop.protocol import Capture, DesktopError, GameWindow, NotPlayable, Rect
 from recorder.desktop.session import HOW_TO_XWAYLAND
 from recorder.desktop.x11.backend import X11Desktop
 
@@ -54,7 +54,7 @@ class XWaylandDesktop(X11Desktop):
         except LookupError as exc:
             native = sway_ipc.native_window(self.swaysock, title) if self.swaysock else None
             if native is not None:
-                raise LookupError(
+                raise NotPlayable(
                     f"{native!r} is a native Wayland window, which jarvis-play cannot capture or "
                     f"drive; {HOW_TO_XWAYLAND}"
                 ) from exc

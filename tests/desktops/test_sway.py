@@ -40,3 +40,37 @@ __all__ = [
 @pytest.fixture(scope="module")
 def wl() -> Iterator[WaylandGame]:
     yield from wayland_game(sway_session())
+
+
+def test_a_native_wayland_game_is_named_as_such_from_sways_tree(
+    wl: WaylandGame, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """sway says which windows are native Wayland (xdg_shell): such a game is refused in one sentence
+    saying so and how to start it under XWayland (weston-terminal stands in for the game)."""
+    import shutil
+    import time
+
+    from recorder.desktop import sway_ipc
+    from tests.desktops.xwayland_suite import cli
+
+    if shutil.which("weston-terminal") is None:
+        pytest.skip("weston-terminal is not installed (apt-get install weston)")
+    sock = wl.compositor.env["SWAYSOCK"]
+    sway_ipc.command(sock, "exec weston-terminal")
+    native: list[dict] = []
+    try:
+        deadline = time.monotonic() + 20
+        while not native:
+            native = [v for v in sway_ipc.views(sock) if v.get("shell") == "xdg_shell" and v.get("name")]
+            assert time.monotonic() < deadline, "weston-terminal did not open"
+            time.sleep(0.1)
+        title = str(native[0]["name"])
+        code = cli("run", "--window", title, "--model", "scripted:/dev/null", "--seconds", "1")
+        err = capsys.readouterr().err
+    finally:
+        for view in native:
+            sway_ipc.command(sock, f"[con_id={view['id']}] kill")
+    print(err)
+    assert code == 2 and "Traceback" not in err
+    assert f"{title!r} is a native Wayland window" in err and "under XWayland" in err
+    assert "start the game first" not in err  # one sentence: the game runs, but not where we can play it
