@@ -175,6 +175,9 @@ def test_the_panic_key_releases_everything(wl: WaylandGame, tmp_path: Path) -> N
     assert wl.game.pose().control["up"] is False and wl.game.pose().control["dig"] is False
 
 
+@pytest.mark.nondeterministic(
+    "minetest drops part of a pointer move when both cores are busy, so the game turns less than labelled"
+)
 def test_the_persons_input_is_human_and_its_labels_match_the_turn(wl: WaylandGame, tmp_path: Path) -> None:
     from recorder.episodes import EpisodeReader
 
