@@ -10,6 +10,8 @@ The pose log is the ground truth the integration tests read.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import logging
 import os
@@ -17,7 +19,7 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -163,6 +165,24 @@ class PoseLog:
         return [r for r in self.records[mark:] if r.get("k") in kinds]
 
 
+# minetest 5.6 runs singleplayer on a port drawn at random from a generator seeded with the clock's
+# second, whatever minetest.conf or --port say: two games started in the same second draw the same
+# port, and the second dies with "Failed to bind socket (port already in use?)" (seen with two test
+# workers, and two doors started together). So starts take turns, machine-wide, until the player has
+# joined (the port is bound by then).
+START_LOCK = Path(tempfile.gettempdir()) / "jarvis-demo-start.lock"
+
+
+@contextlib.contextmanager
+def _one_start_at_a_time() -> Iterator[None]:
+    with open(START_LOCK, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 class DemoGame:
     """One minetest process in a fresh world. ``start()`` does the work; the constructor only stores."""
 
@@ -240,21 +260,22 @@ class DemoGame:
         LOG.info("starting %s", " ".join(cmd))
         from recorder.desktop import parent_death_signal
 
-        self.proc = subprocess.Popen(
-            cmd,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-            preexec_fn=parent_death_signal if self.config.die_with_parent else None,
-        )
-        self.log = PoseLog(world / "jarvis_pose.jsonl")
         try:
-            self.window_id = self._wait_window(timeout)
-            ready = "arena" if self.config.arena else "join"
-            self.wait_for(
-                lambda: bool(self.log and self.log.events(ready)), timeout, f"the player to {ready}"
-            )
+            with _one_start_at_a_time():
+                self.proc = subprocess.Popen(
+                    cmd,
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    start_new_session=True,
+                    preexec_fn=parent_death_signal if self.config.die_with_parent else None,
+                )
+                self.log = PoseLog(world / "jarvis_pose.jsonl")
+                self.window_id = self._wait_window(timeout)
+                ready = "arena" if self.config.arena else "join"
+                self.wait_for(
+                    lambda: bool(self.log and self.log.events(ready)), timeout, f"the player to {ready}"
+                )
             if focus:
                 self.focus()
         except BaseException:
