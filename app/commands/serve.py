@@ -7,7 +7,9 @@
 
 Binds to 127.0.0.1 unless ``--host`` says otherwise. Beyond this machine an ``--api-key`` is
 required (or ``--no-api-key``, said out loud): OpenAI clients send it as ``Authorization: Bearer``.
-Every request is bounded (body, image pixels, text, max_tokens, time; see ``model.server.Limits``).
+Every request is bounded (body, image pixels, text, max_tokens, time; see ``model.server.Limits``);
+idle and slow connections hold no place; at most ``--max-waiting`` requests wait for the model, the
+next is told when to come back (429, Retry-After).
 """
 
 from __future__ import annotations
@@ -59,7 +61,7 @@ def register(sub: Any) -> None:
         "--max-waiting",
         type=int,
         default=d.max_waiting,
-        help=f"requests queued for the model ({d.max_waiting}); more get 429",
+        help=f"requests queued for the model ({d.max_waiting}); more get 429 with Retry-After",
     )
     parser.set_defaults(func=main)
 
@@ -71,6 +73,22 @@ def _loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def _allow_many_sockets() -> None:
+    """Raise this process's open-file limit to its hard limit: each client, idle or not, is a socket
+    (for seconds at most), and the usual soft limit of 1024 is what a crowd would run into first."""
+    try:
+        import resource
+    except ImportError:  # not on Windows
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = hard if hard != resource.RLIM_INFINITY else max(soft, 65536)
+    if soft != resource.RLIM_INFINITY and soft < want:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+        except (ValueError, OSError) as exc:
+            LOG.warning("could not raise the open-file limit from %d: %s", soft, exc)
 
 
 def main(args: argparse.Namespace) -> int:
@@ -90,6 +108,7 @@ def main(args: argparse.Namespace) -> int:
     limits = Limits(
         max_tokens=args.max_tokens, request_seconds=args.request_seconds, max_waiting=args.max_waiting
     )
+    _allow_many_sockets()
     try:
         vla = VLA.load(model_path(args.model), adapter=args.adapter)
     except CheckpointError as exc:
