@@ -111,11 +111,12 @@ class Control:
                 self._held = event == "take"
                 if old is Mode.AGENT or new is Mode.STOPPED:
                     self.release()  # handover: nothing the agent pressed stays down
+                if new is Mode.STOPPED:  # before the mode: the loop thread ends on seeing STOPPED
+                    self.stop_reason = reason  # and reads why at once (a panic must not read "finished")
                 self._mode = new
                 self.history.append(Transition(self.clock(), old, new, reason))
                 LOG.info("%s -> %s (%s)", old.value, new.value, reason)
                 if new is Mode.STOPPED:
-                    self.stop_reason = reason
                     self.stopped.set()
             return new
 

@@ -85,3 +85,20 @@ def test_take_over_button_waits_for_real_input_before_counting_quiet() -> None:
     assert control.mode is Mode.HUMAN and released == ["all"]
     clock.t += 50
     assert control.update() is Mode.HUMAN
+
+
+def test_why_it_stopped_is_known_before_anyone_can_see_it_stopped() -> None:
+    """The loop thread ends the run the moment it reads STOPPED (without the lock) and reports the
+    reason at once: a panic read as "finished" lost the window's panic note under load."""
+    control, _released, _clock = make()
+    seen: list[tuple[Mode, str]] = []
+
+    class Watched(list):  # type: ignore[type-arg]
+        def append(self, item: object) -> None:  # the first moment after the mode changed
+            seen.append((control.mode, control.stop_reason))
+            super().append(item)
+
+    control.history = Watched()
+    control.take_over("button")
+    control.stop("panic key")
+    assert seen[-1] == (Mode.STOPPED, "panic key")
