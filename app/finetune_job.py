@@ -68,6 +68,8 @@ class FinetuneState:
     valid_loss: float | None = None
     train_samples: int = 0
     valid_samples: int = 0
+    train_episodes: int | None = None  # None until the child said how it split the episodes
+    valid_episodes: int | None = None
     resumed_from: int | None = None
     message: str = ""  # the error or cancellation, in words
     out: str = ""
@@ -100,6 +102,8 @@ class FinetuneState:
         if kind == "data":
             self.train_samples = int(event.get("train_samples", 0))
             self.valid_samples = int(event.get("valid_samples", 0))
+            self.train_episodes = len(event.get("train") or [])
+            self.valid_episodes = len(event.get("valid") or [])
         elif kind == "step":
             self.step, self.steps = int(event["step"]), int(event["steps"])
             self.eta_s = event.get("eta_s")

@@ -162,9 +162,11 @@ class Session:
         self._download: Watch | None = None  # the model download under way, for cancel_download()
         self._episode_seed = random.random()  # drawn anew at each start (task_phrasing = "episode")
         self.recording = self.settings.record
+        self.purpose: str | None = None  # what the next runs' episodes are for (None: the person's play)
         self.stats = LiveStats()
-        self.tasks, problem = task_lib.find(self.settings.tasks_file or None, None)
-        self.notes: list[str] = [problem] if problem else []
+        # why the built-in task list stands in for the wanted library (None: the library is here);
+        # a door says it as it sees fit (the window: once, calmly, with the details folded)
+        self.tasks, self.tasks_problem = task_lib.find(self.settings.tasks_file or None, None)
         self.instruction = self.settings.instruction
         self.hotkeys = HotkeyRouter(self.settings, self.on_hotkey, lambda e: self.ignore_input(e))
 
@@ -218,10 +220,7 @@ class Session:
             if running:
                 self._stop_and_join("switching model")
             if not self.settings.tasks_file:
-                library, problem = task_lib.find(None, _folder(local))
-                self.tasks = library
-                if problem:
-                    self._emit(self.on_error, problem)
+                self.tasks, self.tasks_problem = task_lib.find(None, _folder(local))
             if running:
                 self.start(paused=mode == Mode.PAUSED)
         if old is not None:
@@ -591,6 +590,7 @@ class Session:
             record=self.recording,
             model=self.model_spec,
             ring_seconds=self.settings.ring_seconds,
+            purpose=self.purpose,
         )
         return Recording(setup, on_error=lambda m: self._emit(self.on_error, m))
 

@@ -172,7 +172,9 @@ class Settings:
     history: list[str] = field(default_factory=list)  # instructions typed before, newest last
     # the window: where it was last ("x,y,w,h" of its frame; empty: placed beside the game)
     window_geometry: str = ""
-    window_panels: str = ""  # the side panels open when it closed: "episodes", "finetune", both or none
+    window_panels: str = ""  # the tab in front when it closed: "live", "episodes", "finetune", ...
+    window_game_view: bool = True  # the game view in the window (off: watch the game's own window)
+    seen_notices: list[str] = field(default_factory=list)  # one-time notices already shown, by key
 
     def remember(self, instruction: str) -> None:
         """Put ``instruction`` at the end of the history, once."""
@@ -296,3 +298,13 @@ def save(settings: Settings, path: Path | None = None) -> Path:
 def episodes_root(settings: Settings) -> Path:
     """The recordings folder the session writes to (Settings, else the platform's data folder)."""
     return Path(settings.episodes_dir or default_episodes_dir()).expanduser()
+
+
+def adapters_root(settings: Settings) -> Path:
+    """Where the window's fine-tunes write their adapters: beside the recordings folder."""
+    return episodes_root(settings).parent / "adapters"
+
+
+def evaluations_root(settings: Settings) -> Path:
+    """Where evaluations write their results and history: beside the recordings folder."""
+    return episodes_root(settings).parent / "evaluations"

@@ -115,8 +115,8 @@ def open_session(args: argparse.Namespace, settings: Any = None, model: str | No
     spec = game_spec(args)
     session = Session(settings, listen=not getattr(args, "no_listen", False))
     session.on_download.append(ProgressLine())  # a hub model's first download, on one line
-    for note in session.notes:  # e.g. the task library could not be downloaded (offline)
-        print(f"jarvis-play: {note}")
+    if session.tasks_problem:  # e.g. the task library could not be downloaded (offline)
+        print(f"jarvis-play: {session.tasks_problem}")
     session.install_safety()
     try:
         session.open_game(spec, progress=print)

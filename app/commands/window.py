@@ -4,6 +4,7 @@
     jarvis-play window --model CraftJarvis/JarvisVLA-Qwen2-VL-7B --game window:Minecraft
     jarvis-play window --model http://gpu-box:8000/v1 --tasks instructions.json
     jarvis-play window --start --quit-after 10 --screenshot shot.png --report run.json   # scripted run
+    jarvis-play window --tour layout/      # every state and tab: screenshots and clipped text, then close
 
 Options given here apply to this run; what is chosen in the window is saved in the settings file.
 """
@@ -33,6 +34,12 @@ def register(sub: Any) -> None:
     parser.add_argument("--screenshot", metavar="PNG", help="with --quit-after: save the window just before")
     parser.add_argument("--report", metavar="JSON", help="with --quit-after: write run figures to this file")
     parser.add_argument("--geometry", metavar="X,Y,W,H", help="window position and size in screen pixels")
+    parser.add_argument(
+        "--tour",
+        metavar="DIR",
+        help="walk every control state and tab, saving screenshots and a report of any text that does "
+        "not fit into DIR, then close (for a layout problem on your screen)",
+    )
     parser.set_defaults(func=main)
 
 
@@ -88,7 +95,16 @@ def main(args: argparse.Namespace) -> int:
         controller.show_message(message, "note")
     _initial_geometry(window, controller, _opt(args, "geometry"), settings.window_geometry)
     window.show()
-    controller.prepare(settings.model, settings.game, autostart=bool(_opt(args, "start")))
+    tour = _opt(args, "tour")
+    controller.prepare(settings.model, settings.game, autostart=bool(_opt(args, "start")) and not tour)
+    if tour:
+        from app.gui.layout_tour import LayoutTour
+
+        def close() -> None:
+            controller.ask_before_close = False
+            window.close()
+
+        LayoutTour(controller, tour, on_done=close)
     if _opt(args, "quit_after"):
         seconds = float(_opt(args, "quit_after"))
         scripted = ScriptedExit(controller, seconds, _opt(args, "screenshot"), _opt(args, "report"))  # noqa: F841
@@ -107,14 +123,14 @@ def _initial_geometry(window: Any, controller: Any, given: str | None, saved: st
     if given:
         x, y, w, h = (int(v) for v in str(given).split(","))
         window.setGeometry(x, y, w, h)
-        controller.place_window = False
+        controller.placer.enabled = False
         return
     screen = window.screen().availableGeometry()
     area = (screen.x(), screen.y(), screen.width(), screen.height())
     rect = placement.parse_rect(saved)
     if rect is None or not placement.inside(rect, area):
         rect = placement.plan(area, None).window
-    controller.set_frame(rect)
+    controller.placer.set_frame(rect)
 
 
 def _install_safety(app: Any, session: Any, controller: Any) -> None:

@@ -89,11 +89,19 @@ class RunResult:
         data["summary"] = self.summary()
         return data
 
-    def format(self) -> str:
-        lines = [
+    def _setup(self) -> str:
+        n = self.trials_per_arm
+        return (
             f"task: {self.task or self.instruction}  judged by the {self.judge}, "
-            f"{self.trials_per_arm} trials per arm of {self.seconds_per_trial:g} s"
-        ]
+            f"{n} trial{'' if n == 1 else 's'} per arm of {self.seconds_per_trial:g} s"
+        )
+
+    def headline(self) -> str:
+        """The run in one sentence (and how it stopped early, if it did)."""
+        return self._setup() + (f"; stopped early: {self.stopped_early}" if self.stopped_early else "")
+
+    def format(self) -> str:
+        lines = [self._setup()]
         for row in self.summary():
             interval = f"[{row['ci_low']:.0%}–{row['ci_high']:.0%}]"
             cell = f"{row['successes']}/{row['trials']} = {row['rate']:.0%} {interval}"

@@ -8,7 +8,8 @@ tell which arm plays from its place in the sequence. Between trials the adapter 
 
 ``Evaluation`` is the Qt-free object the window's Evaluate panel shows; ``on_progress`` gets one line
 per step (never the arm while ``blind``), ``on_trial`` each finished ``Trial`` (the arm blanked while
-blind), from the thread that calls ``run``.
+blind), from the thread that calls ``run``. Trials are recorded with the meta "purpose" evaluation,
+so the Episodes tab and fine-tuning keep them apart from the person's play.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 
 from app.eval.judges import Judge, Verdict
 from app.eval.results import Arm, RunResult, Trial
+from recorder.episodes import PURPOSE_EVALUATION
 
 LOG = logging.getLogger(__name__)
 POLL_S = 0.05
@@ -95,8 +97,9 @@ class Evaluation:
         )
         self.result = result
         s.set_instruction(self.task or self.instruction)
-        recording = s.recording
+        recording, purpose = s.recording, s.purpose
         s.set_recording(True)  # every trial is an episode, whatever the window's record button says
+        s.purpose = PURPOSE_EVALUATION  # marked as a trial: apart from the person's play, out of training
         active: str | None = "unset"
         try:
             for index, arm in enumerate(order):
@@ -124,6 +127,7 @@ class Evaluation:
             raise
         finally:
             s.set_recording(recording)
+            s.purpose = purpose
             if active not in ("unset", None):
                 try:
                     s.set_adapter(None)

@@ -1,14 +1,20 @@
-"""Start, pause, stop, take over / hand back, what to record, save the last seconds; the hotkeys.
+"""Who is in control and what the agent does; start, pause, stop, take over / hand back, what to record,
+save the last seconds.
 
-Two short rows, so the bar fits a window beside the game on a 1366×768 screen. While the person
-holds control the Pause button stays "Pause" (disabled) and "Hand back" is the way back: the two
-never both read "Resume".
+Three short rows, always in view whichever tab is open: the badge beside the play buttons; the record
+buttons; and a slim strip that says in words what the live view's overlay draws (keys held, where
+the view turns, why the agent waits), red with "RECORDING" while a run is written to disk. The
+badge and the strip never change width with their text (``elided``). While the person holds control
+the Pause button stays "Pause" (disabled) and "Hand back" is the way back: the two never both read
+"Resume".
 """
 
 from __future__ import annotations
 
 from PyQt6.QtCore import pyqtSignal
-from PyQt6.QtWidgets import QComboBox, QGridLayout, QHBoxLayout, QLabel, QPushButton, QStyle, QWidget
+from PyQt6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QStyle, QVBoxLayout, QWidget
+
+from app.gui.elided import Badge, ElidedLabel
 
 Icon = QStyle.StandardPixmap
 
@@ -67,18 +73,20 @@ class ControlBar(QWidget):
         self.record.setCheckable(True)
         self.record.setToolTip("Record each run as an episode")
         self.save_last = QPushButton(self._icons["save"], "Save last 30 s")
-        self.rec = QLabel("● REC")  # the Record button says "will record"; this says "recording now"
+        self.settings_button = QPushButton("Settings…")
+        self.badge = Badge()
+        self.rec = QLabel("● RECORDING")  # the Record button says "will record"; this says "recording now"
         self.rec.setObjectName("rec")
-        self.rec.setStyleSheet("color:white; background:#c62828; font-weight:bold; padding:2px 6px;")
-        self.rec.setToolTip("This run is being recorded as an episode")
+        self.rec.setStyleSheet("color:white; background:#c62828; font-weight:bold; padding:1px 6px;")
+        self.rec.setToolTip("This run is being saved as an episode")
         self.rec.hide()
-        self.hotkeys = QLabel()
-        self.hotkeys.setObjectName("hotkeys")
-        self.hotkeys.setWordWrap(True)
-        self.hotkeys.setStyleSheet("color:#b71c1c; font-weight:bold;")
-        grid = QGridLayout(self)
-        grid.setContentsMargins(0, 0, 0, 0)
+        self.strip = ElidedLabel()
+        self.strip.setObjectName("actionStrip")
+        col = QVBoxLayout(self)
+        col.setContentsMargins(0, 0, 0, 0)
+        col.setSpacing(4)
         play = QHBoxLayout()
+        play.addWidget(self.badge)
         for button in (self.start, self.pause, self.stop, self.take_over, self.hand_back):
             play.addWidget(button)
         play.addStretch(1)
@@ -86,10 +94,13 @@ class ControlBar(QWidget):
         record.addWidget(self.record)
         record.addWidget(self.record_mode, 1)
         record.addWidget(self.save_last)
-        record.addWidget(self.rec)
-        grid.addLayout(play, 0, 0)
-        grid.addLayout(record, 1, 0)
-        grid.addWidget(self.hotkeys, 2, 0)
+        record.addWidget(self.settings_button)
+        strip = QHBoxLayout()
+        strip.addWidget(self.rec)
+        strip.addWidget(self.strip, 1)
+        col.addLayout(play)
+        col.addLayout(record)
+        col.addLayout(strip)
         self.start.clicked.connect(self.start_clicked)
         self.pause.clicked.connect(self.pause_clicked)
         self.stop.clicked.connect(self.stop_clicked)
@@ -101,12 +112,10 @@ class ControlBar(QWidget):
         )
         self.save_last.clicked.connect(self.save_last_clicked)
         self.set_state(ready=False, mode="idle")
-
-    def set_hotkeys(self, panic: str, pause: str, save_last: str) -> None:
-        self.hotkeys.setText(
-            f"Panic: {panic.upper()} stops everything · {pause.upper()} pause / hand back · "
-            f"{save_last.upper()} save last 30 s"
-        )
+        # "Pause" and "Resume" take turns: one width for both, so the buttons beside never move
+        self.pause.setText("Resume")
+        self.pause.setMinimumWidth(self.pause.sizeHint().width())
+        self.pause.setText("Pause")
 
     def set_record_mode(self, mode: str) -> None:
         self.record_mode.setCurrentIndex(max(0, self.record_mode.findData(mode)))
@@ -127,5 +136,10 @@ class ControlBar(QWidget):
         self.record_mode.setEnabled(not running)
 
     def set_recording_live(self, on: bool) -> None:
-        """Show the red REC tag while the current run is being written to disk."""
+        """Show the red RECORDING tag while the current run is being written to disk."""
         self.rec.setVisible(on)
+        self.strip.setStyleSheet("color:#b71c1c;" if on else "")
+
+    def set_strip(self, text: str) -> None:
+        """What the agent does now, in words (the overlay's keys, camera and notes)."""
+        self.strip.setText(text)

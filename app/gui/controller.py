@@ -1,16 +1,15 @@
 """The window's flows: widgets' signals in, ``Session`` calls out, session signals back to widgets.
 
-Slow steps (opening the game, loading a model) run as ``Job``s; while one runs the window stays live
-and the status bar says what is happening. Every failure lands in the banner as a sentence. The
-controller also tells the session which human input is really a click or key press in one of this
-app's windows (``ignore_input``: the main window, its dialogs, floating panels), so using the app
-never counts as taking over the game.
-
-Who is in control is said in one place (``_badge``): the agent, the agent waiting for the game to
-get focus, the person after Take over (until Hand back), the person after touching the game (until
-the quiet time), paused, stopped. Before Start the view previews the game (a light timer observes
-the connector while no loop runs). Episodes landing on disk, from Stop or from the save-last key
-pressed anywhere, are announced by ``EpisodeWatch``.
+Wiring only: what the badge says, which input is our own, whether the game is gone and when closing
+must ask live in ``window_state`` (Qt-free, tested on its own); what the figures say in
+``figures_text``; where the window goes in ``window_placer``. Slow steps (opening the game, loading a
+model) run as ``Job``s; while one runs the window stays live and the status bar says what is
+happening. Every failure lands in the banner as a sentence; a message about a stopped run goes at
+the next Start, and a notice that needs no action (the task library offline) is one calm line with
+its details folded, shown once. The session is told which human input is really a click or key
+press in one of this app's windows (``ignore_input``), so using the app never counts as taking over
+the game. Before Start the view previews the game; episodes landing on disk are announced by
+``EpisodeWatch``. While an evaluation runs nothing names the adapter in play (the arms are blind).
 """
 
 from __future__ import annotations
@@ -24,31 +23,29 @@ from PyQt6.QtCore import QEvent, QObject, QTimer
 from PyQt6.QtGui import QKeySequence, QShortcut
 from PyQt6.QtWidgets import QApplication, QDialog, QWidget
 
+from app.errors import describe_error
 from app.games.spec import GameError, GameSpec
-from app.gui import placement
+from app.gui import figures_text, placement
 from app.gui.bridge import SessionBridge
 from app.gui.episode_watch import EpisodeWatch
 from app.gui.episodes_panel import ask_yes_no
-from app.gui.main_window import MainWindow
-from app.gui.overlay import overlay_for
+from app.gui.main_window import PANELS, MainWindow
+from app.gui.overlay import overlay_for, summary
 from app.gui.settings_dialog import SettingsDialog
+from app.gui.window_placer import WindowPlacer
+from app.gui.window_state import GAME_GONE, WindowState, close_question, game_gone
 from app.gui.workers import Job
 from app.session import Session
-from app.settings import Settings, episodes_root
-from model.actions.env import describe
-from recorder.input import InputEvent, keymap
+from app.settings import Settings, adapters_root, episodes_root, evaluations_root
+from model import tasks as task_lib
+from recorder.input import keymap
 
 LOG = logging.getLogger(__name__)
 
 FIGURES_MS = 250  # how often the live figures refresh
 PREVIEW_MS = 200  # how often the game is previewed while no loop runs
+TASKS_OFFLINE = "tasks-offline"  # Settings.seen_notices key: the built-in task list stands in
 
-NO_GAME = "No game open: choose one under Game above and press Open game."
-NO_MODEL = "No model loaded: choose one under Model above and press Load model (or record yourself: Only me)."
-GAME_GONE = (
-    "The game window is gone (closed or crashed), so play stopped. Start the game again, then "
-    "choose it under Game above and press Open game."
-)
 # command-line advice in shared error messages -> what a window user does instead
 WINDOW_WORDS = {
     "pass a local folder with --model": "choose a local checkpoint folder with Folder… beside Model",
@@ -77,24 +74,20 @@ class WindowController(QObject):
         self.ask_before_close = True  # False when a signal or a scripted run closes the window
         self.session = session
         self.save_settings = save_settings
+        self.state = WindowState()
+        self.placer = WindowPlacer(window)
         self.bridge = SessionBridge(session, self)
         self.jobs: list[Job] = []
         self.errors: list[str] = []  # every message shown, for tests and the --report file
         self.notes: list[str] = []  # every note shown in the banner, for a scripted run's report
-        self._own_rects: tuple[placement.Rect, ...] = ()  # frames of our visible windows
-        self._active = False  # one of our windows has keyboard focus
-        self._game_lost = False
-        self._teleop = False  # the current run is the person's alone
-        self._focused = True  # the game had focus on the last tick
-        self._placed_for: object = None  # the game the window was last placed beside
-        self.place_window = True  # False when the person gave --geometry
-        self._frame_after_show: placement.Rect | None = None
         self.confirm: Callable[[QWidget, str], bool] = ask_yes_no  # replaced in tests
         self.episode_watch = EpisodeWatch(self)
         self.episode_watch.saved.connect(lambda text, _folder: self.show_message(text, "info"))
         self._bindings: dict[str, str] = dict(keymap.DEFAULT_BINDINGS)
-        self._last_fresh: tuple[dict[str, Any], float] | None = None
-        session.ignore_input = self._own_input
+        self._slow: figures_text.SlowModel | None = None  # the model is slower than the game
+        self._slow_said = False  # the slow-model note was shown for this run
+        self._tasks_problem_shown: str | None = None
+        session.ignore_input = self.state.own_input
         w = window
         b = self.bridge
         b.tick_ready.connect(self._show_tick)
@@ -114,15 +107,22 @@ class WindowController(QObject):
         w.game_picker.game_chosen.connect(self.open_game)
         w.game_picker.invalid.connect(self.show_error)
         w.settings_button.clicked.connect(self.edit_settings)
-        w.episodes.message.connect(self.show_message)
-        w.finetune.message.connect(self.show_message)
-        w.episodes_dock.visibilityChanged.connect(self._episodes_shown)
+        w.tabs.currentChanged.connect(lambda _i: self._panel_shown(w.panel))
+        w.game_view_action.toggled.connect(self._game_view_toggled)
+        for panel in (w.episodes, w.finetune, w.adapters, w.evaluate):
+            panel.message.connect(self.show_message)
         w.finetune.attach(session)
+        w.finetune.trained.connect(self._trained)
+        w.adapters.attach(session, adapters_root(session.settings), evaluations_root(session.settings))
+        w.adapters.base_model = w.finetune.model.text()
+        w.finetune.model.textChanged.connect(lambda text: setattr(w.adapters, "base_model", text))
+        w.adapters.eval_samples = w.finetune.template.eval_samples
+        w.adapters.adapter_changed.connect(self._adapter_changed)
+        w.adapters.evaluate_requested.connect(self.evaluate_adapter)
         w.evaluate.attach(session)
-        w.evaluate.message.connect(self.show_message)
+        w.evaluate.running.connect(self._evaluation_running)
         w.download_view.attach(session)
         w.download_view.offer_accepted.connect(self.use_precision)
-        w.finetune.evaluate_requested.connect(lambda a: (w.evaluate.offer_adapter(a), w.evaluate_dock.show()))
         self.panic = QShortcut(QKeySequence(session.settings.panic_key.upper()), w)
         self.panic.activated.connect(lambda: session.stop("panic key"))
         self.figures_timer = QTimer(self)
@@ -136,12 +136,14 @@ class WindowController(QObject):
             app.focusWindowChanged.connect(self._focus_window_changed)
         w.installEventFilter(self)
         self._apply_settings_to_widgets()
-        for name, dock in self._panels().items():  # the side panel open last time, open again
-            if name in session.settings.window_panels.split(","):
-                dock.show()
+        w.game_view_action.setChecked(session.settings.window_game_view)
+        if session.settings.window_panels in PANELS:  # the tab in front last time, in front again
+            w.show_panel(session.settings.window_panels)
         w.instruction.edit.setText(session.instruction)
         w.instruction.set_sent(session.instruction, session.prompt())
         w.view.clear("Loading the model and the game…")
+        self._show_badge()
+        self._show_tasks_problem()
 
     # ----- flows ------------------------------------------------------------------------------
     def prepare(self, model: str, game: str, autostart: bool = False) -> Job:
@@ -159,7 +161,7 @@ class WindowController(QObject):
             self.session.load_model(model, progress)
 
         def done(_result: object) -> None:
-            self._game_lost = False
+            self.state.game_lost = False
             self.window.view.clear("Ready: press Start.")
             self.place()
             if autostart:
@@ -169,18 +171,19 @@ class WindowController(QObject):
 
     def start(self) -> None:
         teleop = self.session.settings.record_mode == "teleop"
-        if self._game_lost or self.session.game is None:
-            self.show_error(GAME_GONE if self._game_lost else NO_GAME)
+        refusal = self.state.start_refusal(self.session.game is not None)
+        if refusal is not None:
+            self.show_error(refusal)
             return
+        self.window.banner.clear_stale()  # the stopped run's news (the panic key…) is old now
         if teleop and not self.session.recording:
             self.show_message("Only me (teleop) records you playing: press Record to save it.", "note")
+        self._slow_said = False
         try:
             self.session.start(teleop=teleop)
         except Exception as exc:
-            from app.errors import describe_error
-
             self.show_error(describe_error(exc, "start"))
-        self._teleop = teleop and self.session.running
+        self.state.started(teleop, self.session.running)
         self._update_controls()
         self._show_badge()
 
@@ -192,22 +195,13 @@ class WindowController(QObject):
     def take_over(self) -> None:
         """The person plays until Hand back; the game gets keyboard focus so they can at once."""
         self.session.take_over()
-        game = self.session.game
-        if game is not None:
-            try:
-                game.focus()
-            except Exception as exc:
-                LOG.warning("could not focus the game: %s", exc)
+        self._focus_game()
         self._show_badge()
 
     def hand_back(self) -> None:
         self.session.resume()
-        game = self.session.game
-        if game is not None and self.session.mode == "agent":
-            try:
-                game.focus()  # the agent injects only while the game has focus
-            except Exception as exc:
-                LOG.warning("could not focus the game: %s", exc)
+        if self.session.mode == "agent":
+            self._focus_game()  # the agent injects only while the game has focus
         self._show_badge()
 
     def set_instruction(self, text: str) -> None:
@@ -221,15 +215,12 @@ class WindowController(QObject):
 
     def load_model(self, spec: str) -> Job:
         def done(_result: object) -> None:
-            self.window.instruction.set_library(self.session.tasks)
-            self.window.status_panel.set_source(self.session.model_spec, self._game_label())
             self.session.settings.model = spec
             self.save_settings(self.session.settings)
 
-        def work(progress: Callable[[str], None]) -> None:
-            self.session.load_model(spec, progress)
-
-        return self._run(work, f"load the model {spec}", done)
+        return self._run(
+            lambda progress: self.session.load_model(spec, progress), f"load the model {spec}", done
+        )
 
     def use_precision(self, precision: str) -> Job:
         """The precision a refused fit offered: remembered in the settings, and the model loaded again."""
@@ -241,8 +232,7 @@ class WindowController(QObject):
         spec = GameSpec.parse(text)
 
         def done(_result: object) -> None:
-            self._game_lost = False
-            self.window.status_panel.set_source(self.session.model_spec, self._game_label())
+            self.state.game_lost = False
             self.session.settings.game = str(spec)
             self.save_settings(self.session.settings)
             self.place()
@@ -270,7 +260,12 @@ class WindowController(QObject):
         if self.session.save_last():
             self.show_message("Saving the last 30 seconds as an episode…", "info")
         else:
-            self.show_message("Nothing to save yet: start the agent first.", "note")
+            self.show_message("Nothing to save yet: start the agent first.", "note", until_start=True)
+
+    def evaluate_adapter(self, adapter: str) -> None:
+        """ "Evaluate in play" on the Adapters tab: the Evaluate tab, filled in, in front."""
+        self.window.evaluate.offer_adapter(adapter)
+        self.window.show_panel("evaluate")
 
     def edit_settings(self) -> None:
         dialog = SettingsDialog(self.session.settings, self.window)
@@ -284,9 +279,7 @@ class WindowController(QObject):
         if settings.record != old.record:  # changed in the dialog; otherwise the Record button rules
             self.session.recording = settings.record
         if settings.tasks_file != old.tasks_file:
-            from model import tasks
-
-            self.session.tasks, problem = tasks.find(settings.tasks_file or None, None)
+            self.session.tasks, problem = task_lib.find(settings.tasks_file or None, None)
             if problem:
                 self.show_error(problem)
         self._apply_settings_to_widgets()
@@ -296,13 +289,37 @@ class WindowController(QObject):
     def show_error(self, text: str) -> None:
         self.show_message(text, "error")
 
-    def show_message(self, text: str, level: str = "info") -> None:
+    def show_message(
+        self, text: str, level: str = "info", details: str = "", until_start: bool = False
+    ) -> None:
         text = for_window(text)
         if level == "error":
             self.errors.append(text)
         elif level == "note":
             self.notes.append(text)
-        self.window.banner.show_message(text, level)
+        self.window.banner.show_message(text, level, details, until_start)
+
+    def _show_tasks_problem(self) -> None:
+        """The built-in task list stands in: a file the person named is an error to fix; the library
+        not downloaded (offline) is a calm line, shown once ever, with the details folded."""
+        s = self.session
+        problem = s.tasks_problem
+        if not problem or problem == self._tasks_problem_shown:
+            return
+        self._tasks_problem_shown = problem
+        if s.settings.tasks_file:
+            self.show_error(problem)
+            return
+        if TASKS_OFFLINE in s.settings.seen_notices:
+            return
+        s.settings.seen_notices = [*s.settings.seen_notices, TASKS_OFFLINE]
+        self.save_settings(s.settings)
+        self.show_message(
+            f"Instructions complete from a built-in list of {len(s.tasks)} common tasks: JarvisVLA's "
+            "task library could not be fetched (offline?).",
+            "info",
+            details=problem,
+        )
 
     # ----- internals --------------------------------------------------------------------------
     def _run(
@@ -328,23 +345,49 @@ class WindowController(QObject):
             self.jobs.remove(job)
         if not any(j.running for j in self.jobs):
             self.window.set_busy(None)
-        self.window.status_panel.set_source(self.session.model_spec, self._game_label())
         self.window.instruction.set_library(self.session.tasks)
-        self.window.finetune.refresh_adapter()
-        self.window.status_panel.set_adapter(self.session.adapter)
+        game = self.session.game
+        self.window.status_panel.set_source(self.session.model_spec, game.label if game is not None else None)
+        self._adapter_changed()
         self._update_controls()
         self._show_placeholder()
+        self._show_tasks_problem()
 
-    def _episodes_shown(self, shown: bool) -> None:
-        """List the recordings folder when the panel opens (lazily: it may hold many episodes)."""
-        if shown:
+    def _adapter_changed(self) -> None:
+        """Every place that names the active adapter says the same (unless an evaluation hides it)."""
+        blind = self.window.evaluate.is_running
+        self.window.status_panel.set_adapter(self.session.adapter, blind=blind)
+        self.window.adapters.set_blind(blind)
+        self.window.adapters.refresh()
+
+    def _evaluation_running(self, running: bool) -> None:
+        self._adapter_changed()
+        if not running:
+            self.window.episodes.refresh()
+
+    def _trained(self, folder: str) -> None:
+        self.window.adapters.refresh()
+        self.window.adapters.select(folder)
+
+    def _panel_shown(self, name: str) -> None:
+        """Read a tab's folder when it comes to the front (lazily: it may hold many episodes)."""
+        if name == "episodes":
             self.window.episodes.set_root(episodes_root(self.session.settings))
+        elif name == "adapters":
+            self.window.adapters.refresh()
 
-    def _panels(self) -> dict[str, Any]:
-        return {"episodes": self.window.episodes_dock, "finetune": self.window.finetune_dock}
+    def _game_view_toggled(self, on: bool) -> None:
+        if self.session.settings.window_game_view != on:
+            self.session.settings.window_game_view = on
+            self.save_settings(self.session.settings)
 
-    def _game_label(self) -> str | None:
-        return self.session.game.label if self.session.game is not None else None
+    def _focus_game(self) -> None:
+        game = self.session.game
+        if game is not None:
+            try:
+                game.focus()
+            except Exception as exc:
+                LOG.warning("could not focus the game: %s", exc)
 
     def _apply_settings_to_widgets(self) -> None:
         s = self.session.settings
@@ -352,31 +395,24 @@ class WindowController(QObject):
             self._bindings = keymap.resolve_bindings(s.key_bindings)
         except ValueError as exc:
             self.show_error(f"Key bindings in the settings are not valid ({exc}); the defaults are used.")
-        self.window.controls.set_hotkeys(s.panic_key, s.pause_key, s.save_last_key)
+        self.window.set_hotkeys(s.panic_key, s.pause_key, s.save_last_key)
         self.window.controls.record.setChecked(self.session.recording)
         self.window.controls.set_record_mode(s.record_mode)
         self.window.instruction.set_library(self.session.tasks)
         self.window.instruction.set_history(s.history)
         self.panic.setKey(QKeySequence(s.panic_key.upper()))
-        for note in self.session.notes:
-            self.show_message(note, "note")
 
     def _show_tick(self) -> None:
         view = self.bridge.take()
         if view is None:
             return
         now = time.monotonic()
-        if view.record.fresh and view.action is not None:
-            self._last_fresh = (view.action, now)
-        notes: tuple[str, ...] = ()
-        if self._focused != view.record.focused:
-            self._focused = view.record.focused
+        fresh = view.action if view.record.fresh else None
+        if self.state.tick(fresh, view.record.focused, now):
             self._show_badge()
-        if not view.record.focused and view.mode == "agent":
-            notes += ("the agent waits: click into the game to give it focus",)
-        if self._last_fresh is not None and view.mode == "agent":
-            action, when = self._last_fresh
-            notes += (f"last model action: {describe(action)} ({now - when:.1f} s ago)",)
+        notes = self.state.notes(view.mode, now)
+        if self._slow is not None and view.mode == "agent":
+            notes += (self._slow.short,)
         overlay = overlay_for(
             view.action,
             self._badge(view.mode),
@@ -385,88 +421,81 @@ class WindowController(QObject):
             notes=notes,
         )
         self.window.view.show_frame(view.frame, overlay)
+        self.window.controls.set_strip(summary(overlay))
 
     def _badge(self, mode: str | None = None) -> str:
-        """What the badges say: the session's mode, refined (see the module docstring)."""
-        mode = self.session.mode if mode is None else mode
         loop = self.session.loop
-        if mode == "human" and self._teleop:
-            return "teleop"
-        if mode == "human" and loop is not None and loop.control.held:
-            return "held"
-        if mode == "agent" and not self._focused:
-            return "waiting"
-        return mode
+        held = loop is not None and loop.control.held
+        return self.state.badge(self.session.mode if mode is None else mode, held)
 
     def _show_badge(self) -> None:
-        self.window.status_panel.set_mode(self._badge())
+        self.window.badge.set_mode(self._badge())
 
     def _mode_changed(self, mode: str) -> None:
         if mode in ("agent", "human", "paused"):
             self.episode_watch.watch(episodes_root(self.session.settings))  # F8 works from the game
-        else:
-            self._teleop = False
+        self.state.mode_changed(mode)
         self._show_badge()
         self._update_controls()
 
     def _stopped(self, reason: str) -> None:
-        self._teleop = False
-        self._focused = True
+        self.state.stopped()
+        self._slow = None
         self.session.stats.reset()
-        self.window.status_panel.set_mode("stopped")
+        self.window.badge.set_mode("stopped")
         self.window.status_panel.clear_figures()
-        self._last_fresh = None
+        self.window.controls.set_strip("")
         view = self.window.view
         view.show_frame(None, overlay_for(None, "stopped", instruction=self.session.instruction))
         self._update_controls()
         outcome = self.session.wait(timeout=0)
         error = outcome.error if outcome is not None else None
-        if error is not None and _game_gone(error):
-            self._game_lost = True
+        if error is not None and game_gone(error):
+            self.state.game_lost = True
             self.show_error(GAME_GONE)
             self._update_controls()
         elif reason.startswith("panic"):
             self.show_message(
-                "Stopped by the panic key; every key was released. Press Start to go on.", "note"
+                "Stopped by the panic key; every key was released. Press Start to go on.",
+                "note",
+                until_start=True,
             )
 
     def _update_controls(self) -> None:
         s = self.session
-        can = (
-            not self.jobs
-            and not self._game_lost
-            and s.game is not None
-            and (s.policy is not None or s.settings.record_mode == "teleop")
-        )
+        teleop_mode = s.settings.record_mode == "teleop"
+        can = self.state.can_start(bool(self.jobs), s.game is not None, s.policy is not None, teleop_mode)
         self.window.controls.set_state(s.ready and not self.jobs, s.mode, can_start=can)
-        if self._teleop:
+        if self.state.teleop:
             self.window.controls.hand_back.setEnabled(False)
-        live = s.recording_now
-        self.window.controls.set_recording_live(live)
-        self.window.set_recording(live)
+        self.window.set_recording(s.recording_now)
 
     def _show_placeholder(self) -> None:
         """Say what is missing instead of "Loading…" forever (the preview replaces it once a game is open)."""
-        if self.jobs or self.session.running:
-            return
-        if self.session.game is None:
-            self.window.view.clear(GAME_GONE if self._game_lost else NO_GAME)
-        elif self.session.policy is None and self.session.settings.record_mode != "teleop":
-            self.window.view.clear(NO_MODEL)
+        s = self.session
+        text = self.state.placeholder(
+            bool(self.jobs),
+            s.running,
+            s.game is not None,
+            s.policy is not None,
+            s.settings.record_mode == "teleop",
+        )
+        if text is not None:
+            self.window.view.clear(text)
 
     def _preview(self) -> None:
         """Before Start (and after Stop), paint what the game shows now."""
         s = self.session
         game = s.game
-        if game is not None and game is not self._placed_for and self.window.isVisible():
+        if game is not None and game is not self.placer.placed_for and self.window.isVisible():
             self.place()  # as soon as the game is open, while the model may still be loading
-        if game is None or s.running or self.jobs or self._game_lost or not self.window.isVisible():
+        if game is None or s.running or self.jobs or self.state.game_lost or not self.window.isVisible():
             return
         try:
             frame = game.connector.observe()
         except Exception as exc:
-            if _game_gone(exc):
-                self._game_lost = True
+            if game_gone(exc):
+                self.state.game_lost = True
                 self.show_error(GAME_GONE)
                 self._update_controls()
                 self._show_placeholder()
@@ -476,65 +505,44 @@ class WindowController(QObject):
         view.show_frame(frame, overlay)
 
     def _refresh_figures(self) -> None:
-        if self.session.running:
-            self.window.status_panel.set_figures(self.session.stats.figures(), self.window.view.fps)
-        self._own_rects = tuple(
-            (g.x(), g.y(), g.width(), g.height()) for g in (w.frameGeometry() for w in _own_windows())
-        )
+        s = self.session
+        if s.running:
+            figures = s.stats.figures()
+            panel = self.window.status_panel
+            panel.set_figures(figures, self.window.view.fps, teleop=self.state.teleop)
+            slow = None if self.state.teleop else figures_text.slow_model(figures, s.settings.tick_hz)
+            if slow is None and figures.model_ms is None and not self.state.teleop:
+                slow = self._slow  # no answer in the last 2 s: the last measure stands
+            self._slow = slow
+            panel.set_slow(slow.sentence(s.settings.fallback) if slow is not None else None)
+            if slow is not None and s.recording_now and not self._slow_said:
+                self._slow_said = True
+                self.show_message(
+                    f"This recording is mostly ticks without a fresh model answer ({slow.short}).",
+                    "note",
+                    details=slow.sentence(s.settings.fallback),
+                )
+        self._refresh_own_rects()
 
     # ----- our own input is never a takeover ----------------------------------------------------
-    def _own_input(self, event: InputEvent) -> bool:
-        """True for input aimed at one of our windows (listener thread: reads plain attributes)."""
-        if event.kind in ("key_down", "key_up"):
-            return self._active
-        if event.kind in ("button_down", "button_up", "scroll", "move"):
-            return any(x <= event.x < x + w and y <= event.y < y + h for x, y, w, h in self._own_rects)
-        return False
-
     def _focus_window_changed(self, focus: object) -> None:
-        self._active = focus is not None  # a window of this app has keyboard focus (any of them)
+        self.state.active = focus is not None  # a window of this app has keyboard focus (any of them)
         self._refresh_own_rects()
 
     def _refresh_own_rects(self) -> None:
-        self._own_rects = tuple(
+        self.state.own_rects = tuple(
             (g.x(), g.y(), g.width(), g.height()) for g in (w.frameGeometry() for w in _own_windows())
         )
 
     # ----- placement --------------------------------------------------------------------------
     def place(self) -> placement.Placement | None:
-        """Put the window beside the game (moving the demo game to the corner first), once per game.
-
-        Only with the window on X11 or XWayland (xcb); a saved position that fits and stays clear of
-        the game wins. A tiling compositor (sway) may place both windows itself."""
+        """Put the window beside the game (moving the demo game to the corner first), once per game."""
         game = self.session.game
-        if game is not None and game is not self._placed_for and game.desktop_notes:
+        if game is not None and game is not self.placer.placed_for and game.desktop_notes:
             # what this desktop cannot do (a Wayland session): said once per game, where it is seen
             self.show_message("On this desktop: " + "; ".join(game.desktop_notes) + ".", "note")
-        if not self.place_window or game is None or game is self._placed_for:
-            return None
-        if QApplication.platformName() != "xcb":
-            return None
-        self._placed_for = game
-        try:
-            return self._place(game)
-        except Exception as exc:  # placement is a convenience: never a reason to fail
-            LOG.warning("could not place the window beside the game: %s", exc)
-            return None
-
-    def _place(self, game: Any) -> placement.Placement:
-        connector = game.connector
-        wid = connector.window_id
-        if not wid:  # no game window on this screen (fake, minerl, a region): stay where the person put us
-            return placement.Placement(self._frame_rect())
-        desk = connector.desktop  # the game's display server: its work area, frames and moves
-        screen = desk.work_area()
-        frame = desk.frame(wid)
-        saved = placement.parse_rect(self.session.settings.window_geometry)
-        plan = placement.plan(screen, frame, own_game=game.process is not None, saved=saved)
-        if plan.game_to is not None:
-            desk.move_frame(wid, *plan.game_to)
-        self.set_frame(plan.window)
-        if plan.overlaps:
+        plan = self.placer.place(game, self.session.settings.window_geometry)
+        if plan is not None and plan.overlaps:
             self.show_message(
                 "The screen has no room beside the game for this window: it overlaps the game. Move "
                 "or shrink the game's window, and this one beside it.",
@@ -542,40 +550,18 @@ class WindowController(QObject):
             )
         return plan
 
-    def _frame_rect(self) -> placement.Rect:
-        g = self.window.frameGeometry()
-        return (g.x(), g.y(), g.width(), g.height())
-
-    def set_frame(self, rect: placement.Rect) -> None:
-        """Move and size the window so its frame (decorations included) covers ``rect``."""
-        w = self.window
-        frame, inner = w.frameGeometry(), w.geometry()
-        dw = frame.width() - inner.width() if w.isVisible() else 0
-        dh = frame.height() - inner.height() if w.isVisible() else 0
-        x, y, width, height = rect
-        w.resize(max(1, width - dw), max(1, height - dh))
-        w.move(x, y)
-        if not w.isVisible():  # decorations are known once shown: size it again then
-            self._frame_after_show = rect
-
-    def _reapply_frame(self) -> None:
-        rect, self._frame_after_show = self._frame_after_show, None
-        if rect is not None:
-            self.set_frame(rect)
-
     def eventFilter(self, obj: QObject | None, event: QEvent | None) -> bool:
         if obj is self.window and event is not None:
             kind = event.type()
             if kind in (QEvent.Type.Move, QEvent.Type.Resize, QEvent.Type.Show):
                 self._refresh_own_rects()
-                if kind == QEvent.Type.Show and self._frame_after_show is not None:
-                    QTimer.singleShot(300, self._reapply_frame)
-                if kind != QEvent.Type.Show and self.window.isVisible():
-                    g = self.window.frameGeometry()
-                    rect = (g.x(), g.y(), g.width(), g.height())
+                if kind == QEvent.Type.Show:
+                    self.placer.shown()
+                elif self.window.isVisible():
+                    rect = self.placer.frame_rect()
                     self.session.settings.window_geometry = placement.format_rect(rect)
             elif kind == QEvent.Type.ActivationChange:
-                self._active = QApplication.activeWindow() is not None
+                self.state.active = QApplication.activeWindow() is not None
             elif kind == QEvent.Type.Close:
                 if not self.may_close():
                     event.ignore()
@@ -584,28 +570,26 @@ class WindowController(QObject):
         return False
 
     def may_close(self) -> bool:
-        """Ask first when closing would cut a recording or a fine-tune short (unless the close was not
-        the person's: a signal or a scripted run sets ``ask_before_close`` False)."""
+        """Ask first when closing would cut a recording, a fine-tune or an evaluation short (unless
+        the close was not the person's: a signal or a scripted run sets ``ask_before_close`` False)."""
         if not self.ask_before_close:
             return True
-        busy = []
-        if self.session.recording_now:
-            busy.append("an episode is being recorded (it is saved as it stands)")
-        finetune = self.window.finetune
-        if finetune.job is not None and finetune.job.running:
-            busy.append("a fine-tune is running (it saves a checkpoint; Resume continues it)")
-        if not busy:
-            return True
-        return self.confirm(self.window, "Really quit? " + "; ".join(busy).capitalize() + ".")
+        finetune = self.window.finetune.job
+        question = close_question(
+            self.session.recording_now,
+            finetune is not None and finetune.running,
+            self.window.evaluate.is_running,
+        )
+        return question is None or self.confirm(self.window, question)
 
     def shutdown(self) -> None:
         """Stop play and close the game; the window is going away."""
         self.figures_timer.stop()
         self.preview_timer.stop()
-        shown = [name for name, dock in self._panels().items() if dock.isVisible()]
-        self.session.settings.window_panels = ",".join(shown)
+        self.session.settings.window_panels = self.window.panel
         self.window.episodes.shutdown()
         self.window.finetune.shutdown()
+        self.window.adapters.shutdown()
         self.window.evaluate.shutdown()
         self.save_settings(self.session.settings)
         self.session.close()
@@ -616,16 +600,3 @@ def _own_windows() -> list[QWidget]:
     if not isinstance(app, QApplication):
         return []
     return [w for w in app.topLevelWidgets() if w.isVisible() and w.isWindow()]
-
-
-def _game_gone(exc: BaseException) -> bool:
-    """The game's window closed or its process died (the capture says so by type)."""
-    from app.games.desktop import GameWindowGone
-    from recorder.desktop import WindowGone
-
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, (GameWindowGone, WindowGone)):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False

@@ -48,13 +48,21 @@ class Curve(QWidget):
         self.y_range = y_range  # None: fit the data
         self.percent = percent
         self.points: list[Point] = []
-        self.setMinimumSize(160, 90)
+        self.missing = ""  # why there are no points yet (painted in the plot and in the tooltip)
+        self.setMinimumSize(160, 80)
 
     def sizeHint(self) -> QSize:
         return QSize(240, 110)
 
+    def set_missing(self, why: str) -> None:
+        """Why the curve has no points (shown only while it has none)."""
+        self.missing = why
+        self.setToolTip("" if self.points else why)
+        self.update()
+
     def set_points(self, points: list[Point]) -> None:
         self.points = list(points)
+        self.setToolTip("" if self.points else self.missing)
         self.update()
 
     def value_text(self) -> str:
@@ -79,6 +87,10 @@ class Curve(QWidget):
         p.drawRect(plot)
         pixels = scale(self.points, plot, self.y_range)
         p.setPen(QPen(self.color, 2))
+        if not pixels and self.missing:
+            p.setPen(QColor("#757575"))
+            flags = Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap
+            p.drawText(plot.adjusted(6, 2, -6, -2), flags, self.missing)
         if len(pixels) == 1:
             p.drawEllipse(pixels[0], 2.5, 2.5)
         elif pixels:

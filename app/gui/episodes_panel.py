@@ -6,6 +6,8 @@ tick looks exactly as it looked live: the badge says who was in control, the key
 the recorded action. A timer paces playback at the recording's 20 fps; each tick decodes one frame
 from an ffmpeg pipe (about a millisecond), which the GUI thread can afford. Edits (rewriting a long
 actions.jsonl, moving to the trash) run off the GUI thread and report back in the window's banner.
+An evaluation's trials (meta "purpose") are the model's judged play, not the person's: they are
+hidden unless "Show evaluation trials" is ticked, and the folder line counts them.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 
 from PyQt6.QtCore import Qt, QTimer, pyqtSignal
 from PyQt6.QtWidgets import (
+    QCheckBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -28,6 +31,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
+from app.gui.elided import ElidedLabel
 from app.gui.game_view import GameView
 from app.gui.overlay import overlay_for
 from app.gui.panel_jobs import run_job
@@ -50,10 +54,13 @@ class EpisodesPanel(QWidget):
         self.confirm: Callable[[QWidget, str], bool] = ask_yes_no  # replaced in tests
         self.jobs: list[Any] = []
 
-        self.folder = QLabel()
-        self.folder.setWordWrap(True)
+        self.folder = ElidedLabel()
         self.refresh_button = QPushButton("Refresh")
+        self.show_trials = QCheckBox("Show evaluation trials")
+        self.show_trials.setToolTip("Episodes the Evaluate tab recorded as trials (kept out of training)")
         self.list = QListWidget()
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.list.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.view = GameView()
         self.view.setMinimumSize(320, 180)
         self.view.clear("Pick an episode to play it back.")
@@ -71,6 +78,7 @@ class EpisodesPanel(QWidget):
 
         head = QHBoxLayout()
         head.addWidget(self.folder, 1)
+        head.addWidget(self.show_trials)
         head.addWidget(self.refresh_button)
         transport = QHBoxLayout()
         for w in (self.play_button, self.step_button):
@@ -97,6 +105,7 @@ class EpisodesPanel(QWidget):
         self.timer.setInterval(int(1000 / FPS))
         self.timer.timeout.connect(self.step)
         self.refresh_button.clicked.connect(self.refresh)
+        self.show_trials.toggled.connect(lambda _on: self.refresh())
         self.list.currentRowChanged.connect(self._selected)
         self.play_button.clicked.connect(self.toggle_play)
         self.step_button.clicked.connect(self.step)
@@ -116,13 +125,21 @@ class EpisodesPanel(QWidget):
     def refresh(self) -> None:
         """Re-read the folder, keeping the selected episode selected when it is still there."""
         current = self.current
-        self.folder.setText(f"Recordings in {self.root}" if self.root else "No recordings folder set.")
-        self.rows = library.list_library(self.root) if self.root else []
+        rows = library.list_library(self.root) if self.root else []
+        trials = [r for r in rows if r.meta is not None and r.meta.evaluation_trial]
+        self.rows = rows if self.show_trials.isChecked() else [r for r in rows if r not in trials]
+        hidden = (
+            "" if self.show_trials.isChecked() or not trials else f" ({len(trials)} evaluation trials hidden)"
+        )
+        self.folder.setText(
+            f"Recordings in {self.root}{hidden}" if self.root else "No recordings folder set."
+        )
         self.list.blockSignals(True)
         self.list.clear()
         for row in self.rows:
-            item = QListWidgetItem(row.label())
-            item.setToolTip(str(row.folder))
+            trial = row.meta is not None and row.meta.evaluation_trial
+            item = QListWidgetItem(("[evaluation trial] " if trial else "") + row.label())
+            item.setToolTip(f"{row.label()}\n{row.folder}")
             self.list.addItem(item)
         self.list.blockSignals(False)
         folders = [r.folder for r in self.rows]

@@ -4,7 +4,10 @@ A thin view over ``app.eval``: ``setup.build`` makes the Qt-free ``Evaluation`` 
 runs on a background job while this widget shows its progress lines and, only once the run has
 ended, which arm did what (the A/B stays blind while it runs). Where the game cannot judge, the
 Success / Failure / Ready buttons are the person's verdict (the CLI's hotkeys do the same job). The
-history across fine-tune rounds is the same PNG ``eval --plot`` writes, shown as a picture.
+history across fine-tune rounds is the same PNG ``eval --plot`` writes, shown as a picture, beside
+the results table, so the panel fits beside the game on a 1366×768 screen. ``running`` tells the
+window when an evaluation runs, so that nothing else names the adapter in play (the arms are blind)
+or swaps one.
 """
 
 from __future__ import annotations
@@ -13,13 +16,14 @@ import io
 from pathlib import Path
 from typing import Any
 
-from PyQt6.QtCore import pyqtSignal
+from PyQt6.QtCore import Qt, pyqtSignal
 from PyQt6.QtGui import QPixmap
 from PyQt6.QtWidgets import (
     QCheckBox,
     QDoubleSpinBox,
     QFormLayout,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QLineEdit,
     QPushButton,
@@ -36,6 +40,7 @@ from app.gui.workers import while_alive
 
 class EvaluatePanel(QWidget):
     message = pyqtSignal(str, str)  # (text, level) for the window's banner
+    running = pyqtSignal(bool)  # an evaluation started (True) or ended
     _progress = pyqtSignal(str)  # from the evaluation's thread
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -44,6 +49,7 @@ class EvaluatePanel(QWidget):
         self.evaluation: Any = None
         self.out: Path | None = None  # results + history folder; None: beside the episodes
         self.jobs: list[Any] = []
+        self.is_running = False
         self.task = QLineEdit()
         self.task.setPlaceholderText("task key (mine_block:stone) or an instruction")
         self.adapters = QLineEdit()
@@ -66,9 +72,16 @@ class EvaluatePanel(QWidget):
         self.table = QTableWidget(0, 4)
         self.table.setHorizontalHeaderLabels(["Arm", "Successes", "Rate [95%]", "vs first"])
         self.table.verticalHeader().setVisible(False)  # type: ignore[union-attr]
-        self.table.setMinimumHeight(100)
+        self.table.setMinimumHeight(90)
+        header = self.table.horizontalHeader()
+        assert header is not None
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for column in (1, 2, 3):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
         self.plot = QLabel()
-        self.plot.setMinimumHeight(120)
+        self.plot.setMinimumSize(160, 90)
+        self.plot.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.plot.setToolTip("Success rate per fine-tune round on this task (the history of evaluations)")
 
         form = QFormLayout()
         form.addRow("Task", self.task)
@@ -77,18 +90,18 @@ class EvaluatePanel(QWidget):
         form.addRow("Trials per arm", self.trials)
         form.addRow("Seconds per trial", self.seconds)
         buttons = QHBoxLayout()
-        buttons.addWidget(self.start_button)
-        buttons.addWidget(self.cancel_button)
-        verdict = QHBoxLayout()
-        for b in (self.success_button, self.failure_button, self.ready_button):
-            verdict.addWidget(b)
+        for b in (self.start_button, self.cancel_button, self.success_button, self.failure_button):
+            buttons.addWidget(b)
+        buttons.addWidget(self.ready_button)
+        buttons.addStretch(1)
+        results = QHBoxLayout()
+        results.addWidget(self.table, 3)
+        results.addWidget(self.plot, 2)
         col = QVBoxLayout(self)
         col.addLayout(form)
         col.addLayout(buttons)
-        col.addLayout(verdict)
         col.addWidget(self.status)
-        col.addWidget(self.table)
-        col.addWidget(self.plot, 1)
+        col.addLayout(results, 1)
 
         self.start_button.clicked.connect(self.start)
         self.cancel_button.clicked.connect(self.cancel)
@@ -140,8 +153,8 @@ class EvaluatePanel(QWidget):
         evaluation.on_progress.append(while_alive(self, "_progress"))
         self.evaluation = evaluation
         self.table.setRowCount(0)
-        self._set_running(True)
         run_job(self, self._run, "evaluate", self._done, self._failed, self.jobs)
+        self._set_running(True)
 
     def _run(self) -> Any:
         from app.eval import results
@@ -152,7 +165,8 @@ class EvaluatePanel(QWidget):
         return result, path, results.read_history(out)
 
     def cancel(self) -> None:
-        if self.evaluation is not None:
+        """Cancel the evaluation that runs (nothing when none does: a finished one is left alone)."""
+        if self.evaluation is not None and self.is_running:
             self.evaluation.cancel("evaluation cancelled")
 
     def _press(self, which: int) -> None:
@@ -182,8 +196,10 @@ class EvaluatePanel(QWidget):
                 f"{vs['verdict']} (p={vs['p_value']:.2g})" if vs else "reference",
             ]
             for j, text in enumerate(cells):
-                self.table.setItem(i, j, QTableWidgetItem(text))
-        self.status.setText(result.format())
+                item = QTableWidgetItem(text)
+                item.setToolTip(text)
+                self.table.setItem(i, j, item)
+        self.status.setText(result.headline())
         self.show_history(history, result.task or result.instruction)
 
     def show_history(self, history: list[dict[str, Any]], task: str) -> None:
@@ -194,9 +210,20 @@ class EvaluatePanel(QWidget):
         image.save(buffer, "PNG")
         pixmap = QPixmap()
         pixmap.loadFromData(buffer.getvalue(), "PNG")
-        self.plot.setPixmap(pixmap.scaledToWidth(max(240, self.plot.width())))
+        self.plot.setPixmap(
+            pixmap.scaled(
+                max(160, self.plot.width()),
+                max(90, self.plot.height()),
+                Qt.AspectRatioMode.KeepAspectRatio,
+                Qt.TransformationMode.SmoothTransformation,
+            )
+        )
 
     def _set_running(self, running: bool) -> None:
+        changed = running != self.is_running
+        self.is_running = running
+        if changed:
+            self.running.emit(running)
         self.start_button.setEnabled(not running)
         self.cancel_button.setEnabled(running)
         person = running and getattr(getattr(self.evaluation, "judge", None), "who", "") == "person"
@@ -208,6 +235,6 @@ class EvaluatePanel(QWidget):
 
 
 def _default_out(settings: Any) -> Path:
-    from app.settings import episodes_root
+    from app.settings import evaluations_root
 
-    return episodes_root(settings).parent / "evaluations"
+    return evaluations_root(settings)

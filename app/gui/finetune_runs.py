@@ -1,5 +1,6 @@
 """Fine-tune runs as folders: a fresh one per run, what a finished or unfinished one holds, which
-episodes an adapter was trained on and which it never saw, and a steady time-left estimate.
+episodes an adapter was trained on and which it never saw, the adapters the app trained with their
+figures, and a steady time-left estimate.
 
 Qt-free helpers for the fine-tune panel. A run's folder is never reused: a finished adapter is never
 overwritten, and only an unfinished run (checkpoints, no adapter yet) can be resumed. The trainer's
@@ -91,6 +92,90 @@ def trained_on(adapter: str | Path, folders: list[str]) -> list[str]:
     train, _valid, _roots = _split(adapter)
     names = set(train)
     return sorted({f.name for folder in folders for f in list_episodes(Path(folder)) if f.name in names})
+
+
+def held_out_missing(train_episodes: int, valid_episodes: int, valid_samples: int) -> str:
+    """Why a run has no held-out figure, in words (validation needs episodes it never trains on)."""
+    if valid_episodes == 0 and train_episodes <= 1:
+        return "no held-out figure: a single episode leaves none to hold out (record two or more)"
+    if valid_episodes == 0:
+        return "no held-out figure: this run held out no episode (its validation share is 0)"
+    if valid_samples == 0:
+        return (
+            "no held-out figure: the held-out episodes had no usable ticks (all no-ops, or failures left out)"
+        )
+    return ""
+
+
+@dataclass(frozen=True)
+class TrainedAdapter:
+    """One row of the Adapters tab: an adapter the app trained, with what its run and evaluations say."""
+
+    folder: Path
+    trained: str  # when its run finished, local time
+    base: str
+    steps: int | None
+    held_out: str  # the last held-out action accuracy, or a dash
+    held_out_why: str  # what the figure is, or why there is none
+    evaluation: str  # the latest evaluation in play, or "not evaluated yet"
+
+    @property
+    def name(self) -> str:
+        return self.folder.name
+
+
+def _held_out(data: dict[str, Any]) -> tuple[str, str]:
+    """(the cell, its tooltip): the last held-out action accuracy, or a dash and why there is none."""
+    episodes = data.get("episodes") or {}
+    accuracies = [m for m in data.get("metrics") or [] if isinstance(m, dict) and "action_accuracy" in m]
+    samples = int(episodes.get("valid_samples") or 0)
+    if accuracies:
+        rate = float(accuracies[-1]["action_accuracy"])
+        return (
+            f"{rate:.0%} of {samples}",
+            f"action accuracy on {samples} held-out ticks at the last evaluation",
+        )
+    why = held_out_missing(len(episodes.get("train") or []), len(episodes.get("valid") or []), samples)
+    return "– (why?)", why or "no held-out figure: the run measured none"
+
+
+def _evaluation_text(folder: Path, history: list[dict[str, Any]]) -> str:
+    """The adapter's latest evaluation in play, beside the base in the same run when it had one."""
+    mine = [row for row in history if row.get("adapter") and Path(str(row["adapter"])) == folder]
+    if not mine:
+        return "not evaluated yet"
+    last = mine[-1]
+    text = f"{last.get('successes')}/{last.get('trials')} on {last.get('task')}"
+    base = [row for row in history if row.get("run") == last.get("run") and not row.get("adapter")]
+    if base:
+        text += f" (base {base[-1].get('successes')}/{base[-1].get('trials')})"
+    return text
+
+
+def trained_adapters(root: Path, history: list[dict[str, Any]]) -> list[TrainedAdapter]:
+    """The finished adapters under ``root`` (the app's adapters folder), newest first."""
+    rows = []
+    folders = sorted(p for p in Path(root).iterdir() if p.is_dir()) if Path(root).is_dir() else []
+    for folder in folders:
+        if not finished(folder):
+            continue
+        data = manifest(folder) or {}
+        made = folder / "manifest.json"
+        stamp = made.stat().st_mtime if made.is_file() else (folder / RESULT).stat().st_mtime
+        steps = data.get("steps_done")
+        held, why = _held_out(data)
+        rows.append(
+            TrainedAdapter(
+                folder=folder,
+                trained=time.strftime("%Y-%m-%d %H:%M", time.localtime(stamp)),
+                base=base_slug(str(data.get("base_model") or "?")),
+                steps=int(steps) if isinstance(steps, int) else None,
+                held_out=held,
+                held_out_why=why,
+                evaluation=_evaluation_text(folder, history),
+            )
+        )
+    return sorted(rows, key=lambda r: (r.trained, r.name), reverse=True)
 
 
 @dataclass

@@ -1,34 +1,39 @@
 """The main window: assembles the widgets; the flows live in ``controller``.
 
-Layout, narrow enough to sit beside the game on a 1366×768 screen: the pickers and the panel
-buttons on top; the game view (with its overlay) in the middle; the control bar and the instruction
-box below; a message banner for errors and notes, a hub model's download (its plan, then a bar with
-Cancel), a red strip while recording, and a status bar with progress while something loads. The
-right dock area holds the live figures and, below them as tabs, the episodes and fine-tune panels
-(View menu, or the Episodes / Fine-tune buttons); those scroll inside their dock, so opening one
-never widens the window.
+It sits beside the game, so on a 1366×768 screen it has about 720×740 pixels. One column: on top,
+always in view, the control bar (the badge beside the play buttons, the record buttons, and a strip
+saying what the agent does), one message at a time, a hub model's download while one runs (its plan,
+then a bar with Cancel), and the instruction; below them one tab at a
+time takes all the room that is left: Live (the model and game pickers, the game view with its
+overlay, the live figures), Episodes, Fine-tune, Adapters and Evaluate. Nothing opens beside
+anything else, so opening a panel never widens the window nor shrinks another panel; a panel that
+still lacks room (a smaller screen) scrolls inside its tab. The game view can be switched off (View
+menu) when the game's own window is in sight. The status bar says what is loading and the hotkeys.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from PyQt6.QtCore import Qt, QUrl
+from PyQt6.QtCore import QEvent, QObject, Qt, QTimer, QUrl
 from PyQt6.QtGui import QAction, QDesktopServices, QKeySequence
 from PyQt6.QtWidgets import (
-    QDockWidget,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QMainWindow,
     QProgressBar,
     QPushButton,
     QScrollArea,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
+from app.gui.adapters_panel import AdaptersPanel
 from app.gui.control_bar import ControlBar
 from app.gui.download_view import DownloadView
+from app.gui.elided import ElidedLabel
 from app.gui.episodes_panel import EpisodesPanel
 from app.gui.evaluate_panel import EvaluatePanel
 from app.gui.finetune_panel import FinetunePanel
@@ -69,70 +74,137 @@ def help_url(anchor: str) -> QUrl:
 
 
 class MessageBanner(QWidget):
-    """One message at a time, in words, with a close button; never a traceback."""
+    """One message at a time, in words, with a close button; never a traceback. A message may carry
+    details (a URL, an error number) that stay folded until the person asks for them."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        row = QHBoxLayout(self)
-        row.setContentsMargins(6, 4, 6, 4)
+        col = QVBoxLayout(self)
+        col.setContentsMargins(6, 2, 6, 2)
+        col.setSpacing(2)
+        row = QHBoxLayout()
         self.text = QLabel()
         self.text.setWordWrap(True)
         self.text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.details_button = QPushButton("Details")
+        self.details_button.setCheckable(True)
+        self.details_button.setFlat(True)
         self.close_button = QPushButton("✕")
         self.close_button.setFlat(True)
         self.close_button.setFixedWidth(28)
         row.addWidget(self.text, 1)
+        row.addWidget(self.details_button)
         row.addWidget(self.close_button)
+        self.details = QLabel()
+        self.details.setWordWrap(True)
+        self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.details.hide()
+        col.addLayout(row)
+        col.addWidget(self.details)
         self.close_button.clicked.connect(self.hide)
+        self.details_button.toggled.connect(self.details.setVisible)
         self.level = ""
+        self.until_start = False  # the message is about a stopped run: Start makes it stale
         self.hide()
 
-    def show_message(self, text: str, level: str = "error") -> None:
+    def show_message(
+        self, text: str, level: str = "error", details: str = "", until_start: bool = False
+    ) -> None:
         self.level = level
+        self.until_start = until_start
         self.text.setText(text)
+        self.details.setText(details)
+        self.details_button.setChecked(False)
+        self.details_button.setVisible(bool(details))
         self.setStyleSheet(f"MessageBanner {{{STYLES.get(level, STYLES['info'])}}}")
         self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
         self.show()
+
+    def clear_stale(self) -> None:
+        """A run starts: a message that was only about the stopped one goes."""
+        if self.until_start:
+            self.hide()
+            self.until_start = False
+
+
+# tab name (Settings.window_panels, the View menu) -> its title
+PANELS = {
+    "live": "Live",
+    "episodes": "Episodes",
+    "finetune": "Fine-tune",
+    "adapters": "Adapters",
+    "evaluate": "Evaluate",
+}
+
+
+class LivePage(QWidget):
+    """The Live tab: what plays what, the game as the agent sees it, and the live figures."""
+
+    def __init__(self, model_picker: QWidget, game_picker: QWidget, view: QWidget, figures: QWidget) -> None:
+        super().__init__()
+        self.view = view
+        self.view_off = QLabel(
+            "The game view is off (View → Game view in this window): watch the game's own window; "
+            "the strip above says what the agent does."
+        )
+        self.view_off.setWordWrap(True)
+        self.view_off.setStyleSheet("color:#555;")
+        self.view_off.hide()
+        col = QVBoxLayout(self)
+        col.setContentsMargins(4, 4, 4, 4)
+        col.addWidget(model_picker)
+        col.addWidget(game_picker)
+        row = QHBoxLayout()
+        left = QVBoxLayout()
+        left.addWidget(view, 1)
+        left.addWidget(self.view_off)
+        row.addLayout(left, 1)
+        row.addWidget(figures)
+        col.addLayout(row, 1)
+
+    def show_view(self, on: bool) -> None:
+        self.view.setVisible(on)
+        self.view_off.setVisible(not on)
 
 
 class MainWindow(QMainWindow):
     def __init__(self, display: str | None = None) -> None:
         super().__init__()
         self.setWindowTitle("jarvis-play")
-        self.setDockNestingEnabled(True)
         self.model_picker = ModelPicker()
         self.game_picker = GamePicker(display=display)
-        self.settings_button = QPushButton("Settings…")
         self.banner = MessageBanner()
         self.download_view = DownloadView()  # a hub model's first download: plan, bar, Cancel
-        self.recording_strip = QLabel("● RECORDING: this run is being saved as an episode")
-        self.recording_strip.setObjectName("recordingStrip")
-        self.recording_strip.setStyleSheet(
-            "background:#c62828; color:white; font-weight:bold; padding:4px 8px;"
-        )
-        self.recording_strip.hide()
         self.view = GameView()
         self.status_panel = StatusPanel()
+        self.status_panel.setFixedWidth(250)
         self.controls = ControlBar()
+        self.badge = self.controls.badge
+        self.recording_strip = self.controls.rec
         self.instruction = InstructionBox()
-
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.settings_button)
         self.episodes = EpisodesPanel()
         self.finetune = FinetunePanel()
+        self.adapters = AdaptersPanel()
         self.evaluate = EvaluatePanel()
-        self.live_dock = self._dock("Live", self.status_panel, scroll=False)
-        self.live_dock.setFeatures(QDockWidget.DockWidgetFeature.NoDockWidgetFeatures)
-        self.live_dock.setTitleBarWidget(QWidget())  # the panel's own "Live" title is enough
-        self.live_dock.show()
-        self.episodes_dock = self._dock("Episodes", self.episodes)
-        self.finetune_dock = self._dock("Fine-tune", self.finetune)
-        self.evaluate_dock = self._dock("Evaluate", self.evaluate)
-        self.splitDockWidget(self.live_dock, self.episodes_dock, Qt.Orientation.Vertical)
-        self.tabifyDockWidget(self.episodes_dock, self.finetune_dock)
-        self.tabifyDockWidget(self.finetune_dock, self.evaluate_dock)
+        self.live = LivePage(self.model_picker, self.game_picker, self.view, self.status_panel)
+
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        self.pages: dict[str, QWidget] = {}
+        for name, panel in (
+            ("live", self.live),
+            ("episodes", self.episodes),
+            ("finetune", self.finetune),
+            ("adapters", self.adapters),
+            ("evaluate", self.evaluate),
+        ):
+            page = panel if name == "live" else _scrolling(panel)
+            self.pages[name] = page
+            self.tabs.addTab(page, PANELS[name])
+
         file_menu = self.menuBar().addMenu("&File")  # type: ignore[union-attr]
         self.settings_action = QAction("&Settings…", self)
+        self.settings_button = self.controls.settings_button
         self.settings_action.triggered.connect(self.settings_button.click)
         file_menu.addAction(self.settings_action)  # type: ignore[union-attr]
         file_menu.addSeparator()  # type: ignore[union-attr]
@@ -141,17 +213,19 @@ class MainWindow(QMainWindow):
         self.quit_action.triggered.connect(self.close)
         file_menu.addAction(self.quit_action)  # type: ignore[union-attr]
         view_menu = self.menuBar().addMenu("&View")  # type: ignore[union-attr]
-        self.panel_buttons: dict[str, QPushButton] = {}
-        for dock in (self.episodes_dock, self.finetune_dock, self.evaluate_dock):
-            action = dock.toggleViewAction()
+        self.panel_actions: dict[str, QAction] = {}
+        for i, (name, title) in enumerate(PANELS.items(), start=1):
+            action = QAction(title, self)
+            action.setShortcut(QKeySequence(f"Alt+{i}"))
+            action.triggered.connect(lambda _c=False, n=name: self.show_panel(n))
             view_menu.addAction(action)  # type: ignore[union-attr]
-            button = QPushButton(dock.windowTitle())
-            button.setCheckable(True)
-            action.toggled.connect(button.setChecked)  # type: ignore[union-attr]
-            button.clicked.connect(action.trigger)  # type: ignore[union-attr]
-            buttons.addWidget(button)
-            self.panel_buttons[dock.windowTitle()] = button
-        buttons.addStretch(1)
+            self.panel_actions[name] = action
+        view_menu.addSeparator()  # type: ignore[union-attr]
+        self.game_view_action = QAction("Game view in this window", self)
+        self.game_view_action.setCheckable(True)
+        self.game_view_action.setChecked(True)
+        self.game_view_action.toggled.connect(self.live.show_view)
+        view_menu.addAction(self.game_view_action)  # type: ignore[union-attr]
         help_menu = self.menuBar().addMenu("&Help")  # type: ignore[union-attr]
         self.help_actions: list[QAction] = []
         for title, anchor in readme_sections().items():
@@ -163,42 +237,45 @@ class MainWindow(QMainWindow):
             self.help_actions.append(item)
 
         col = QVBoxLayout()
-        col.addWidget(self.model_picker)
-        col.addWidget(self.game_picker)
-        col.addLayout(buttons)
-        col.addWidget(self.recording_strip)
+        col.setContentsMargins(6, 4, 6, 0)
+        col.setSpacing(4)
+        col.addWidget(self.controls)
         col.addWidget(self.banner)
         col.addWidget(self.download_view)
-        col.addWidget(self.view, 1)
-        col.addWidget(self.controls)
         col.addWidget(self.instruction)
+        col.addWidget(self.tabs, 1)
         central = QWidget()
         central.setLayout(col)
         self.setCentralWidget(central)
 
-        self.progress_text = QLabel()
+        self.progress_text = ElidedLabel()
+        self.hotkeys = QLabel()
+        self.hotkeys.setObjectName("hotkeys")
+        self.hotkeys.setStyleSheet("color:#b71c1c; font-weight:bold;")
         self.progress = QProgressBar()
         self.progress.setRange(0, 0)  # busy: loading has no meaningful percentage
-        self.progress.setFixedWidth(120)
+        self.progress.setFixedWidth(100)
         self.progress.hide()
         self.statusBar().addWidget(self.progress_text, 1)  # type: ignore[union-attr]
         self.statusBar().addPermanentWidget(self.progress)  # type: ignore[union-attr]
+        self.statusBar().addPermanentWidget(self.hotkeys)  # type: ignore[union-attr]
 
-    def _dock(self, title: str, panel: QWidget, scroll: bool = True) -> QDockWidget:
-        """A dock on the right; a panel taller or wider than the room it gets scrolls inside it."""
-        dock = QDockWidget(title, self)
-        dock.setObjectName(title)
-        if scroll:
-            area = QScrollArea()
-            area.setWidgetResizable(True)
-            area.setWidget(panel)
-            area.setMinimumWidth(240)
-            dock.setWidget(area)
-        else:
-            dock.setWidget(panel)
-        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
-        dock.hide()
-        return dock
+    # ----- tabs ---------------------------------------------------------------------------------
+    def show_panel(self, name: str) -> None:
+        """Bring a tab to the front (it never hides: every tab is always there)."""
+        self.tabs.setCurrentWidget(self.pages[name])
+
+    @property
+    def panel(self) -> str:
+        """The tab in front."""
+        page = self.tabs.currentWidget()
+        return next((name for name, p in self.pages.items() if p is page), "live")
+
+    def set_hotkeys(self, panic: str, pause: str, save_last: str) -> None:
+        self.hotkeys.setText(
+            f"{panic.upper()} panic: stop all · {pause.upper()} pause / hand back · "
+            f"{save_last.upper()} save last 30 s"
+        )
 
     def set_busy(self, text: str | None) -> None:
         """Show what is loading (``None``: nothing is)."""
@@ -206,6 +283,41 @@ class MainWindow(QMainWindow):
         self.progress_text.setText(text or "")
 
     def set_recording(self, on: bool) -> None:
-        """The red strip and the title say so while a run is written to disk."""
-        self.recording_strip.setVisible(on)
+        """The red tag and the title say so while a run is written to disk."""
+        self.controls.set_recording_live(on)
         self.setWindowTitle("● REC · jarvis-play" if on else "jarvis-play")
+
+
+class PanelArea(QScrollArea):
+    """A panel in its tab: it gets all the room there is, and scrolls only when its minimum does not fit
+    (a smaller screen). Unlike a resizable scroll area it sizes the panel by its minimum, not by the
+    preferred height that word-wrapped labels and tables ask for, so a panel that fits never scrolls."""
+
+    def __init__(self, panel: QWidget) -> None:
+        super().__init__()
+        self.setObjectName(f"{type(panel).__name__}Area")
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setWidgetResizable(False)
+        self.setWidget(panel)
+        panel.installEventFilter(self)
+
+    def fit(self) -> None:
+        panel = self.widget()
+        if panel is None:
+            return
+        room, least = self.viewport().size(), panel.minimumSizeHint()  # type: ignore[union-attr]
+        panel.resize(max(room.width(), least.width()), max(room.height(), least.height()))
+
+    def viewportEvent(self, event: QEvent | None) -> bool:
+        if event is not None and event.type() == QEvent.Type.Resize:
+            self.fit()
+        return super().viewportEvent(event)
+
+    def eventFilter(self, obj: QObject | None, event: QEvent | None) -> bool:
+        if obj is self.widget() and event is not None and event.type() == QEvent.Type.LayoutRequest:
+            QTimer.singleShot(0, self.fit)  # the panel's minimum may have changed
+        return False
+
+
+def _scrolling(panel: QWidget) -> QScrollArea:
+    return PanelArea(panel)

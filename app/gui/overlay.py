@@ -34,13 +34,14 @@ DEFAULT_LABELS: dict[str, str] = {
     **{f"hotbar.{i}": str(i) for i in range(1, 10)},
 }
 
-# mode -> (badge text, background colour): red for the agent (it is moving your mouse), green for you
+# mode -> (badge text, background colour): red for the agent (it is moving your mouse), green for you.
+# The person in control is always "YOU" (the window, the overlay and the README say it one way).
 BADGES: dict[str, tuple[str, str]] = {
     "agent": ("AGENT", "#d32f2f"),
-    "human": ("HUMAN", "#2e7d32"),
-    "held": ("YOU · hand back when done", "#2e7d32"),  # an explicit take over: no quiet-time resume
-    "waiting": ("AGENT · waiting for game focus", "#ef6c00"),  # click into the game to let it play
-    "teleop": ("YOU PLAY · recording", "#2e7d32"),
+    "human": ("YOU", "#2e7d32"),  # touching the game: the agent takes over again after the quiet time
+    "held": ("YOU · until Hand back", "#2e7d32"),  # an explicit take over: no quiet-time resume
+    "waiting": ("AGENT · waiting for focus", "#ef6c00"),  # click into the game to let it play
+    "teleop": ("YOU · only you play", "#2e7d32"),
     "paused": ("PAUSED", "#f9a825"),
     "stopped": ("STOPPED", "#616161"),
     "idle": ("IDLE", "#616161"),
@@ -114,3 +115,14 @@ def overlay_for(
         dx, dy = yaw / size * length / aspect, pitch / size * length
         arrow = Arrow(0.5, 0.5, 0.5 + dx, 0.5 + dy)
     return Overlay(badge, color, tuple(labels), arrow, camera_text(pitch, yaw), instruction, notes)
+
+
+def summary(overlay: Overlay) -> str:
+    """The overlay as one line of text, for the strip under the controls (the badge is beside it)."""
+    parts = []
+    if overlay.keys:
+        parts.append("holds " + " + ".join(overlay.keys))
+    if overlay.camera_text:
+        parts.append("look " + overlay.camera_text)
+    parts.extend(overlay.notes)
+    return " · ".join(parts)

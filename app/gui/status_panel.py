@@ -1,66 +1,87 @@
-"""Live figures beside the game: who is in control, model latency, actions per second, misses, nulls."""
+"""Live figures beside the game view: model latency, actions and ticks per second, misses, nulls; the
+model, adapter and game in play (the pickers above say what was chosen, these what loaded); and,
+when the model is slower than the game, what that means (``figures_text``). Every dash carries its
+reason in the tooltip."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from PyQt6.QtWidgets import QFormLayout, QGroupBox, QLabel, QWidget
+from PyQt6.QtWidgets import QFormLayout, QGroupBox, QLabel, QVBoxLayout, QWidget
 
-from app.gui.overlay import BADGES
+from app.gui import figures_text
+from app.gui.elided import ElidedLabel
 from app.runtime.live_stats import Figures
+
+LABELS = {
+    "model_ms": "Model time",
+    "actions_per_s": "Actions/s",
+    "ticks_per_s": "Ticks/s",
+    "missed_ticks": "Missed ticks",
+    "null_actions": "Null actions",
+    "view_fps": "View fps",
+}
+BLIND = "hidden while an evaluation runs (the arms are blind)"
 
 
 class StatusPanel(QGroupBox):
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__("Live", parent)
-        form = QFormLayout(self)
-        self.mode = QLabel()
-        self.mode.setObjectName("modeBadge")
+        super().__init__("Figures", parent)
+        col = QVBoxLayout(self)
+        form = QFormLayout()
+        col.addLayout(form)
         self.values: dict[str, QLabel] = {}
-        form.addRow("Control", self.mode)
-        for key, label, tip in (
-            ("model_ms", "Model", "mean time the model took per answer, last 2 s"),
-            ("actions_per_s", "Actions/s", "model answers applied per second, last 2 s"),
-            ("ticks_per_s", "Ticks/s", "loop ticks per second (the target is the tick rate)"),
-            ("missed_ticks", "Missed ticks", "ticks where the model was late and the fallback was applied"),
-            ("null_actions", "Null actions", "applied actions that pressed nothing and did not look"),
-            ("view_fps", "View fps", "frames this window painted in the last second"),
-            ("model", "Model spec", "the loaded model"),
-            ("adapter", "Adapter", "the LoRA adapter the model runs with (Fine-tune panel: Use adapter…)"),
-            ("game", "Game", "what is being played"),
-        ):
-            value = QLabel("–")
-            value.setToolTip(tip)
-            value.setWordWrap(key in ("model", "game", "adapter"))
+        for key, label in LABELS.items():
+            value = QLabel()
             self.values[key] = value
             form.addRow(label, value)
-        self.set_mode("idle")
-
-    def set_mode(self, mode: str) -> None:
-        text, color = BADGES.get(mode, (mode.upper(), "#616161"))
-        self.mode.setText(text)
-        self.mode.setStyleSheet(
-            f"background:{color}; color:white; font-weight:bold; padding:4px 10px; border-radius:4px;"
-        )
+        for key, label in (("model", "Model"), ("adapter", "Adapter"), ("game", "Game")):
+            value = ElidedLabel(figures_text.MISSING)
+            self.values[key] = value
+            form.addRow(label, value)
+        self.slow = QLabel()
+        self.slow.setObjectName("slowModel")
+        self.slow.setWordWrap(True)
+        self.slow.setStyleSheet("color:#8d4a00;")
+        self.slow.hide()
+        col.addWidget(self.slow)
+        col.addStretch(1)
+        self.clear_figures()
+        self.set_adapter(None)
 
     def clear_figures(self) -> None:
-        """No run: no figures (a stopped run's last numbers would read as live)."""
-        for key in ("model_ms", "actions_per_s", "ticks_per_s", "missed_ticks", "null_actions", "view_fps"):
-            self.values[key].setText("–")
+        """No run: no figures (a stopped run's last numbers would read as live), each dash with why."""
+        self._show(figures_text.figures(None, 0.0))
+        self.set_slow(None)
 
-    def set_adapter(self, adapter: str | None) -> None:
-        self.values["adapter"].setText(Path(adapter).name if adapter else "none (base model)")
-        self.values["adapter"].setToolTip(adapter or "the base model, without an adapter")
+    def set_figures(self, fig: Figures, view_fps: float, teleop: bool = False) -> None:
+        self._show(figures_text.figures(fig, view_fps, teleop=teleop))
 
-    def set_figures(self, fig: Figures, view_fps: float) -> None:
-        v = self.values
-        v["model_ms"].setText("–" if fig.model_ms is None else f"{fig.model_ms:.0f} ms")
-        v["actions_per_s"].setText(f"{fig.actions_per_s:.1f}")
-        v["ticks_per_s"].setText(f"{fig.ticks_per_s:.1f}")
-        v["missed_ticks"].setText(str(fig.missed_ticks))
-        v["null_actions"].setText(str(fig.null_actions))
-        v["view_fps"].setText(f"{view_fps:.0f}")
+    def set_slow(self, sentence: str | None) -> None:
+        self.slow.setText(sentence or "")
+        self.slow.setVisible(bool(sentence))
+        if sentence:
+            self.values["model_ms"].setText(self.values["model_ms"].text() + " (slow)")
+
+    def _show(self, shown: dict[str, figures_text.Shown]) -> None:
+        for key, value in shown.items():
+            self.values[key].setText(value.text)
+            self.values[key].setToolTip(value.why)
+
+    def set_adapter(self, adapter: str | None, blind: bool = False) -> None:
+        label = self.values["adapter"]
+        assert isinstance(label, ElidedLabel)
+        if blind:
+            label.setText("hidden (evaluation running)")
+            label.set_tip(BLIND)
+            return
+        label.setText(Path(adapter).name if adapter else "none (base model)")
+        label.set_tip(adapter or "the base model, without an adapter")
 
     def set_source(self, model: str | None, game: str | None) -> None:
-        self.values["model"].setText(model or "–")
-        self.values["game"].setText(game or "–")
+        """What is loaded and played (the pickers may hold a choice that failed to load)."""
+        for key, text in (("model", model), ("game", game)):
+            label = self.values[key]
+            assert isinstance(label, ElidedLabel)
+            label.setText(text or figures_text.MISSING)
+            label.set_tip(text or f"no {key} loaded")

@@ -79,16 +79,26 @@ def app_version() -> str:
 
 
 def setup_for(
-    game: OpenGame, mode: RecordMode, *, root: Path, record: bool, model: str | None, ring_seconds: float
+    game: OpenGame,
+    mode: RecordMode,
+    *,
+    root: Path,
+    record: bool,
+    model: str | None,
+    ring_seconds: float,
+    purpose: str | None = None,
 ) -> RecordingSetup:
     """What an episode of ``game`` says about where it came from: the game, its window, its key
-    bindings and camera law, and the model (``model``: its spec, credentials redacted)."""
+    bindings and camera law, and the model (``model``: its spec, credentials redacted); ``purpose``:
+    what it was recorded for when not the person's play (an evaluation's trial: kept out of training)."""
     connector = game.connector
     rect = connector.rect
     extra: dict[str, Any] = {}
     gui_scale = connector.config.gui_scale if connector.config is not None else None
     if gui_scale is not None:
         extra["gui_scale"] = gui_scale
+    if purpose is not None:
+        extra["purpose"] = purpose
     return RecordingSetup(
         root=root,
         mode=mode,

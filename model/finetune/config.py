@@ -51,6 +51,9 @@ class FinetuneConfig:
         "episodes marked a failure: exclude them, downweight (keep only their corrections) or keep",
         choices=("exclude", "downweight", "keep"),
     )
+    evaluation_trials: bool = _setting(
+        False, "also train on evaluation trials (episodes an evaluation recorded; left out by default)"
+    )
     valid_fraction: float = _setting(0.2, "share of episodes held out for validation")
     eval_every: int = _setting(0, "steps between evaluations (0: ten evaluations over the run)")
     eval_samples: int = _setting(64, "validation samples decoded for action accuracy")

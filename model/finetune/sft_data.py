@@ -73,6 +73,7 @@ class SftOptions:
     # an episode marked a failure (meta outcome): "exclude" it, "downweight" it to its corrections
     # alone (the person's fixes still teach; the agent's failing play does not), or "keep" it
     failed_episodes: str = "exclude"
+    evaluation_trials: bool = False  # also use episodes an evaluation recorded as trials
 
 
 @dataclass
@@ -195,17 +196,24 @@ def split_ticks(folder: Path, opt: SftOptions) -> tuple[range, range] | None:
     return range(0, cut), range(cut, len(counts))
 
 
-def usable_episodes(roots: Iterable[Path], statuses: tuple[str, ...]) -> tuple[list[Path], list[str]]:
+def usable_episodes(
+    roots: Iterable[Path], statuses: tuple[str, ...], evaluation_trials: bool = False
+) -> tuple[list[Path], list[str]]:
     """Episodes with a wanted status that check clean; each other one is skipped with the reason,
-    so one damaged episode never aborts a whole export or fine-tune."""
+    so one damaged episode never aborts a whole export or fine-tune. An evaluation's trials are the
+    model's own play, judged: they are skipped unless ``evaluation_trials``."""
     folders, skipped = [], []
     for root in roots:
         for folder in find_episodes(Path(root)):
             try:
-                status = read_meta(folder).status
+                meta = read_meta(folder)
+                status = meta.status
             except (OSError, ValueError, TypeError) as exc:
                 fix = "`jarvis-play episodes repair` rebuilds it"
                 skipped.append(f"{folder.name}: meta unreadable ({exc}); {fix}")
+                continue
+            if meta.evaluation_trial and not evaluation_trials:
+                skipped.append(f"{folder.name}: an evaluation trial (left out; --evaluation-trials keeps it)")
                 continue
             if status not in statuses:
                 skipped.append(f"{folder.name}: status {status!r} (run `jarvis-play episodes check` first)")
@@ -269,7 +277,7 @@ def export_sft(roots: Iterable[Path], out: Path, opt: SftOptions | None = None) 
     out = Path(out)
     if out.exists() and any(out.iterdir()):
         raise FileExistsError(f"{out} exists and is not empty; choose a new folder (nothing is overwritten)")
-    folders, skipped = usable_episodes(roots, opt.statuses)
+    folders, skipped = usable_episodes(roots, opt.statuses, opt.evaluation_trials)
     if not folders:
         raise ValueError("no usable episodes found" + ("".join(f"\n  {s}" for s in skipped)))
     train_eps, valid_eps = split_episodes(folders, opt.valid_fraction, opt.seed)

@@ -50,7 +50,9 @@ def load_records(config: FinetuneConfig) -> tuple[list[dict[str, Any]], list[dic
         seed=config.seed,
         failed_episodes=config.failed_episodes,
     )
-    folders, skipped = usable_episodes([Path(p) for p in config.episodes], options.statuses)
+    folders, skipped = usable_episodes(
+        [Path(p) for p in config.episodes], options.statuses, config.evaluation_trials
+    )
     if not folders:
         raise FinetuneError(
             f"no usable episodes under {', '.join(config.episodes) or '(nothing given)'}; "

@@ -112,6 +112,8 @@ VPT_KEYBOARD_KEYS: tuple[str, ...] = ("keys", "newKeys", "chars")
 FLAG_CAMERA_SATURATED = "camera_saturated"  # |Δ| beyond the ±10° bins: the label is clipped
 FLAG_NOOP_RUN = "noop_run"  # part of a long run of null actions (idle, AFK, menu)
 
+PURPOSE_EVALUATION = "evaluation"  # meta "purpose" of an episode an evaluation recorded as a trial
+
 
 @dataclass
 class EpisodeMeta:
@@ -159,6 +161,12 @@ class EpisodeMeta:
     @property
     def first_instruction(self) -> str:
         return str(self.instructions[0]["text"]) if self.instructions else ""
+
+    @property
+    def evaluation_trial(self) -> bool:
+        """Recorded by an evaluation (meta "purpose"): not the person's play, kept out of training
+        unless chosen."""
+        return self.extra.get("purpose") == PURPOSE_EVALUATION
 
 
 def read_meta(folder: Path) -> EpisodeMeta:

@@ -149,6 +149,9 @@ def test_runner_records_each_trial_with_its_outcome_and_stays_blind(tmp_path: Pa
     assert swaps[-1] is None and "/a" in swaps  # hot-swapped in, back to the base at the end
     metas = [json.loads(m.read_text()) for m in (tmp_path / "episodes").rglob("meta.json")]
     assert sorted(m["outcome"] for m in metas) == sorted("success" if p else "failure" for p in plan)
+    # each trial is marked as one (apart from the person's play, out of training), and only while it runs
+    assert [m.get("purpose") for m in metas] == ["evaluation"] * len(plan)
+    assert session.purpose is None
 
 
 def test_results_file_history_rounds_and_plot(tmp_path: Path) -> None:
@@ -201,3 +204,14 @@ def test_results_file_history_rounds_and_plot(tmp_path: Path) -> None:
     pixels = image.convert("RGB").load()
     colours = {pixels[x, y] for x in range(image.width) for y in range(image.height)}
     assert (220, 110, 30) in colours and (40, 110, 200) in colours
+
+
+def test_one_trial_per_arm_reads_as_one() -> None:
+    result = RunResult(
+        "mine_block:stone", "", "tiny", "person", 20.0, 1, True, 1, "2025-01-01T00:00:00", [Arm("base")]
+    )
+    assert "1 trial per arm of 20 s" in result.format() and "1 trial per arm" in result.headline()
+    result.trials_per_arm = 10
+    assert "10 trials per arm" in result.headline()
+    result.stopped_early = "cancelled"
+    assert result.headline().endswith("stopped early: cancelled")

@@ -33,7 +33,7 @@ def test_run_and_record_take_the_task_file() -> None:
         assert settings.tasks_file == str(library)
     args = parse(run, "run", "--fake", "--no-listen", "--tasks", str(library))
     with open_session(args, settings_from(args)) as session:
-        assert len(session.tasks) == 2605 and not session.tasks.builtin and session.notes == []
+        assert len(session.tasks) == 2605 and not session.tasks.builtin and session.tasks_problem is None
         assert session.set_instruction("craft_item:crafting_table") == "Craft a crafting table."
 
 

@@ -31,12 +31,20 @@ def rect(widget: QWidget) -> list[int] | None:
     return [top_left.x(), top_left.y(), widget.width(), widget.height()]
 
 
+def tab_rect(window: MainWindow, name: str) -> list[int]:
+    """Where the tab ``name`` is on the screen (the tab is the panel's button)."""
+    bar = window.tabs.tabBar()
+    box = bar.tabRect(window.tabs.indexOf(window.pages[name]))
+    top_left = bar.mapToGlobal(box.topLeft())
+    return [top_left.x(), top_left.y(), box.width(), box.height()]
+
+
 def main(model: str) -> int:
     app = QApplication(sys.argv[:1])
     window = MainWindow()
     session = Session(Settings(model=model, game="fake", instruction="mine_block:oak_log"), listen=False)
     controller = WindowController(window, session)
-    controller.place_window = False
+    controller.placer.enabled = False
     window.setGeometry(0, 0, 1000, 700)
     window.show()
     controller.prepare(model, "fake")
@@ -56,8 +64,8 @@ def main(model: str) -> int:
             "download": rect(view.download),
             "cancel": rect(view.cancel),
             "load": rect(window.model_picker.load),
-            "episodes": rect(window.panel_buttons["Episodes"]),
-            "episodes_open": window.episodes_dock.isVisible(),
+            "episodes": tab_rect(window, "episodes"),
+            "episodes_open": window.panel == "episodes",
             "banner": window.banner.text.text() if window.banner.isVisible() else "",
             "loading": bool(controller.jobs),
             "model": session.model_spec if session.policy is not None else None,

@@ -64,6 +64,7 @@ def gui(qtbot: Any) -> Iterator[Gui]:
     window.resize(1000, 700)
     qtbot.addWidget(window)
     controller = WindowController(window, session, saved.append)
+    controller.confirm = lambda _parent, _question: True  # nobody answers "Really quit?" in a test
     window.show()
     yield Gui(window, controller, session, factory, saved)
     session.close()

@@ -42,7 +42,7 @@ def test_browse_and_play_back_with_the_overlay(qtbot: Any, panel: EpisodesPanel,
     panel.select(long)
     assert shown_tick(panel) == 0 and panel.instruction.text() == "chop a tree"
     overlay = panel.view.overlay
-    assert overlay is not None and overlay.badge == "HUMAN" and overlay.instruction == "chop a tree"
+    assert overlay is not None and overlay.badge == "YOU" and overlay.instruction == "chop a tree"
     assert overlay.keys == ()  # synthetic tick 0 walks nowhere; odd ticks hold forward
     qtbot.mouseClick(panel.step_button, LEFT)
     assert shown_tick(panel) == 1 and panel.view.overlay is not None and panel.view.overlay.keys == ("W",)
@@ -120,7 +120,7 @@ def test_rec_tag_while_recording_and_the_episode_in_the_panel(
     qtbot.mouseClick(controls.stop, LEFT)
     qtbot.waitUntil(lambda: not controls.rec.isVisible() and not gui.session.running, timeout=5_000)
 
-    window.episodes_dock.toggleViewAction().trigger()  # View > Episodes
+    window.panel_actions["episodes"].trigger()  # View > Episodes
     qtbot.waitUntil(lambda: window.episodes.list.count() == 1, timeout=10_000)
     row = window.episodes.rows[0]
     assert row.meta is not None and row.meta.frame_count > 10 and row.folder.parent == tmp_path

@@ -1,10 +1,12 @@
-"""The fine-tune panel end to end on the tiny model: train (a real child process), watch the bar and
-the curves, hot-swap the new adapter into a session's running model and back, compare on held-out
-episodes; and the plain refusal for a server model."""
+"""The fine-tune and adapters tabs end to end on the tiny model, in the real window: train (a real child
+process), watch the bar and the curves, find the new adapter in the Adapters tab, hot-swap it into
+the running model and back (every place naming the active adapter agrees, and none does while an
+evaluation runs), compare on held-out episodes; and the plain refusal for a server model."""
 
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 from typing import Any
 
@@ -12,9 +14,12 @@ import pytest
 from PyQt6.QtCore import Qt
 
 from app.finetune_job import FinetuneState
+from app.gui.adapters_panel import AdaptersPanel
+from app.gui.controller import WindowController
 from app.gui.finetune_panel import PROGRESS_MAX, FinetunePanel
+from app.gui.main_window import MainWindow
 from app.session import Session
-from app.settings import Settings
+from app.settings import Settings, adapters_root
 from model.policies.local import LocalPolicy
 from model.policies.scripted import ScriptedPolicy
 from tests.recorder.episodes.synth import write_episode
@@ -22,40 +27,133 @@ from tests.recorder.episodes.synth import write_episode
 LEFT = Qt.MouseButton.LeftButton
 
 
-@pytest.mark.slow  # trains in a child process: a minute on a CPU
-def test_train_watch_swap_and_compare(
+def _window(qtbot: Any, tiny_vla: Any, episodes: Path) -> tuple[MainWindow, Session]:
+    """The window over a session playing the fake game with the tiny model (shared, adapters unloaded
+    by the caller)."""
+    session = Session(
+        Settings(model="tiny-local", game="fake", episodes_dir=str(episodes)),
+        policy_factory=lambda _spec, _s: LocalPolicy(tiny_vla),
+        listen=False,
+    )
+    session.open_game("fake")
+    session.load_model("tiny-local")
+    window = MainWindow()
+    qtbot.addWidget(window)
+    controller = WindowController(window, session)
+    controller.confirm = lambda _parent, _question: True
+    window.show()
+    return window, session
+
+
+def _agree(window: MainWindow, name: str | None) -> bool:
+    """The Live figures and the Adapters tab name the same active adapter."""
+    figures = window.status_panel.values["adapter"].text()
+    active = window.adapters.active.text()
+    if name is None:
+        return figures == "none (base model)" and active.startswith("Active: the base model")
+    return figures == name and active == f"Active: {name}"
+
+
+def _quick_adapter(base: Path, out: Path) -> Path:
+    """A real PEFT adapter for the tiny model in seconds (random LoRA weights), as a run leaves it."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+
+    from model.vla import VLA
+
+    vla = VLA.load(str(base), device="cpu")
+    peft_model = get_peft_model(vla.model, LoraConfig(r=2, lora_alpha=4, target_modules=["q_proj", "v_proj"]))
+    torch.manual_seed(0)
+    with torch.no_grad():
+        for name, param in peft_model.named_parameters():
+            if "lora_B" in name:
+                param.normal_()
+    peft_model.save_pretrained(str(out))
+    manifest = {
+        "base_model": str(base),
+        "base_path": str(base),
+        "steps_done": 5,
+        "episodes": {"train": ["a"]},
+    }
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    return out
+
+
+def test_one_active_adapter_everywhere_and_none_while_an_evaluation_runs(
     qtbot: Any, tmp_path: Path, tiny_model_dir: Path, tiny_vla: Any
 ) -> None:
     from peft import PeftModel
 
-    train_dir, held_dir, out = tmp_path / "episodes", tmp_path / "held-out", tmp_path / "adapter"
+    episodes = tmp_path / "episodes"
+    window, session = _window(qtbot, tiny_vla, episodes)
+    root = adapters_root(session.settings)
+    root.mkdir(parents=True)
+    adapter = _quick_adapter(tiny_model_dir, root / "20250101-120000-tiny")
+    panel = window.adapters
+    try:
+        window.show_panel("adapters")  # the tab reads the adapters folder when it comes to the front
+        assert [r.folder for r in panel.rows] == [adapter] and panel.selected == adapter
+        assert _agree(window, None)
+        qtbot.mouseClick(panel.use_button, LEFT)
+        qtbot.waitUntil(lambda: panel.base_button.isEnabled(), timeout=20_000)
+        assert session.adapter == str(adapter) and isinstance(tiny_vla.model, PeftModel)
+        assert _agree(window, adapter.name)
+        qtbot.mouseClick(panel.evaluate_button, LEFT)  # "Evaluate in play": the Evaluate tab, filled in
+        evaluate = window.evaluate
+        assert window.panel == "evaluate" and evaluate.adapters.text() == str(adapter)
+        evaluate.task.setText("craft_item:stick")  # the person judges it: the run waits for them first
+        evaluate.trials.setValue(1)
+        qtbot.mouseClick(evaluate.start_button, LEFT)
+        qtbot.waitUntil(lambda: "press F8" in evaluate.status.text(), timeout=30_000)
+        assert evaluate.is_running  # blind: nothing names the adapter in play, nothing swaps one
+        assert "hidden" in window.status_panel.values["adapter"].text() and "hidden" in panel.active.text()
+        assert not panel.use_button.isEnabled() and not panel.base_button.isEnabled()
+        qtbot.mouseClick(evaluate.cancel_button, LEFT)
+        qtbot.waitUntil(lambda: not evaluate.is_running, timeout=30_000)
+        qtbot.mouseClick(panel.use_button, LEFT)  # the evaluation went back to the base: use it again
+        qtbot.waitUntil(
+            lambda: session.adapter == str(adapter) and _agree(window, adapter.name), timeout=20_000
+        )
+        qtbot.mouseClick(panel.base_button, LEFT)
+        qtbot.waitUntil(lambda: session.adapter is None and _agree(window, None), timeout=20_000)
+        assert not isinstance(tiny_vla.model, PeftModel)
+    finally:
+        if tiny_vla.adapter is not None:  # the VLA is shared by the whole test session
+            tiny_vla.unload_adapter()
+        session.close()
+
+
+@pytest.mark.slow  # trains in a child process: a minute on a CPU
+def test_train_watch_find_swap_and_compare(
+    qtbot: Any, tmp_path: Path, tiny_model_dir: Path, tiny_vla: Any
+) -> None:
+    from peft import PeftModel
+
+    train_dir, held_dir = tmp_path / "episodes", tmp_path / "held-out"
     for _ in range(3):
         write_episode(train_dir, 6)
+    write_episode(train_dir, 6, extra={"purpose": "evaluation"})  # an evaluation's trial: left out
     write_episode(held_dir, 4)
-    session = Session(
-        Settings(model="tiny-local", episodes_dir=str(train_dir)),
-        policy_factory=lambda _spec, _s: LocalPolicy(tiny_vla),
-        listen=False,
-    )
-    session.load_model("tiny-local")
-    panel = FinetunePanel()
-    qtbot.addWidget(panel)
-    panel.show()
+    window, session = _window(qtbot, tiny_vla, train_dir)
+    panel, adapters = window.finetune, window.adapters
     panel.template = dataclasses.replace(
         panel.template, batch_size=1, eval_every=1, eval_samples=1, device="cpu"
     )  # seconds on a CPU
-    panel.attach(session)
+    adapters.eval_samples = 1
+    adapters.device = "cpu"
     messages: list[tuple[str, str]] = []
-    panel.message.connect(lambda text, level: messages.append((text, level)))
+    for source in (panel, adapters):
+        source.message.connect(lambda text, level: messages.append((text, level)))
     states: list[FinetuneState] = []
     panel._state.connect(states.append)
     try:
+        window.show_panel("finetune")
         assert panel.episodes.item(0).text() == str(train_dir)  # the recordings folder by default
-        assert panel.active.text() == "Active: the base model"
-        assert panel.use_button.isEnabled() and not panel.base_button.isEnabled()
+        out = Path(panel.out.text())
+        assert out.parent == adapters_root(session.settings)  # where the Adapters tab looks
         panel.model.setText(str(tiny_model_dir))
-        panel.out.setText(str(out))
         panel.steps.setValue(2)
+        assert "first evaluation" not in panel.accuracy_curve.missing  # idle: nothing to measure yet
         qtbot.mouseClick(panel.start_button, LEFT)
         qtbot.waitUntil(lambda: panel.cancel_button.isEnabled(), timeout=2_000)
         assert not panel.start_button.isEnabled()
@@ -65,42 +163,49 @@ def test_train_watch_swap_and_compare(
         assert panel.progress.value() == PROGRESS_MAX
         assert [x for x, _ in panel.loss_curve.points] == [1.0, 2.0]
         assert [x for x, _ in panel.accuracy_curve.points] == [0.0, 1.0, 2.0]
+        assert panel.state.train_episodes == 2 and panel.state.valid_episodes == 1  # the trial left out
         assert panel.eta.text() == f"done: adapter in {out}"
-        assert messages[-1][1] == "info" and str(out) in messages[-1][0]
+        assert messages[-1][1] == "info" and out.name in messages[-1][0] and "Adapters tab" in messages[-1][0]
         assert panel.start_button.isEnabled() and not panel.cancel_button.isEnabled()
+        manifest = json.loads((out / "manifest.json").read_text())
+        assert any("evaluation trial" in skip for skip in manifest["episodes"]["skipped"])
 
-        panel.pick_folder = lambda _parent, _title: str(out)
-        qtbot.mouseClick(panel.use_button, LEFT)
-        qtbot.waitUntil(lambda: panel.base_button.isEnabled(), timeout=20_000)
+        # the Adapters tab lists it, selected, with its figures; Use loads it, Back to base unloads it
+        window.show_panel("adapters")
+        assert adapters.selected == out and adapters.rows[0].steps == 2
+        assert "% of " in adapters.rows[0].held_out  # the held-out action accuracy, on how many ticks
+        assert _agree(window, None)
+        qtbot.mouseClick(adapters.use_button, LEFT)
+        qtbot.waitUntil(lambda: adapters.base_button.isEnabled(), timeout=20_000)
         assert session.adapter == str(out) and isinstance(tiny_vla.model, PeftModel)
-        assert str(out) in panel.active.text()
-        qtbot.mouseClick(panel.base_button, LEFT)
-        qtbot.waitUntil(lambda: panel.active.text() == "Active: the base model", timeout=20_000)
+        assert _agree(window, out.name)
+        qtbot.mouseClick(adapters.base_button, LEFT)
+        qtbot.waitUntil(lambda: _agree(window, None), timeout=20_000)
         assert session.adapter is None and not isinstance(tiny_vla.model, PeftModel)
 
-        assert panel.compare_adapter.text() == str(out)  # filled in when training finished
-        panel.held_out.setText(str(held_dir))
-        qtbot.mouseClick(panel.compare_button, LEFT)
-        qtbot.waitUntil(lambda: panel.table.rowCount() > 0, timeout=60_000)
-        groups = [panel.table.item(i, 0).text() for i in range(panel.table.rowCount())]
+        adapters.held_out.setText(str(held_dir))
+        qtbot.mouseClick(adapters.compare_button, LEFT)
+        qtbot.waitUntil(lambda: adapters.table.rowCount() > 0, timeout=60_000)
+        groups = [adapters.table.item(i, 0).text() for i in range(adapters.table.rowCount())]
         assert "action" in groups and "attack" in groups
         action = groups.index("action")
-        assert "%" in panel.table.item(action, 1).text() and "–" in panel.table.item(action, 2).text()
-        assert "held-out ticks" in panel.compare_status.text()
+        assert "%" in adapters.table.item(action, 1).text() and "–" in adapters.table.item(action, 2).text()
+        assert "held-out ticks" in adapters.compare_status.text()
 
         # pointed at training data: a clear warning (the comparison still runs)
-        panel.held_out.setText(str(train_dir))
-        qtbot.mouseClick(panel.compare_button, LEFT)
+        adapters.held_out.setText(str(train_dir))
+        qtbot.mouseClick(adapters.compare_button, LEFT)
         assert any("trained on" in text and level == "error" for text, level in messages), messages
-        qtbot.waitUntil(lambda: panel.compare_run is None, timeout=60_000)
+        qtbot.waitUntil(lambda: adapters.compare_run is None, timeout=60_000)
         # no held-out folder given: the episodes the run itself kept aside (split by episode)
-        panel.table.setRowCount(0)
-        panel.held_out.setText("")
-        qtbot.mouseClick(panel.compare_button, LEFT)
-        assert "1 episodes its run held out" in panel.compare_status.text()
-        qtbot.waitUntil(lambda: panel.table.rowCount() > 0, timeout=60_000)
+        adapters.table.setRowCount(0)
+        adapters.held_out.setText("")
+        qtbot.mouseClick(adapters.compare_button, LEFT)
+        assert "1 episodes its run held out" in adapters.compare_status.text()
+        qtbot.waitUntil(lambda: adapters.table.rowCount() > 0, timeout=60_000)
 
         # a second Start never overwrites the finished adapter: a new folder named by time and base
+        window.show_panel("finetune")
         finished_at = (out / "adapter_config.json").stat().st_mtime_ns
         assert not panel.resume_button.isEnabled()  # nothing unfinished to resume
         qtbot.mouseClick(panel.start_button, LEFT)
@@ -110,6 +215,7 @@ def test_train_watch_swap_and_compare(
         qtbot.waitUntil(done, timeout=90_000)
         assert (out / "adapter_config.json").stat().st_mtime_ns == finished_at
         assert (second / "adapter_config.json").is_file()
+        assert {r.folder for r in adapters.rows} == {out, second} and adapters.selected == second
     finally:
         if tiny_vla.adapter is not None:  # the VLA is shared by the whole test session
             tiny_vla.unload_adapter()
@@ -119,11 +225,15 @@ def test_train_watch_swap_and_compare(
 def test_swapping_is_refused_in_words_for_a_server_model(qtbot: Any, tmp_path: Path) -> None:
     session = Session(Settings(model="http://127.0.0.1:9"), listen=False)
     session.policy, session.model_spec = ScriptedPolicy([{}]), "http://127.0.0.1:9"
+    adapters = AdaptersPanel()
+    qtbot.addWidget(adapters)
+    adapters.attach(session, tmp_path / "adapters", tmp_path / "evaluations")
+    assert "server" in adapters.swap_note.text() and not adapters.swap_note.isHidden()
+    assert not adapters.use_button.isEnabled() and not adapters.base_button.isEnabled()
+    assert not adapters.other_button.isEnabled()
     panel = FinetunePanel()
     qtbot.addWidget(panel)
     panel.attach(session)
-    assert "server" in panel.swap_note.text() and not panel.swap_note.isHidden()
-    assert not panel.use_button.isEnabled() and not panel.base_button.isEnabled()
     assert panel.model.text() == ""  # a server URL is no base to fine-tune
     messages: list[tuple[str, str]] = []
     panel.message.connect(lambda text, level: messages.append((text, level)))

@@ -37,9 +37,9 @@ def test_camera_text_and_null_action() -> None:
 
 
 def test_badge_says_who_is_in_control() -> None:
-    for mode in ("agent", "human", "paused"):
+    for mode, word in (("agent", "AGENT"), ("human", "YOU"), ("paused", "PAUSED")):
         ov = overlay_for(None, mode, instruction="Mine the oak log.")
-        assert ov.badge == mode.upper()
+        assert ov.badge == word
         assert ov.badge_color == BADGES[mode][1]
         assert ov.instruction == "Mine the oak log."
     colors = {BADGES[m][1] for m in ("agent", "human", "paused")}

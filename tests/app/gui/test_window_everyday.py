@@ -65,25 +65,23 @@ def test_take_over_keeps_control_and_the_badge_says_so(qtbot: Any, gui: Gui) -> 
     frozen = _applied(gui)
     qtbot.wait(200)
     assert _applied(gui) == frozen
-    assert gui.window.status_panel.mode.text() == "YOU · hand back when done"
+    assert gui.window.badge.text() == "YOU · until Hand back"
     assert controls.pause.text() != "Resume" and controls.hand_back.isEnabled()
     gui.session._on_input(key("key_down", "f9"))  # the pause key hands back too
     gui.session._on_input(key("key_up", "f9"))
-    qtbot.waitUntil(lambda: gui.window.status_panel.mode.text() == "AGENT", timeout=2_000)
+    qtbot.waitUntil(lambda: gui.window.badge.text() == "AGENT", timeout=2_000)
     qtbot.waitUntil(lambda: _applied(gui) > frozen, timeout=2_000)
 
 
 def test_badge_says_when_the_agent_waits_for_game_focus(qtbot: Any, gui: Gui) -> None:  # noqa: F811
     ready(qtbot, gui)
     gui.connector.has_focus = lambda: False  # type: ignore[method-assign]
-    qtbot.waitUntil(
-        lambda: gui.window.status_panel.mode.text() == "AGENT · waiting for game focus", timeout=3_000
-    )
+    qtbot.waitUntil(lambda: gui.window.badge.text() == "AGENT · waiting for focus", timeout=3_000)
     assert gui.window.view.overlay is not None
-    assert gui.window.view.overlay.badge == "AGENT · waiting for game focus"
+    assert gui.window.view.overlay.badge == "AGENT · waiting for focus"
     assert any("click into the game" in n for n in gui.window.view.overlay.notes)
     gui.connector.has_focus = lambda: True  # type: ignore[method-assign]
-    qtbot.waitUntil(lambda: gui.window.status_panel.mode.text() == "AGENT", timeout=3_000)
+    qtbot.waitUntil(lambda: gui.window.badge.text() == "AGENT", timeout=3_000)
 
 
 @pytest.mark.parametrize("how", ["stop", "panic"])
@@ -95,9 +93,10 @@ def test_no_stale_agent_badge_or_figures_after_stop(qtbot: Any, gui: Gui, how: s
         qtbot.mouseClick(gui.window.controls.stop, LEFT)
     else:
         gui.session._on_input(key("key_down", "f12"))
-    qtbot.waitUntil(lambda: panel.mode.text() == "STOPPED", timeout=3_000)
+    qtbot.waitUntil(lambda: gui.window.badge.text() == "STOPPED", timeout=3_000)
     qtbot.wait(600)  # a few refreshes of the figures
     assert panel.values["ticks_per_s"].text() == "–" and panel.values["model_ms"].text() == "–"
+    assert "press Start" in panel.values["model_ms"].toolTip()  # a dash says why
     assert gui.window.view.overlay is not None and gui.window.view.overlay.badge == "STOPPED"
 
 
@@ -105,19 +104,20 @@ def test_our_own_windows_are_never_a_takeover(qtbot: Any, gui: Gui) -> None:  # 
     from app.gui.settings_dialog import SettingsDialog
 
     ready(qtbot, gui)
-    assert gui.session.ignore_input == gui.controller._own_input  # wired
+    own = gui.controller.state.own_input
+    assert gui.session.ignore_input == own  # wired
     g = gui.window.frameGeometry()
     gui.controller._refresh_own_rects()
     inside = InputEvent("button_down", time.monotonic(), "key.mouse.left", x=g.x() + 5, y=g.y() + 5)
     outside = InputEvent("button_down", time.monotonic(), "key.mouse.left", x=g.right() + 50, y=g.y() + 5)
-    assert gui.controller._own_input(inside) and not gui.controller._own_input(outside)
+    assert own(inside) and not own(outside)
     dialog = SettingsDialog(gui.session.settings, gui.window)  # a second window of ours
     qtbot.addWidget(dialog)
     dialog.move(g.right() + 20, g.y())
     dialog.show()
     qtbot.waitExposed(dialog)
     gui.controller._refresh_own_rects()
-    assert gui.controller._own_input(outside)  # now inside the dialog
+    assert own(outside)  # now inside the dialog
     gui.session._on_input(outside)  # through the session: clicking our dialog changes nothing
     assert gui.session.mode == "agent"
     dialog.close()
@@ -150,7 +150,7 @@ def test_teleop_records_only_the_person(qtbot: Any, gui: Gui, tmp_path: Path) ->
     controls.record.click()
     qtbot.mouseClick(controls.start, LEFT)
     qtbot.waitUntil(lambda: gui.session.mode == "human", timeout=3_000)
-    assert gui.window.status_panel.mode.text() == "YOU PLAY · recording"
+    assert gui.window.badge.text() == "YOU · only you play"
     assert not controls.hand_back.isEnabled() and not controls.take_over.isEnabled()
     assert gui.window.recording_strip.isVisible() and gui.window.windowTitle().startswith("● REC")
     qtbot.wait(500)
@@ -172,7 +172,7 @@ def test_save_key_in_the_game_saves_and_is_not_a_takeover(qtbot: Any, gui: Gui, 
     gui.session.settings.episodes_dir = str(tmp_path)
     ready(qtbot, gui)
     qtbot.waitUntil(lambda: _applied(gui) > 20, timeout=5_000)
-    gui.controller._active = False  # the game has keyboard focus, not one of our windows
+    gui.controller.state.active = False  # the game has keyboard focus, not one of our windows
     gui.session._on_input(key("key_down", "f8"))  # pressed in the game: the window never sees it
     gui.session._on_input(key("key_up", "f8"))
     assert gui.session.mode == "agent"  # saving is not taking over
@@ -193,7 +193,7 @@ def test_empty_instruction_is_refused_visibly(qtbot: Any, gui: Gui) -> None:  # 
 
 def test_game_gone_mid_run_disables_start_until_a_game_is_chosen(qtbot: Any, gui: Gui) -> None:  # noqa: F811
     from app.games.desktop import GameWindowGone
-    from app.gui.controller import GAME_GONE
+    from app.gui.window_state import GAME_GONE
 
     ready(qtbot, gui)
 
@@ -214,7 +214,7 @@ def test_game_gone_mid_run_disables_start_until_a_game_is_chosen(qtbot: Any, gui
 
 
 def test_without_a_game_the_view_says_so(qtbot: Any, gui: Gui) -> None:  # noqa: F811
-    from app.gui.controller import NO_GAME
+    from app.gui.window_state import NO_GAME
 
     gui.controller.prepare("scripted-a", "window:no-such-game-window-jp14")  # a game that cannot open
     qtbot.waitUntil(lambda: not gui.controller.jobs, timeout=10_000)
@@ -278,16 +278,15 @@ def test_the_game_picker_never_lists_our_windows(gui: Gui) -> None:  # noqa: F81
 
 
 # ----- beside the game --------------------------------------------------------------------------
-def test_side_panels_never_widen_the_window(qtbot: Any, gui: Gui) -> None:  # noqa: F811
+def test_tabs_never_widen_the_window(qtbot: Any, gui: Gui) -> None:  # noqa: F811
     w = gui.window
-    w.resize(700, 700)  # what a 1366×768 screen leaves beside the 640×360 demo game
+    w.resize(700, 700)  # about what a 1366×768 screen leaves beside the 640×360 demo game
     qtbot.wait(50)
     assert w.width() == 700 and w.minimumSizeHint().width() <= 700
-    for dock in (w.episodes_dock, w.finetune_dock):
-        dock.show()
-        dock.raise_()
+    for name in ("episodes", "finetune", "adapters", "evaluate"):
+        w.show_panel(name)
         qtbot.wait(50)
-        assert w.width() == 700 and w.height() == 700, (dock.windowTitle(), w.size())
+        assert w.width() == 700 and w.height() == 700, (name, w.size())
         assert w.minimumSizeHint().width() <= 700 and w.minimumSizeHint().height() <= 700
 
 
@@ -321,7 +320,7 @@ def test_position_size_and_panels_are_remembered(qtbot: Any, gui: Gui) -> None: 
     from app.gui.main_window import MainWindow
 
     gui.window.resize(820, 640)
-    gui.window.finetune_dock.show()
+    gui.window.show_panel("finetune")
     qtbot.wait(50)
     frame = gui.window.frameGeometry()
     assert gui.session.settings.window_geometry == f"{frame.x()},{frame.y()},{frame.width()},{frame.height()}"
@@ -335,4 +334,4 @@ def test_position_size_and_panels_are_remembered(qtbot: Any, gui: Gui) -> None: 
     gui.session.settings = saved
     WindowController(window, gui.session)
     window.show()
-    assert window.finetune_dock.isVisible() and not window.episodes_dock.isVisible()
+    assert window.panel == "finetune" and window.pages["finetune"].isVisible()

@@ -23,7 +23,7 @@ def test_start_shows_the_game_and_drives_it(qtbot: Any, gui: Gui) -> None:  # no
     assert gui.connector.applied == []
     qtbot.mouseClick(gui.window.controls.start, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: gui.window.view.frames_shown >= 10, timeout=5_000)
-    assert gui.window.status_panel.mode.text() == "AGENT"
+    assert gui.window.badge.text() == "AGENT"
     assert gui.window.view.overlay is not None and gui.window.view.overlay.badge == "AGENT"
     assert "forward" in gui.connector.presses  # the scripted policy's action reached the game
     # the key task was sent as its trained phrasing, and the overlay shows it
@@ -39,7 +39,7 @@ def test_pause_and_take_over_stop_injection(qtbot: Any, gui: Gui) -> None:  # no
     qtbot.waitUntil(lambda: _applied(gui) > 3, timeout=5_000)
     qtbot.mouseClick(controls.pause, Qt.MouseButton.LeftButton)
     assert gui.session.mode == "paused"
-    qtbot.waitUntil(lambda: gui.window.status_panel.mode.text() == "PAUSED", timeout=2_000)
+    qtbot.waitUntil(lambda: gui.window.badge.text() == "PAUSED", timeout=2_000)
     assert gui.connector.held == frozenset()  # pausing released everything
     frozen = _applied(gui)
     qtbot.wait(300)
@@ -50,7 +50,7 @@ def test_pause_and_take_over_stop_injection(qtbot: Any, gui: Gui) -> None:  # no
 
     qtbot.mouseClick(controls.take_over, Qt.MouseButton.LeftButton)
     assert gui.session.mode == "human"
-    qtbot.waitUntil(lambda: gui.window.status_panel.mode.text().startswith("YOU"), timeout=2_000)
+    qtbot.waitUntil(lambda: gui.window.badge.text().startswith("YOU"), timeout=2_000)
     frozen = _applied(gui)
     qtbot.wait(300)
     assert _applied(gui) == frozen and gui.connector.held == frozenset()
@@ -60,7 +60,7 @@ def test_pause_and_take_over_stop_injection(qtbot: Any, gui: Gui) -> None:  # no
     assert controls.hand_back.isEnabled() and not controls.take_over.isEnabled()
     qtbot.mouseClick(controls.hand_back, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: gui.session.mode == "agent" and _applied(gui) > frozen, timeout=3_000)
-    assert gui.window.status_panel.mode.text() == "AGENT"
+    assert gui.window.badge.text() == "AGENT"
 
     qtbot.mouseClick(controls.stop, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: gui.session.mode == "stopped", timeout=3_000)
@@ -161,7 +161,7 @@ def test_settings_dialog_validates_and_saves(qtbot: Any, gui: Gui) -> None:  # n
     assert new.tick_hz == 10 and new.panic_key == "f11" and new.key_bindings == {"forward": "up"}
     gui.controller.apply_settings(new)
     assert gui.saved[-1] is new
-    assert "F11" in gui.window.controls.hotkeys.text()
+    assert "F11" in gui.window.hotkeys.text()
     assert gui.controller.panic.key().toString() == "F11"
 
 
