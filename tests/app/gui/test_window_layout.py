@@ -19,7 +19,7 @@ from app.gui.elided import Badge, ElidedLabel
 from app.gui.window_state import GAME_GONE
 from app.settings import adapters_root, evaluations_root
 from tests.app.gui.gui_fixtures import Gui, gui, ready  # noqa: F401  (gui is a fixture)
-from tests.recorder.synth import write_episode
+from tests.recorder.episodes.synth import write_episode
 
 LEFT = Qt.MouseButton.LeftButton
 # the window's inside (decorations off) beside the 642×385 demo game under openbox
