@@ -410,12 +410,13 @@ class WindowController(QObject):
         fresh = view.action if view.record.fresh else None
         if self.state.tick(fresh, view.record.focused, now):
             self._show_badge()
-        notes = self.state.notes(view.mode, now)
+        badge = self._badge(view.mode)
+        notes = self.state.notes(badge, now)
         if self._slow is not None and view.mode == "agent":
             notes += (self._slow.short,)
         overlay = overlay_for(
             view.action,
-            self._badge(view.mode),
+            badge,
             bindings=self._bindings,
             instruction=view.instruction,
             notes=notes,
@@ -514,7 +515,7 @@ class WindowController(QObject):
             if slow is None and figures.model_ms is None and not self.state.teleop:
                 slow = self._slow  # no answer in the last 2 s: the last measure stands
             self._slow = slow
-            panel.set_slow(slow.sentence(s.settings.fallback) if slow is not None else None)
+            panel.set_slow(slow, slow.sentence(s.settings.fallback) if slow is not None else "")
             if slow is not None and s.recording_now and not self._slow_said:
                 self._slow_said = True
                 self.show_message(

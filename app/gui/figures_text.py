@@ -15,10 +15,11 @@ from app.runtime.live_stats import Figures
 MISSING = "–"
 KEYS = ("model_ms", "actions_per_s", "ticks_per_s", "missed_ticks", "null_actions", "view_fps")
 
-# Settings.fallback -> what the game gets on a tick without a fresh model answer
+# Settings.fallback -> what the game gets on a tick without a fresh model answer (ControlLoop._fallback)
 FALLBACKS = {
+    "hold": "the rest of the model's last plan, then its last keys still held (the view does not turn)",
     "chunk": "the rest of the model's last plan, then nothing",
-    "repeat": "the model's last action again",
+    "repeat": "the model's last keys still held (the view does not turn)",
     "null": "nothing (no key held)",
 }
 
@@ -59,7 +60,11 @@ class SlowModel:
 
     model_ms: float
     tick_ms: float
-    fresh_share: float  # measured: the share of ticks that got a fresh model answer
+
+    @property
+    def ticks_per_answer(self) -> int:
+        """About how many ticks pass for each model answer."""
+        return max(2, round(self.model_ms / self.tick_ms))
 
     @property
     def short(self) -> str:
@@ -68,10 +73,10 @@ class SlowModel:
         )
 
     def sentence(self, fallback: str) -> str:
-        between = FALLBACKS.get(fallback, fallback)
+        between = FALLBACKS.get(fallback, f"the fallback {fallback!r}")
         return (
             f"The model takes {self.model_ms:.0f} ms an answer and the game ticks every "
-            f"{self.tick_ms:.0f} ms, so the agent acts on about {self.fresh_share:.0%} of the ticks; on the "
+            f"{self.tick_ms:.0f} ms, so the agent decides about 1 tick in {self.ticks_per_answer}; on the "
             f"others the game gets {between}. A recording of this run is mostly those in-between ticks, "
             "which teach the model little: take over to record your corrections, record yourself "
             "(Only me), or use a faster model (a GPU, a server)."
@@ -86,5 +91,4 @@ def slow_model(fig: Figures | None, tick_hz: float) -> SlowModel | None:
     tick_ms = 1000.0 / tick_hz
     if fig.model_ms <= tick_ms:
         return None
-    share = fig.actions_per_s / fig.ticks_per_s if fig.ticks_per_s > 0 else tick_ms / fig.model_ms
-    return SlowModel(fig.model_ms, tick_ms, min(1.0, share))
+    return SlowModel(fig.model_ms, tick_ms)

@@ -120,6 +120,7 @@ class LayoutTour(QObject):
             "window": [g.x(), g.y(), g.width(), g.height()],
             "game": self._game_frame(),
             "banner": banner,
+            "banner_level": w.banner.level if banner is not None else None,
             "findings": [f.to_dict() for f in layout_check.findings(w)],
             "shot": str(shot) if shot is not None else None,
         }

@@ -57,11 +57,18 @@ class StatusPanel(QGroupBox):
     def set_figures(self, fig: Figures, view_fps: float, teleop: bool = False) -> None:
         self._show(figures_text.figures(fig, view_fps, teleop=teleop))
 
-    def set_slow(self, sentence: str | None) -> None:
-        self.slow.setText(sentence or "")
-        self.slow.setVisible(bool(sentence))
-        if sentence:
-            self.values["model_ms"].setText(self.values["model_ms"].text() + " (slow)")
+    def set_slow(self, slow: figures_text.SlowModel | None, sentence: str = "") -> None:
+        """The model is slower than the game: the sentence under the figures, and its time marked."""
+        self.slow.setText(sentence if slow is not None else "")
+        self.slow.setVisible(slow is not None)
+        if slow is None:
+            return
+        value = self.values["model_ms"]
+        if value.text() == figures_text.MISSING:  # no answer in the last 2 s: the last one measured
+            value.setText(f"{slow.model_ms:.0f} ms, slow")
+            value.setToolTip("the model's last measured time per answer (none came in the last 2 s)")
+        else:
+            value.setText(value.text() + ", slow")
 
     def _show(self, shown: dict[str, figures_text.Shown]) -> None:
         for key, value in shown.items():

@@ -52,7 +52,9 @@ class WindowPlacer:
         desk = connector.desktop  # the game's display server: its work area, frames and moves
         screen = desk.work_area()
         frame = desk.frame(wid)
-        plan = placement.plan(screen, frame, own_game=game.process is not None, saved=placement.parse_rect(saved))
+        plan = placement.plan(
+            screen, frame, own_game=game.process is not None, saved=placement.parse_rect(saved)
+        )
         if plan.game_to is not None:
             desk.move_frame(wid, *plan.game_to)
         self.set_frame(plan.window)

@@ -18,8 +18,8 @@ from typing import Any
 
 from app.games.desktop import GameWindowGone
 from model.actions.env import describe
-from recorder.input import InputEvent
 from recorder.desktop import WindowGone
+from recorder.input import InputEvent
 
 Rect = tuple[int, int, int, int]  # left, top, width, height in screen pixels
 
@@ -33,6 +33,12 @@ GAME_GONE = (
     "choose it under Game on the Live tab and press Open game."
 )
 WAITS_FOR_FOCUS = "the agent waits: click into the game to give it focus"
+PERSON_NOTES = {  # badge -> what the person can do next
+    "held": "you play until Hand back (or the pause key)",
+    "human": "you play; the agent takes over again once you stop for the quiet time",
+    "teleop": "only you play: nothing is injected",
+    "paused": "paused: Resume (or the pause key) lets the agent play again",
+}
 RUNNING_MODES = ("agent", "human", "paused")
 
 
@@ -65,11 +71,13 @@ class WindowState:
         self.focused = focused
         return changed
 
-    def notes(self, mode: str, now: float) -> tuple[str, ...]:
-        """The short lines beside the badge while the agent plays."""
-        if mode != "agent":
+    def notes(self, badge: str, now: float) -> tuple[str, ...]:
+        """The short lines beside the badge (``badge``: what ``badge()`` answered)."""
+        if badge in PERSON_NOTES:
+            return (PERSON_NOTES[badge],)
+        if badge not in ("agent", "waiting"):
             return ()
-        notes: tuple[str, ...] = () if self.focused else (WAITS_FOR_FOCUS,)
+        notes: tuple[str, ...] = (WAITS_FOR_FOCUS,) if badge == "waiting" else ()
         if self.last_fresh is not None:
             action, when = self.last_fresh
             notes += (f"last model action: {describe(action)} ({now - when:.1f} s ago)",)

@@ -10,7 +10,14 @@ import pytest
 from PIL import Image
 
 from model.actions.codec import ActionCodec
-from model.finetune.sft_data import SftOptions, _kept_ticks, episode_records, export_sft, split_episodes
+from model.finetune.sft_data import (
+    SftOptions,
+    _kept_ticks,
+    episode_records,
+    export_sft,
+    split_episodes,
+    usable_episodes,
+)
 from recorder.episodes.format import FLAG_NOOP_RUN, list_episodes, read_meta
 from tests.conftest import shared_path
 from tests.recorder.episodes.synth import line_for, read_tick, write_episode
@@ -146,3 +153,14 @@ def test_parquet_carries_plain_arrow_types_any_datasets_version_reads(episodes: 
     row = datasets.load_dataset(str(out))["train"][0]
     assert isinstance(row["image_bytes"][0], bytes)
     assert row["conversations"][0]["content"][0]["type"] == "text"  # a list of dicts, not a dict of lists
+
+
+def test_evaluation_trials_stay_out_of_training_unless_chosen(tmp_path: Path) -> None:
+    """An evaluation's trials are the model's own judged play, not the person's demonstrations."""
+    mine = write_episode(tmp_path, 3)
+    trial = write_episode(tmp_path, 3, extra={"purpose": "evaluation"})
+    assert read_meta(trial).evaluation_trial and not read_meta(mine).evaluation_trial
+    folders, skipped = usable_episodes([tmp_path], SftOptions().statuses)
+    assert folders == [mine] and len(skipped) == 1 and "evaluation trial" in skipped[0]
+    folders, skipped = usable_episodes([tmp_path], SftOptions().statuses, evaluation_trials=True)
+    assert sorted(folders) == sorted([mine, trial]) and skipped == []

@@ -65,6 +65,7 @@ def main(model: str) -> int:
             "cancel": rect(view.cancel),
             "load": rect(window.model_picker.load),
             "episodes": tab_rect(window, "episodes"),
+            "live": tab_rect(window, "live"),
             "episodes_open": window.panel == "episodes",
             "banner": window.banner.text.text() if window.banner.isVisible() else "",
             "loading": bool(controller.jobs),

@@ -29,8 +29,8 @@ class Factory:
         spec = str(model)  # the session hands a parsed ModelSpec
         if spec == "fail":
             raise CheckpointError("no checkpoint folder at fail (and it is not an HF id like owner/name)")
-        if spec.startswith("scripted"):
-            policy: Any = ScriptedPolicy(WALK_RIGHT, loop=True)
+        if spec.startswith("scripted"):  # "scripted-slow": 0.2 s an answer, four ticks at 20 Hz
+            policy: Any = ScriptedPolicy(WALK_RIGHT, loop=True, latency_s=0.2 if "slow" in spec else 0.0)
         else:
             policy = make_policy(spec, settings)
         self.made.setdefault(spec, []).append(policy)

@@ -155,6 +155,8 @@ def test_the_window_plans_shows_progress_cancels_and_resumes(
     kept = partial.stat().st_size
     assert 0 < kept < 39.5e6 and stopped["model"] is None
 
+    win.click("live")  # the pickers are on the Live tab
+    win.wait("the Live tab", lambda s: s["load"] is not None)
     win.click("load")
     again = win.wait("the plan again", lambda s: s["download"] is not None)
     assert "Resuming: " in again["text"]

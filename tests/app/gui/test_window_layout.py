@@ -245,3 +245,31 @@ def test_panic_note_goes_at_start_and_the_offline_notice_is_calm_and_once(
     qtbot.addWidget(again)
     WindowController(again, gui.session)
     assert not again.banner.isVisibleTo(again)
+
+
+def test_a_slow_model_is_explained_and_so_is_a_missing_figure(qtbot: Any, gui: Gui, tmp_path: Path) -> None:  # noqa: F811
+    from app.finetune_job import FinetuneState
+
+    _needs_ffmpeg()
+    gui.session.settings.episodes_dir = str(tmp_path)
+    w = gui.window
+    w.controls.record.click()
+    gui.controller.prepare("scripted-slow", "fake", autostart=True)  # 200 ms an answer, a tick is 50 ms
+    qtbot.waitUntil(lambda: gui.session.recording_now, timeout=10_000)
+    qtbot.waitUntil(lambda: w.status_panel.slow.isVisible(), timeout=10_000)
+    sentence = w.status_panel.slow.text()
+    assert "ms an answer" in sentence and "1 tick in " in sentence and "recording" in sentence
+    assert "slow" in w.status_panel.values["model_ms"].text()
+    qtbot.waitUntil(lambda: "slower than the game" in w.controls.strip.text(), timeout=5_000)
+    qtbot.waitUntil(lambda: "This recording is mostly ticks" in w.banner.text.text(), timeout=5_000)
+    assert w.banner.level == "note" and "1 tick in " in w.banner.details.text()
+    qtbot.mouseClick(w.controls.stop, LEFT)
+    qtbot.waitUntil(lambda: not gui.session.running, timeout=10_000)
+    assert not w.status_panel.slow.isVisible()
+
+    # a fine-tune of one episode has no held-out figure: its curve says why instead of a bare dash
+    panel = w.finetune
+    state = FinetuneState(status="running")
+    state.apply({"event": "data", "train": ["e1"], "valid": [], "train_samples": 12, "valid_samples": 0})
+    panel._show(state)
+    assert panel.accuracy_curve.value_text() == "–" and "single episode" in panel.accuracy_curve.toolTip()

@@ -29,10 +29,11 @@ def test_badge_refines_the_mode() -> None:
     assert not state.teleop
     assert state.tick(None, focused=False, now=1.0)  # focus left the game: the badge changes
     assert state.badge("agent") == "waiting" and not state.tick(None, focused=False, now=1.1)
-    assert state.notes("agent", 1.2) == ("the agent waits: click into the game to give it focus",)
+    assert state.notes("waiting", 1.2) == ("the agent waits: click into the game to give it focus",)
     state.tick({"forward": 1}, focused=True, now=2.0)
     assert state.notes("agent", 2.5) == ("last model action: forward (0.5 s ago)",)
-    assert state.notes("paused", 2.5) == ()
+    assert state.notes("held", 2.5) == ("you play until Hand back (or the pause key)",)
+    assert "Resume" in state.notes("paused", 2.5)[0] and state.notes("stopped", 2.5) == ()
     state.stopped()
     assert state.last_fresh is None and state.focused and state.badge("agent") == "agent"
 
@@ -105,11 +106,13 @@ def test_a_model_slower_than_the_game_is_explained() -> None:
     assert figures_text.slow_model(Figures(model_ms=45.0, actions_per_s=20, ticks_per_s=20), 20.0) is None
     assert figures_text.slow_model(Figures(model_ms=None, ticks_per_s=20), 20.0) is None
     slow = figures_text.slow_model(Figures(model_ms=800.0, actions_per_s=1.25, ticks_per_s=20.0), 20.0)
-    assert slow is not None and slow.tick_ms == 50.0 and abs(slow.fresh_share - 0.0625) < 1e-9
+    assert slow is not None and slow.tick_ms == 50.0 and slow.ticks_per_answer == 16
     sentence = slow.sentence("null")
-    assert "800 ms" in sentence and "50 ms" in sentence and "6%" in sentence
+    assert "800 ms" in sentence and "50 ms" in sentence and "1 tick in 16" in sentence
     assert "nothing" in sentence and "recording" in sentence and "Only me" in sentence
     assert "800 ms" in slow.short
+    assert "last keys still held" in slow.sentence("hold")  # each fallback in words, none raw
+    assert all(name not in slow.sentence(name) for name in figures_text.FALLBACKS)
 
 
 def _adapter(root: Path, name: str, manifest: dict[str, object]) -> Path:
