@@ -430,7 +430,10 @@ class WindowController(QObject):
         return self.state.badge(self.session.mode if mode is None else mode, held)
 
     def _show_badge(self) -> None:
-        self.window.badge.set_mode(self._badge())
+        badge = self._badge()
+        self.window.badge.set_mode(badge)
+        if not self.session.running:  # while a run plays, each tick writes the strip
+            self.window.controls.set_strip(" · ".join(self.state.notes(badge, time.monotonic())))
 
     def _mode_changed(self, mode: str) -> None:
         if mode in ("agent", "human", "paused"):
@@ -445,7 +448,7 @@ class WindowController(QObject):
         self.session.stats.reset()
         self.window.badge.set_mode("stopped")
         self.window.status_panel.clear_figures()
-        self.window.controls.set_strip("")
+        self.window.controls.set_strip(" · ".join(self.state.notes("stopped", time.monotonic())))
         view = self.window.view
         view.show_frame(None, overlay_for(None, "stopped", instruction=self.session.instruction))
         self._update_controls()

@@ -34,6 +34,8 @@ GAME_GONE = (
 )
 WAITS_FOR_FOCUS = "the agent waits: click into the game to give it focus"
 PERSON_NOTES = {  # badge -> what the person can do next
+    "idle": "press Start to let the agent play; Take over at any moment",
+    "stopped": "stopped: press Start to play again",
     "held": "you play until Hand back (or the pause key)",
     "human": "you play; the agent takes over again once you stop for the quiet time",
     "teleop": "only you play: nothing is injected",

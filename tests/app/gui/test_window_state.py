@@ -33,7 +33,8 @@ def test_badge_refines_the_mode() -> None:
     state.tick({"forward": 1}, focused=True, now=2.0)
     assert state.notes("agent", 2.5) == ("last model action: forward (0.5 s ago)",)
     assert state.notes("held", 2.5) == ("you play until Hand back (or the pause key)",)
-    assert "Resume" in state.notes("paused", 2.5)[0] and state.notes("stopped", 2.5) == ()
+    assert "Resume" in state.notes("paused", 2.5)[0] and "Start" in state.notes("stopped", 2.5)[0]
+    assert "Start" in state.notes("idle", 2.5)[0] and state.notes("loading", 2.5) == ()
     state.stopped()
     assert state.last_fresh is None and state.focused and state.badge("agent") == "agent"
 
