@@ -145,8 +145,11 @@ class FinetunePanel(QWidget):
         out_row.addWidget(self.out, 1)
         out_row.addWidget(self.out_button)
         form.addRow("Adapter folder", out_row)
+        settings = QVBoxLayout()
+        settings.addLayout(form)
+        settings.addStretch(1)  # on a tall screen the rows stay together at the top
         settings_box = QGroupBox("Train on recordings")
-        settings_box.setLayout(form)
+        settings_box.setLayout(settings)
 
         run = QHBoxLayout()
         for b in (self.start_button, self.cancel_button, self.resume_button):
