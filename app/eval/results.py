@@ -20,6 +20,10 @@ from app.eval.stats import compare, wilson
 HISTORY = "history.jsonl"
 
 
+CI_LEVEL = 0.95  # what ``wilson`` computes (z = 1.96), named in the text and in every JSON row
+CI_METHOD = "Wilson score"
+
+
 @dataclass
 class Arm:
     name: str  # "base" or the adapter folder's name
@@ -73,6 +77,8 @@ class RunResult:
                     "rate": len(wins) / len(mine) if mine else 0.0,
                     "ci_low": low,
                     "ci_high": high,
+                    "ci_level": CI_LEVEL,
+                    "ci_method": CI_METHOD,
                     "median_seconds_to_success": times[len(times) // 2] if times else None,
                 }
             )
@@ -103,7 +109,9 @@ class RunResult:
     def format(self) -> str:
         lines = [self._setup()]
         for row in self.summary():
-            interval = f"[{row['ci_low']:.0%}–{row['ci_high']:.0%}]"
+            interval = (
+                f"({CI_LEVEL:.0%} {CI_METHOD.split()[0]} interval {row['ci_low']:.0%}–{row['ci_high']:.0%})"
+            )
             cell = f"{row['successes']}/{row['trials']} = {row['rate']:.0%} {interval}"
             line = f"  {row['arm']:<24}{cell}"
             if row["median_seconds_to_success"] is not None:
@@ -190,6 +198,8 @@ def save(result: RunResult, out: Path) -> Path:
                     "rate": row["rate"],
                     "ci_low": row["ci_low"],
                     "ci_high": row["ci_high"],
+                    "ci_level": row["ci_level"],
+                    "ci_method": row["ci_method"],
                 }
             )
         )

@@ -70,7 +70,7 @@ class EvaluatePanel(QWidget):
         self.status = QLabel("Evaluate an adapter by what it does in the game.")
         self.status.setWordWrap(True)
         self.table = QTableWidget(0, 4)
-        self.table.setHorizontalHeaderLabels(["Arm", "Successes", "Rate [95%]", "vs first"])
+        self.table.setHorizontalHeaderLabels(["Arm", "Successes", "Rate [95% Wilson]", "vs first"])
         self.table.verticalHeader().setVisible(False)  # type: ignore[union-attr]
         self.table.setMinimumHeight(90)
         header = self.table.horizontalHeader()

@@ -93,7 +93,10 @@ def compare(vla: Any, records: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def format_comparison(result: dict[str, Any]) -> str:
-    lines = [f"held-out ticks: {result['samples']}", f"{'group':<13}{'base':>22}{'adapter':>22}"]
+    lines = [
+        f"held-out ticks: {result['samples']}; accuracy [95% Wilson interval]",
+        f"{'group':<13}{'base':>22}{'adapter':>22}",
+    ]
     for name in REPORTED:
         cells = []
         for side in ("base", "adapter"):

@@ -215,3 +215,19 @@ def test_one_trial_per_arm_reads_as_one() -> None:
     assert "10 trials per arm" in result.headline()
     result.stopped_early = "cancelled"
     assert result.headline().endswith("stopped early: cancelled")
+
+
+def test_the_interval_says_what_it_is_in_the_text_and_the_json(tmp_path: Path) -> None:
+    """The text once said "0/2 = 0% [0%–66%]" and left the reader to guess: now it and every JSON row
+    name the interval."""
+    result = RunResult("mine_block:stone", "", "tiny", "game", 5.0, 2, True, 1, "2026-01-02T03:04:05+00:00",
+                       [Arm("base")])  # fmt: skip
+    result.trials = [Trial(0, "base", False, None, "x"), Trial(1, "base", False, None, "x")]
+    assert "0/2 = 0% (95% Wilson interval 0%–66%)" in result.format()
+    (row,) = result.summary()
+    assert (row["ci_level"], row["ci_method"]) == (0.95, "Wilson score")
+    assert (row["ci_low"], round(row["ci_high"], 2)) == (0.0, 0.66)
+    path = save(result, tmp_path / "evals")
+    assert json.loads(path.read_text())["summary"][0]["ci_method"] == "Wilson score"
+    (line,) = read_history(tmp_path / "evals")
+    assert (line["ci_level"], line["ci_method"]) == (0.95, "Wilson score")
