@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -75,6 +77,31 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         rerun = rerun_marker(Path(str(item.fspath)).stem, item)
         if rerun is not None:
             item.add_marker(rerun)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> bool | None:
+    """A ``tmpfs``-marked test where only a user namespace can mount its tmpfs (not root): run it whole,
+    fixtures included, in a child ``unshare -rm`` pytest, and report that run as this test's."""
+    from tests import tmpfs
+
+    if item.get_closest_marker("tmpfs") is None or tmpfs.where_to_mount() != tmpfs.NAMESPACE:
+        return None
+    item.ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
+    start = time.time()
+    outcome, said = tmpfs.run_in_namespace(item.nodeid)
+    path, line, _ = item.location
+    longrepr: Any = None
+    if outcome == "failed":
+        longrepr = f"in a user and mount namespace of its own (unshare -rm):\n{said}"
+    elif outcome == "skipped":
+        longrepr = (str(path), (line or 0) + 1, f"Skipped: {said}")
+    keywords = {name: 1 for name in item.keywords}
+    report = pytest.TestReport(item.nodeid, item.location, keywords, outcome, longrepr, "call",
+                               duration=time.time() - start, start=start, stop=time.time())  # fmt: skip
+    item.ihook.pytest_runtest_logreport(report=report)
+    item.ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
+    return True
 
 
 def shared_path(*parts: str) -> Path:

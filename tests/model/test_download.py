@@ -172,6 +172,7 @@ def test_a_fit_that_fails_is_refused_before_any_weight(
     assert hub.weight_bytes() == 0
 
 
+@pytest.mark.tmpfs
 def test_a_disk_without_room_is_refused_before_anything_moves(
     hub: FakeHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -182,6 +183,7 @@ def test_a_disk_without_room_is_refused_before_anything_moves(
         assert hub.order == [] and not any(disk.rglob("*"))
 
 
+@pytest.mark.tmpfs
 def test_a_disk_that_fills_mid_download_is_named_and_the_partial_kept(
     hub: FakeHub, tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -86,6 +86,7 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
         yield mount
 
 
+@pytest.mark.tmpfs
 @pytest.mark.slow  # trains twice on the tiny model: 20-40 s
 def test_a_full_disk_during_a_checkpoint_is_named_and_resume_still_works(
     small_disk: Path, tmp_path: Path, tiny_model_dir: Path

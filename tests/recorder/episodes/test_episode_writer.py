@@ -175,6 +175,7 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
         yield mount
 
 
+@pytest.mark.tmpfs
 def test_a_real_full_disk_names_the_disk_once_and_leaves_a_clean_episode(
     small_disk: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

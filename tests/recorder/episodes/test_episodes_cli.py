@@ -102,6 +102,7 @@ def nearly_full_disk(tmp_path: Path) -> Iterator[Path]:
         yield mount
 
 
+@pytest.mark.tmpfs
 def test_record_on_a_full_disk_names_the_disk_once(
     nearly_full_disk: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -119,6 +120,7 @@ def test_record_on_a_full_disk_names_the_disk_once(
     assert main(["episodes", "check", str(out)]) == 0  # what was written before the disk filled is whole
 
 
+@pytest.mark.tmpfs
 def test_the_rec_state_ends_when_the_disk_fills(nearly_full_disk: Path) -> None:
     from app.games.fake import FakeConnector
     from tests.sessions import session_for
@@ -143,6 +145,7 @@ def test_the_rec_state_ends_when_the_disk_fills(nearly_full_disk: Path) -> None:
     assert len(errors) == 1, errors
 
 
+@pytest.mark.tmpfs
 def test_record_into_a_read_only_folder_fails_at_once(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
