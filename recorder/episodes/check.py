@@ -179,7 +179,11 @@ def check_episode(folder: Path, *, deep: bool = False) -> CheckReport:
     folder = Path(folder)
     if is_being_written(folder):
         return CheckReport(folder, "recording", ok=True, problems=["being recorded now; skipped"])
-    scan = scan_episode(folder, decode=deep)
+    return report_of(folder, scan_episode(folder, decode=deep))
+
+
+def report_of(folder: Path, scan: Scan) -> CheckReport:
+    """The verdict on what ``scan_episode`` found (a repair reuses its scan: decoding costs)."""
     meta = scan.meta
     problems = list(scan.problems)
     if scan.meta_problem:
@@ -248,22 +252,26 @@ def _count_frames(video: Path, *, decode: bool) -> tuple[int, int, str | None]:
     """(packets, decodable frames, problem). Decodable equals packets when not decoding."""
     if not video.is_file():
         return 0, 0, f"{VIDEO} missing"
+    decodable: int | None = None
     try:
-        info = probe(video)
+        info = probe(video, decode=decode)
     except VideoError as exc:
-        return 0, 0, f"{VIDEO} unreadable: {exc}"
+        if not decode:
+            return 0, 0, f"{VIDEO} unreadable: {exc}"
+        try:  # it reads, but does not decode
+            info, decodable = probe(video), 0
+        except VideoError as unreadable:
+            return 0, 0, f"{VIDEO} unreadable: {unreadable}"
     problem = None
     if (info["width"], info["height"]) != (FRAME_WIDTH, FRAME_HEIGHT):
         problem = f"{VIDEO} is {info['width']}x{info['height']}, expected {FRAME_WIDTH}x{FRAME_HEIGHT}"
     elif round(float(info["fps"])) != FPS:
         problem = f"{VIDEO} runs at {info['fps']} fps, expected {FPS}"
-    packets = int(info["frames"])
+    packets = int(info["packets"])
     if not decode:
         return packets, packets, problem
-    try:
-        decodable = int(probe(video, decode=True)["frames"])
-    except VideoError:
-        decodable = 0
+    if decodable is None:
+        decodable = int(info["frames"])
     if decodable < packets and problem is None:
         problem = f"{VIDEO}: only {decodable} of {packets} frames decode {_CUT_OFF}"
     return packets, decodable, problem

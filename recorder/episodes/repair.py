@@ -16,7 +16,7 @@ import json
 import time
 from pathlib import Path
 
-from recorder.episodes.check import CheckReport, Scan, check_episode, rebuilt_meta, scan_episode
+from recorder.episodes.check import CheckReport, Scan, rebuilt_meta, report_of, scan_episode
 from recorder.episodes.find import find_episodes, is_being_written
 from recorder.episodes.format import ACTIONS, FPS, LOCK, META, VIDEO, EpisodeMeta, write_meta
 from recorder.episodes.reader import is_lost
@@ -34,10 +34,10 @@ def repair_episode(folder: Path, *, crash_only: bool = False, max_tail: int = FP
     folder = Path(folder)
     if is_being_written(folder):
         return CheckReport(folder, "recording", ok=True, problems=["being recorded now; skipped"])
-    before = check_episode(folder, deep=True)
+    scan = scan_episode(folder, decode=True)
+    before = report_of(folder, scan)
     if before.ok:
         return before
-    scan = scan_episode(folder, decode=True)
     lines, n = scan.lines, min(len(scan.lines), scan.decodable)
     tail = max(len(lines), scan.frames) - n
     if crash_only and not (scan.torn_tail_only and tail <= max_tail and n > 0):

@@ -145,16 +145,18 @@ def _disk_full(folder: Path) -> bool:
 
 
 def probe(path: Path, *, decode: bool = False) -> dict[str, int | float]:
-    """{"frames", "width", "height", "fps"} of the first video stream.
+    """{"frames", "packets", "width", "height", "fps"} of the first video stream.
 
-    ``decode=False`` counts packets (fast, no decoding); ``decode=True`` counts frames that actually
-    decode, which is what matters for a file whose last fragment was cut off mid-write.
+    ``decode=False`` counts packets (fast, no decoding; "frames" is that count too); ``decode=True``
+    also counts the frames that actually decode, which is what matters for a file whose last fragment
+    was cut off mid-write (one ffprobe run for both: the decode is what costs).
     """
-    count = ["-count_frames"] if decode else ["-count_packets"]
+    count = ["-count_packets", "-count_frames"] if decode else ["-count_packets"]
     entry = "nb_read_frames" if decode else "nb_read_packets"
     cmd = [
         ffmpeg_path("ffprobe"), "-v", "error", "-select_streams", "v:0", *count,
-        "-show_entries", f"stream=width,height,r_frame_rate,{entry}", "-of", "json", str(path),
+        "-show_entries", f"stream=width,height,r_frame_rate,nb_read_packets,{entry}",
+        "-of", "json", str(path),
     ]  # fmt: skip
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     try:
@@ -168,6 +170,7 @@ def probe(path: Path, *, decode: bool = False) -> dict[str, int | float]:
     num, _, den = str(s.get("r_frame_rate", "0/1")).partition("/")
     return {
         "frames": int(s.get(entry, 0) or 0),
+        "packets": int(s.get("nb_read_packets", 0) or 0),
         "width": int(s.get("width", 0)),
         "height": int(s.get("height", 0)),
         "fps": float(num) / float(den or 1) if float(den or 1) else 0.0,
