@@ -234,7 +234,7 @@ class ModelQueue:
         self._busy = False
 
 
-class _Gone(Exception):
+class _Gone(ModelError):
     """The client hung up: nobody is left to answer."""
 
 

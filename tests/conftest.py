@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import resource
 import time
 from pathlib import Path
 from typing import Any
@@ -102,6 +103,51 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
     item.ihook.pytest_runtest_logreport(report=report)
     item.ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
     return True
+
+
+# ----- what each test costs, in CPU seconds ------------------------------------------------------
+# Wall-clock durations on this shared 2-core machine say more about the neighbours than about the
+# test. `pytest --cpu-report=N` lists the N tests that used the most CPU (this process and the
+# children it waited for, user + system, setup to teardown): a figure that load barely moves.
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--cpu-report", type=int, default=0, metavar="N", help="list the N costliest tests in CPU s"
+    )
+
+
+def _cpu_seconds() -> float:
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    if call.when == "setup":
+        item.stash[_CPU_START] = _cpu_seconds()
+    outcome = yield
+    if call.when == "teardown" and _CPU_START in item.stash:
+        outcome.get_result().user_properties.append(("cpu_s", _cpu_seconds() - item.stash[_CPU_START]))
+
+
+_CPU_START = pytest.StashKey[float]()
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    n = config.getoption("--cpu-report")
+    if not n:
+        return
+    costs = [
+        (value, report.nodeid)
+        for reports in terminalreporter.stats.values()
+        for report in reports
+        if getattr(report, "when", None) == "teardown"
+        for name, value in getattr(report, "user_properties", ())
+        if name == "cpu_s"
+    ]
+    total = sum(c for c, _ in costs)
+    terminalreporter.write_sep("=", f"CPU seconds: {total:.0f} in {len(costs)} tests; the {n} costliest")
+    for cost, nodeid in sorted(costs, reverse=True)[:n]:
+        terminalreporter.write_line(f"{cost:8.1f}  {nodeid}")
 
 
 def shared_path(*parts: str) -> Path:
