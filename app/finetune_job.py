@@ -64,7 +64,9 @@ class FinetuneState:
     eta_s: float | None = None
     samples_per_s: float | None = None
     loss: list[tuple[int, float]] = field(default_factory=list)  # (step, training loss)
-    accuracy: list[tuple[int, float]] = field(default_factory=list)  # (step, validation action accuracy)
+    # (step, held-out right kind of action, balanced over kinds: 1/K for an adapter with one answer)
+    accuracy: list[tuple[int, float]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # what the latest held-out figures say did not work
     valid_loss: float | None = None
     train_samples: int = 0
     valid_samples: int = 0
@@ -109,9 +111,10 @@ class FinetuneState:
             self.eta_s = event.get("eta_s")
             self.samples_per_s = event.get("samples_per_s")
             self.loss.append((self.step, float(event["loss"])))
-        elif kind == "eval" and "action_accuracy" in event:
+        elif kind == "eval" and "kind_accuracy" in event:
             self.valid_loss = float(event["valid_loss"])
-            self.accuracy.append((int(event["step"]), float(event["action_accuracy"])))
+            self.accuracy.append((int(event["step"]), float(event["kind_accuracy"])))
+            self.warnings = [str(w) for w in event.get("warnings", [])]
         elif kind == "resumed":
             self.step = self.resumed_from = int(event["step"])
         elif kind == "cancelled":

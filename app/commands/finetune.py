@@ -43,12 +43,8 @@ def _printer(json_lines: bool) -> Any:
             eta = f", ETA {event['eta_s']:.0f} s" if event.get("eta_s") is not None else ""
             print(f"step {event['step']}/{event['steps']} loss {event['loss']:.4f}{eta}", flush=True)
         elif kind == "eval":
-            if "action_accuracy" in event:
-                print(
-                    f"  eval @ {event['step']}: valid loss {event['valid_loss']:.4f}, "
-                    f"action accuracy {event['action_accuracy']:.1%}",
-                    flush=True,
-                )
+            if "kind_accuracy" in event:
+                print(f"  eval @ {event['step']}: {held_out_line(event)}", flush=True)
         elif kind == "data":
             print(
                 f"{event['train_samples']} training ticks from {len(event['train'])} episodes, "
@@ -61,10 +57,20 @@ def _printer(json_lines: bool) -> Any:
     return show
 
 
+def held_out_line(event: dict[str, Any]) -> str:
+    """One line of held-out figures: the balanced headline, each kind, the exact action, waiting."""
+    kinds = ", ".join(f"{k} {r}/{n}" for k, (r, n) in event.get("kinds", {}).items())
+    return (
+        f"right kind of action {event['kind_accuracy']:.0%} ({kinds}); exact action "
+        f"{event['action_accuracy']:.0%} of acted frames; does nothing on {event['null_share']:.0%}; "
+        f"valid loss {event['valid_loss']:.4f}"
+    )
+
+
 def main(args: argparse.Namespace) -> int:
     from app.errors import UserError
     from model.checkpoint import CheckpointError
-    from model.finetune.train import FinetuneError
+    from model.finetune.errors import FinetuneError
 
     if args.compare:
         return _compare(args)
@@ -85,6 +91,13 @@ def main(args: argparse.Namespace) -> int:
         return 3
     if not args.json_progress:
         print(f"adapter written to {args.out}")
+        final = next((m for m in reversed(manifest["metrics"]) if "kind_accuracy" in m), None)
+        if final is None:
+            print("no held-out figures: record at least two episodes, one is held out to measure on")
+        else:
+            print(f"held-out: {held_out_line(final)}")
+            for warning in final["warnings"]:
+                print(f"warning: {warning}")
     return 0
 
 
@@ -93,19 +106,20 @@ def _compare(args: argparse.Namespace) -> int:
 
     from app.errors import UserError
     from model.checkpoint import CheckpointError
-    from model.finetune.evaluate import compare, format_comparison
+    from model.finetune.evaluate import compare, format_comparison, stratified
     from model.finetune.sft_data import SftOptions, episode_records, usable_episodes
     from model.policies.factory import model_path
     from model.vla import VLA
 
-    folders, _ = usable_episodes([Path(p) for p in args.episodes], SftOptions().statuses)
-    records = [r for f in folders for r in episode_records(f, SftOptions(correction_weight=1))]
+    options = SftOptions(correction_weight=1, null_ticks=args.null_ticks)
+    folders, _ = usable_episodes([Path(p) for p in args.episodes], options.statuses)
+    records = [r for f in folders for r in episode_records(f, options)]
     if not records:
         raise UserError("no usable ticks in --episodes to compare on")
     try:
         vla = VLA.load(model_path(args.model), adapter=args.compare, device=args.device)
     except CheckpointError as exc:
         raise UserError(str(exc)) from exc
-    result = compare(vla, records[: args.eval_samples])
+    result = compare(vla, stratified(records, args.eval_samples, args.seed))
     print(json.dumps(result, default=str) if args.json_progress else format_comparison(result))
     return 0

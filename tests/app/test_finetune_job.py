@@ -58,11 +58,14 @@ def test_state_folds_events_and_exit_codes() -> None:
     state = FinetuneState(status="running")
     state.apply({"event": "data", "train_samples": 12, "valid_samples": 6})
     state.apply({"event": "step", "step": 3, "steps": 4, "loss": 2.5, "lr": 1e-4, "eta_s": 65.0})
-    state.apply({"event": "eval", "step": 3, "valid_loss": 2.0, "action_accuracy": 0.25, "groups": {}})
+    warning = "the adapter does nothing on 80% of held-out frames: it learnt to wait, not to play."
+    state.apply({"event": "eval", "step": 3, "valid_loss": 2.0, "kind_accuracy": 0.25, "action_accuracy": 0.1,
+                 "groups": {}, "warnings": [warning]})  # fmt: skip
     state.apply({"event": "eval", "step": 0, "valid_loss": 2.0})  # no accuracy: not a point
     state.apply({"event": "something-new"})
     assert (state.train_samples, state.step, state.fraction) == (12, 3, 0.75)
-    assert state.loss == [(3, 2.5)] and state.accuracy == [(3, 0.25)]
+    assert state.loss == [(3, 2.5)] and state.accuracy == [(3, 0.25)]  # the balanced headline
+    assert state.warnings == [warning]
     assert state.eta_text() == "step 3/4, about 1 min 05 s left"
     crashed = FinetuneState(status="running")
     crashed.exited(1, "Traceback...\nRuntimeError: CUDA out of memory")

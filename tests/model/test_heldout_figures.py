@@ -1,0 +1,144 @@
+"""The fine-tune's own figures can say "this did not work": an adapter with one answer scores 1/K and
+gets a warning in words; held-out frames are drawn kind by kind; training draws kinds evenly; pauses
+are not trained on; evaluation keeps within its share of the run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from model.actions.codec import ActionCodec
+from model.actions.env import null_action
+from model.finetune.evaluate import KIND_ROW, Scores, stratified
+from model.finetune.kinds import action_kind
+from model.finetune.sampling import kind_weights, record_kind
+from model.finetune.schedule import EvalSchedule
+from model.prompts import sft_conversation
+
+
+def act(**kw: Any) -> dict[str, Any]:
+    action = null_action()
+    action.update(kw)
+    return action
+
+
+DIG, DOWN, DOWN_FAST, WAIT = act(attack=1), act(camera=[2.6, 0.0]), act(camera=[5.2, 0.4]), null_action()
+
+
+def record(action: dict[str, Any], i: int = 0) -> dict[str, Any]:
+    codec = ActionCodec()
+    return {"id": str(i), "conversations": sft_conversation("mine", codec.text(codec.encode(action)))}
+
+
+def scores(predict: Any, labels: list[dict[str, Any]]) -> Scores:
+    codec, result = ActionCodec(), Scores()
+    for label in labels:
+        result.add(predict(label), label, codec)
+    return result
+
+
+def played(root: Path, actions: list[dict[str, Any]]) -> None:
+    """One recorded episode through the real writer, a tick per action."""
+    from recorder.episodes.format import EpisodeMeta
+    from recorder.episodes.writer import EpisodeWriter
+    from tests.recorder.episodes.synth import line_for, tick_frame
+
+    writer = EpisodeWriter(root, EpisodeMeta(mode="teleop", instructions=[{"tick": 0, "text": "mine"}]))
+    assert writer.start(), writer.error
+    for i, action in enumerate(actions):
+        assert writer.submit(tick_frame(i), line_for(i, action=action, instruction="mine"), block=True)
+    assert writer.close("success").status == "complete"
+
+
+LABELS = [DIG] * 10 + [DOWN] * 6 + [DOWN_FAST] * 4 + [act(forward=1, jump=1)] * 4
+
+
+def test_kinds_name_buttons_and_the_cameras_way_not_its_amount() -> None:
+    assert action_kind(DIG) == "attack" and action_kind(WAIT) == "nothing"
+    assert action_kind(DOWN) == action_kind(DOWN_FAST) == "look down"
+    assert action_kind(act(camera=[0.0, -3.0])) == "turn left"
+    assert action_kind(act(forward=1, jump=1, camera=[-1.0, 0.2])) == "forward+jump+look up"
+
+
+@pytest.mark.parametrize("answer", [WAIT, DIG])
+def test_an_adapter_with_one_answer_scores_one_in_k_and_is_warned_about(answer: dict[str, Any]) -> None:
+    result = scores(lambda _label: answer, LABELS)
+    kinds = {action_kind(a) for a in LABELS}
+    assert result.kind_accuracy == pytest.approx(1 / len(kinds) if answer is DIG else 0.0)
+    assert result.top_answer == (action_kind(answer), 1.0)
+    (warning,) = result.warnings()
+    assert ("does nothing on 100%" if answer is WAIT else "answers 'attack' on 100%") in warning
+    summary = result.summary()
+    assert summary["null_share"] == (1.0 if answer is WAIT else 0.0) and summary["warnings"] == [warning]
+    assert result.table()[KIND_ROW]["accuracy"] == summary["kind_accuracy"]
+
+
+def test_the_right_kind_scores_full_marks_even_when_the_camera_bin_differs() -> None:
+    result = scores(lambda label: DOWN if action_kind(label) == "look down" else label, LABELS)
+    assert result.kind_accuracy == 1.0 and not result.warnings()
+    table = result.table()
+    assert table["camera direction"]["accuracy"] == 1.0 and table["camera direction"]["n"] == 10
+    assert table["exact action"]["accuracy"] == pytest.approx(20 / 24)  # the fast look-downs' bin differs
+    assert table["attack"]["n"] == 10 and table["jump"]["n"] == 4
+
+
+def test_held_out_frames_are_drawn_kind_by_kind_and_the_same_every_time() -> None:
+    records = [record(DIG, i) for i in range(100)] + [record(DOWN, 100 + i) for i in range(5)]
+    picked = stratified(records, 10, seed=3)
+    assert sorted(record_kind(r) for r in picked) == ["attack"] * 5 + ["look down"] * 5
+    assert [r["id"] for r in stratified(records, 10, seed=3)] == [r["id"] for r in picked]
+    assert len(stratified(records, 500)) == 105
+
+
+def test_training_draws_each_kind_about_equally_but_never_replays_one_tick_endlessly() -> None:
+    records = [record(DIG, i) for i in range(90)] + [record(DOWN, i) for i in range(30)] + [record(WAIT)]
+    weights = np.array(kind_weights(records))
+    dig, down, stray = weights[:90].sum(), weights[90:120].sum(), weights[120]
+    assert dig == pytest.approx(down)  # 90 vs 30 recorded, drawn alike
+    assert stray == pytest.approx(weights[0] * 10)  # a lone stray tick: at most 10x, not 90x
+
+
+def test_pauses_are_not_trained_on_by_default(tmp_path: Path) -> None:
+    from model.finetune.config import FinetuneConfig
+    from model.finetune.records import load_records
+
+    actions = [WAIT] * 12 + [DIG] * 3 + [WAIT] * 5 + [DOWN] * 4 + [WAIT] * 6
+    for _ in range(2):
+        played(tmp_path / "episodes", actions)
+    kept = load_records(FinetuneConfig(episodes=[str(tmp_path / "episodes")], out="unused"))
+    assert {record_kind(r) for r in kept.train + kept.valid} == {"attack", "look down"}
+    assert kept.info["train_samples"] + kept.info["valid_samples"] == 2 * 7
+    every = load_records(
+        FinetuneConfig(episodes=[str(tmp_path / "episodes")], out="unused", null_ticks="keep")
+    )
+    assert every.info["train_samples"] + every.info["valid_samples"] == 2 * len(actions)
+
+
+def test_a_lone_episode_still_holds_out_its_last_ticks(tmp_path: Path) -> None:
+    from model.finetune.config import FinetuneConfig
+    from model.finetune.records import load_records
+
+    played(tmp_path / "one", [DIG, WAIT, DOWN] * 10)
+    data = load_records(FinetuneConfig(episodes=[str(tmp_path / "one")], out="unused", valid_fraction=0.2))
+    assert data.info["valid_samples"] == 4 and data.info["train_samples"] == 16
+    assert max(r["tick"] for r in data.train) < min(r["tick"] for r in data.valid)  # one seam
+
+
+def test_evaluation_keeps_within_a_fifth_of_the_run_and_the_eta_counts_it() -> None:
+    schedule = EvalSchedule(steps=100)
+    schedule.evaluated(0, 10.0)  # the baseline: 10 s per evaluation
+    for _ in range(3):
+        schedule.stepped(1.0)  # 1 s per step: 100 s of training
+    spacing = schedule.spacing()
+    evals = 1 + len(range(spacing, 100, spacing)) + 1
+    assert evals * 10.0 <= 0.2 * (100 + evals * 10.0)
+    assert schedule.eta_s(3) == pytest.approx(97 * 1.0 + schedule.remaining_evals(3) * 10.0)
+    fast_eval = EvalSchedule(steps=100)
+    fast_eval.evaluated(0, 0.5)
+    fast_eval.stepped(1.0)
+    assert fast_eval.spacing() < spacing  # cheap evaluations come more often
+    fixed = EvalSchedule(steps=100, every=10)
+    assert fixed.spacing() == 10 and fixed.due(10) and not fixed.due(5) and fixed.due(100)
