@@ -44,6 +44,18 @@ class FinetuneConfig:
     lora_alpha: int = _setting(32, "LoRA alpha: the update is scaled by alpha / r")
     lora_dropout: float = _setting(0.05, "dropout on the LoRA input")
     max_length: int = _setting(512, "tokens per sample, the released script's max_seq_length")
+    null_ticks: str = _setting(
+        "drop",
+        "ticks whose action is the null action (a person pausing, reading, waiting): drop them, as VPT's "
+        "loader does, or keep them (kept, 'do nothing' is the answer to most frames and is what is learnt)",
+        choices=("drop", "keep"),
+    )
+    balance: str = _setting(
+        "kinds",
+        "draw training samples so that each kind of action (a button, a camera direction) comes up about "
+        "equally often ('kinds'), or as recorded ('none'): a person holds one button for seconds",
+        choices=("kinds", "none"),
+    )
     correction_weight: int = _setting(3, "times each correction tick counts")
     only_corrections: bool = _setting(False, "train on correction ticks alone")
     failed_episodes: str = _setting(
@@ -55,9 +67,11 @@ class FinetuneConfig:
         False, "also train on evaluation trials (episodes an evaluation recorded; left out by default)"
     )
     valid_fraction: float = _setting(0.2, "share of episodes held out for validation")
-    eval_every: int = _setting(0, "steps between evaluations (0: ten evaluations over the run)")
-    eval_samples: int = _setting(64, "validation samples decoded for action accuracy")
-    checkpoint_every: int = _setting(0, "steps between checkpoints (0: at every evaluation)")
+    eval_every: int = _setting(
+        0, "steps between held-out evaluations (0: as many as keep evaluation within a fifth of the run)"
+    )
+    eval_samples: int = _setting(64, "held-out frames decoded per evaluation, drawn kind by kind")
+    checkpoint_every: int = _setting(0, "steps between checkpoints (0: ten over the run)")
     gradient_checkpointing: bool = _setting(False, "recompute activations in the backward pass: less memory")
     quantize: str = _setting(
         "none",

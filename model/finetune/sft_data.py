@@ -65,6 +65,10 @@ class SftOptions:
         1  # repeat each correction tick this many times (the official loader has no weights)
     )
     skip_flags: tuple[str, ...] = (FLAG_NOOP_RUN,)  # drop ticks carrying any of these flags
+    # every tick whose action is the null action: "drop" (VPT's data loader skips null frames, spec
+    # §5.3 c) or "keep". A person pauses, reads and waits most of the time; kept, "do nothing" is the
+    # answer to most frames and a fine-tune learns to wait instead of to play
+    null_ticks: str = "keep"
     image_format: str = "jpeg"  # jpeg | png
     jpeg_quality: int = 95
     valid_fraction: float = 0.1
@@ -103,11 +107,13 @@ def _kept_ticks(lines: list[dict[str, Any]], corrections: list[dict[str, int]], 
     if opt.with_context:
         for c in corrections:
             context.update(range(c.get("context_start", c["start"]), c["start"]))
+    null = ActionCodec().null_ids() if opt.null_ticks == "drop" else None
     counts = []
     for i, line in enumerate(lines):
         correcting = line.get("phase") == "correction"
         outside = opt.only_corrections and not correcting and i not in context
-        if outside or is_lost(line) or any(flag in opt.skip_flags for flag in line.get("flags", ())):
+        flagged = any(flag in opt.skip_flags for flag in line.get("flags", ()))
+        if outside or is_lost(line) or flagged or (null is not None and line.get("action_ids") == null):
             counts.append(0)
         else:
             counts.append(max(1, opt.correction_weight) if correcting else 1)
