@@ -57,7 +57,7 @@ def main(args: argparse.Namespace) -> int:
     import torch
 
     from model.finetune.collate import SftCollator, answer_loss
-    from model.finetune.train import optimizer_for, with_lora
+    from model.finetune.trainable import optimizer_for, with_lora
     from model.policies.factory import model_path
     from model.random_weights import random_vla
     from model.vla import VLA

@@ -169,9 +169,10 @@ def test_lora_learns_a_visual_rule_and_resumes(tmp_path: Path, tiny_model_dir: P
     manifest = train(config, events.append)
     assert any(e["event"] == "resumed" and e["step"] == 16 for e in events)
     assert manifest["steps_done"] == 64 and not manifest["cancelled"]
-    evals = [e for e in events if e["event"] == "eval" and "action_accuracy" in e]
-    assert evals[0]["step"] == 0 and evals[0]["action_accuracy"] < 0.5  # chance before training
-    assert evals[-1]["action_accuracy"] >= 0.9, evals
+    evals = [e for e in events if e["event"] == "eval" and "kind_accuracy" in e]
+    assert evals[0]["step"] == 0 and evals[0]["kind_accuracy"] < 0.5  # chance before training
+    assert evals[-1]["kind_accuracy"] >= 0.9 and evals[-1]["action_accuracy"] >= 0.9, evals
+    assert not evals[-1]["warnings"] and manifest["warnings"] == []
     saved = json.loads((out / "manifest.json").read_text())
     assert saved["base_model"] == str(tiny_model_dir) and saved["episodes"]["valid"]
     from peft import PeftModel

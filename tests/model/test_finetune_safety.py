@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from model.finetune.config import FinetuneConfig
-from model.finetune.train import FinetuneError, prepare_out, run_settings, write_atomically
+from model.finetune.errors import FinetuneError
+from model.finetune.run_folder import prepare_out, run_settings, write_atomically
 from tests.model.test_finetune import colour_episodes
 from tests.tmpfs import fill, tmpfs
 
@@ -96,7 +97,8 @@ def test_a_full_disk_during_a_checkpoint_is_named_and_resume_still_works(
     episodes = colour_episodes(tmp_path / "episodes", episodes=3, ticks=8)
     out = small_disk / "adapter"
     config = FinetuneConfig(model=str(tiny_model_dir), episodes=[str(episodes)], out=str(out), steps=4,
-                            batch_size=2, eval_every=2, eval_samples=2, device="cpu")  # fmt: skip
+                            batch_size=2, eval_every=2, checkpoint_every=2, eval_samples=2,
+                            device="cpu")  # fmt: skip
     cancel = threading.Event()
 
     def stop_at_2(event: dict) -> None:
@@ -129,7 +131,7 @@ def test_a_full_disk_during_a_checkpoint_is_named_and_resume_still_works(
 
 
 def test_finetune_skips_a_damaged_episode(tmp_path: Path, tiny_model_dir: Path) -> None:
-    from model.finetune.train import load_records
+    from model.finetune.records import load_records
 
     episodes = colour_episodes(tmp_path / "episodes", episodes=3, ticks=6)
     damaged = sorted(episodes.iterdir())[0]
@@ -139,7 +141,8 @@ def test_finetune_skips_a_damaged_episode(tmp_path: Path, tiny_model_dir: Path) 
     shutil.copytree(damaged, episodes / "20990101-000000-teleop-ffffff")
     (episodes / "20990101-000000-teleop-ffffff" / "meta.json").unlink()
     config = FinetuneConfig(model=str(tiny_model_dir), episodes=[str(episodes)], out=str(tmp_path / "a"))
-    train, _valid, info = load_records(config)
+    data = load_records(config)
+    train, info = data.train, data.info
     assert train and len(info["train"]) + len(info["valid"]) == 2
     assert any(damaged.name in s and "damaged" in s and "line 3 unreadable" in s for s in info["skipped"])
     assert any("ffffff" in s and "meta unreadable" in s for s in info["skipped"])

@@ -87,7 +87,8 @@ def test_qlora_flag_from_the_one_settings_list_and_its_refusal_on_cpu(tiny_model
     import argparse
 
     from model.finetune.config import FinetuneConfig, add_flags, from_flags, to_flags
-    from model.finetune.train import FinetuneError, build_model
+    from model.finetune.errors import FinetuneError
+    from model.finetune.trainable import build_model
 
     parser = argparse.ArgumentParser()
     add_flags(parser)

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from model.finetune.config import FinetuneConfig
-from model.finetune.train import run_settings
+from model.finetune.run_folder import run_settings
 from recorder.episodes.format import list_episodes
 
 
@@ -54,7 +54,7 @@ def test_a_model_url_with_credentials_is_not_stored(tmp_path: Path, tiny_vla: An
 
 
 def test_the_fine_tune_records_store_no_credentials() -> None:
-    from model.finetune.train import redacted
+    from model.finetune.run_folder import redacted
 
     url = "https://bob:PW@gpu-box:8000/v1?api_key=K123"
     assert redacted(url) == "https://gpu-box:8000/v1"
