@@ -110,9 +110,9 @@ def watch(guard: Guard, pipe: int, ready: IO[str] | None = None) -> str:
     frozen = False
     try:
         while True:
-            ready, _, _ = select.select([pipe], [], [], min(BEAT_S, guard.stale_s))
+            readable, _, _ = select.select([pipe], [], [], min(BEAT_S, guard.stale_s))
             now = time.monotonic()
-            if not ready:
+            if not readable:
                 if not frozen and now - last_beat > guard.stale_s:
                     frozen = True
                     LOG.warning("the app stopped answering: released %s", releaser.release())
@@ -225,8 +225,9 @@ def guard_for(game: Any, display: str | None = None) -> Guard | None:
     proc = getattr(process, "proc", None)
     if proc is not None:
         guard.kill_pid = proc.pid
-        if getattr(process, "_owns_root", False) and getattr(process, "root", None) is not None:
-            guard.remove_dir = str(process.root)
+        root = getattr(process, "root", None)
+        if getattr(process, "_owns_root", False) and root is not None:
+            guard.remove_dir = str(root)
     return guard
 
 

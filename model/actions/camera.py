@@ -42,11 +42,12 @@ class CameraQuantizer:
             v_encode = np.sign(xy) * (np.log(1.0 + self.mu * np.abs(xy)) / np.log(1.0 + self.mu))
             v_encode *= self.maxval
             xy = v_encode
-        return np.round((xy + self.maxval) / self.binsize).astype(np.int64)
+        bins: np.ndarray = np.round((xy + self.maxval) / self.binsize).astype(np.int64)
+        return bins
 
     def undiscretize(self, bins: np.ndarray | list[int]) -> np.ndarray:
         """Bin indices to degrees (float64), the value the official decoder hands the environment."""
-        xy = np.asarray(bins, dtype=np.int64) * self.binsize - self.maxval
+        xy: np.ndarray = np.asarray(bins, dtype=np.int64) * self.binsize - self.maxval
         if self.mu_law:
             xy = xy / self.maxval
             v_decode = np.sign(xy) * (1.0 / self.mu) * ((1.0 + self.mu) ** np.abs(xy) - 1.0)

@@ -95,6 +95,7 @@ def save_items(
         return None, writer.meta
     for jpeg, line in items:
         frame = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+        assert frame is not None, "a JPEG the ring buffer encoded itself did not decode"
         line = dict(line)
         line["source_tick"] = line.pop("tick", None)
         if not writer.submit(frame, line, block=True):

@@ -99,7 +99,7 @@ class VideoEncoder:
             )
         assert self._proc.stdin is not None
         try:
-            self._proc.stdin.write(memoryview(np.ascontiguousarray(frame)).cast("B"))
+            self._proc.stdin.write(np.ascontiguousarray(frame).data.cast("B"))
         except (BrokenPipeError, ValueError, OSError) as exc:
             raise VideoError(self._failure(f"video encoder stopped: {exc}")) from exc
         self.frames += 1
