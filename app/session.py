@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from app.games.spec import GameOptions, GameSpec, OpenGame, open_game
+from app.games.spec import GameError, GameOptions, GameSpec, OpenGame, open_game
 from app.runtime.hotkeys import HotkeyRouter, Route, binding
 from app.runtime.lending import LentConnector, LentPolicy
 from app.runtime.live_stats import LiveStats
@@ -156,6 +156,10 @@ class Session:
         self._recorder: Recording | None = None
         self._safety: SafetyNet | None = None
         self._watchdog: Any = None  # app.runtime.watchdog.Watchdog: lets go of keys if we are killed
+        # Processes a game being opened has started (the demo game), until the game is ours: close()
+        # stops them too, so quitting while a game starts (the window opens it on a worker) leaves none.
+        self._opening: list[Any] = []
+        self._closed = False
         self._outcome: RunOutcome | None = None
         self._done = threading.Event()
         self._pending_outcome: str | None = None
@@ -235,16 +239,38 @@ class Session:
         """Open ``spec`` (default: the settings' game) and play it from now on."""
         if not isinstance(spec, GameSpec):
             spec = GameSpec.parse(spec if spec is not None else self.settings.game)
-        game = self.game_factory(spec, game_options(self.settings), display=self.display, progress=progress)
+        started: list[Any] = []
+
+        def adopt(process: Any) -> None:
+            with self._lock:
+                started.append(process)
+                self._opening.append(process)
+                closed = self._closed
+            if closed:  # closing already: the process is closed before it starts (its start raises)
+                process.close()
+
+        try:
+            game = self.game_factory(
+                spec, game_options(self.settings), display=self.display, progress=progress, on_process=adopt
+            )
+        except BaseException:
+            self._forget_opening(started)
+            raise
         with self._lock:
-            running = self.running
-            if running:
-                self._stop_and_join("switching game")
-            old, self.game = self.game, game
-            self._stop_listener()
+            self._opening = [p for p in self._opening if p not in started]
+            closed = self._closed
+            if not closed:
+                running = self.running
+                if running:
+                    self._stop_and_join("switching game")
+                old, self.game = self.game, game
+                self._stop_listener()
+                self._watch(game)  # with the game, in one step: close() stops both or neither
+        if closed:  # closed while the game opened: it was never ours to keep
+            game.close()
+            raise GameError("the session closed while the game was opening")
         if old is not None:
             old.close()
-        self._watch(game)
         for note in game.notes:
             progress(note)
         self._start_listener()
@@ -437,6 +463,11 @@ class Session:
     def close(self) -> None:
         self.cancel_download()
         with self._lock:
+            self._closed = True
+            opening, self._opening = self._opening, []
+        for process in opening:  # a game still starting on another thread: stopped, its start raises
+            process.close()
+        with self._lock:
             self._stop_and_join("closing")
             self._stop_listener()
             game, self.game = self.game, None
@@ -458,6 +489,14 @@ class Session:
                 safety.__exit__(None, None, None)
 
     # ----- internals ----------------------------------------------------------------------------
+    def _forget_opening(self, started: list[Any]) -> None:
+        """An open that failed: the processes it started are closed (their start raised, or the open
+        failed after it) and are no longer ours to stop."""
+        with self._lock:
+            self._opening = [p for p in self._opening if p not in started]
+        for process in started:
+            process.close()
+
     def _watch(self, game: OpenGame | None) -> None:
         """A watchdog process per desktop game: it releases held keys if this process is killed."""
         from app.runtime import watchdog

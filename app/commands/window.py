@@ -112,6 +112,16 @@ def main(args: argparse.Namespace) -> int:
         return int(app.exec())
     finally:
         session.close()  # idempotent: the controller closes it too when the window closes
+        _let_jobs_end(controller)
+
+
+def _let_jobs_end(controller: Any, seconds: float = 15.0) -> None:
+    """Wait (a while) for the window's jobs still running: a game still starting ends at once now
+    that the session is closed (its start raises), and a job that reported into a window Python is
+    tearing down crashed the interpreter (exit -11 after a signal during start-up)."""
+    deadline = time.monotonic() + seconds
+    for job in list(controller.jobs):
+        job.wait(max(0.0, deadline - time.monotonic()))
 
 
 def _initial_geometry(window: Any, controller: Any, given: str | None, saved: str) -> None:

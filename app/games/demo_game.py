@@ -18,12 +18,14 @@ import os
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from app.signals import uninterrupted
 from recorder.files import write_atomically
 
 LOG = logging.getLogger(__name__)
@@ -183,8 +185,18 @@ def _one_start_at_a_time() -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+class DemoGameClosed(RuntimeError):
+    """The game was closed while it was starting (the app is quitting): nothing was left running."""
+
+
 class DemoGame:
-    """One minetest process in a fresh world. ``start()`` does the work; the constructor only stores."""
+    """One minetest process in a fresh world. ``start()`` does the work; the constructor only stores.
+
+    ``close()`` may come from any thread at any moment, also while ``start()`` runs on another (the
+    window opens the game off its GUI thread, and quits when signalled): a lock orders the two, so the
+    world folder and the process are each made only while the game is not closed, and close() takes
+    whatever exists at that instant. A start that finds the game closed raises ``DemoGameClosed``.
+    """
 
     def __init__(self, config: DemoGameConfig | None = None, display: str | None = None) -> None:
         self.config = config or DemoGameConfig()
@@ -196,10 +208,18 @@ class DemoGame:
         self.log: PoseLog | None = None
         self._owns_root = False
         self._cmd_id = 0
+        self._lock = threading.Lock()
+        self._closed = False
 
     # ----- lifecycle -------------------------------------------------------------------------
     def prepare(self) -> Path:
-        """Create the world directory, config and mod; returns the world path."""
+        """Create the world directory, config and mod; returns the world path. One step under the lock:
+        a close() meanwhile would remove the folder while the rest is written into it again."""
+        with self._lock, uninterrupted():
+            self._check_open()
+            return self._prepare()
+
+    def _prepare(self) -> Path:
         cfg = self.config
         if cfg.world_dir is None:
             self.root = Path(tempfile.mkdtemp(prefix="jarvis-demo-"))
@@ -262,14 +282,16 @@ class DemoGame:
 
         try:
             with _one_start_at_a_time():
-                self.proc = subprocess.Popen(
-                    cmd,
-                    env=env,
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                    start_new_session=True,
-                    preexec_fn=parent_death_signal if self.config.die_with_parent else None,
-                )
+                with self._lock, uninterrupted():  # started and noted as one step, or not at all
+                    self._check_open()
+                    self.proc = subprocess.Popen(
+                        cmd,
+                        env=env,
+                        stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL,
+                        start_new_session=True,
+                        preexec_fn=parent_death_signal if self.config.die_with_parent else None,
+                    )
                 self.log = PoseLog(world / "jarvis_pose.jsonl")
                 self.window_id = self._wait_window(timeout)
                 ready = "arena" if self.config.arena else "join"
@@ -305,7 +327,12 @@ class DemoGame:
             return self.proc is not None and pid == self.proc.pid
         return any(name in title.lower() for name in ("minetest", "luanti"))
 
+    def _check_open(self) -> None:
+        if self._closed:
+            raise DemoGameClosed("the demo game was closed while it was starting")
+
     def _check_alive(self) -> None:
+        self._check_open()
         if self.proc is None or self.proc.poll() is not None:
             tail = ""
             if self.root and (self.root / "minetest.log").exists():
@@ -371,16 +398,21 @@ class DemoGame:
         return pose
 
     def close(self) -> None:
-        proc, self.proc = self.proc, None
-        if proc is not None and proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=8)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        if self._owns_root and self.root is not None:
-            shutil.rmtree(self.root, ignore_errors=True)
+        """Stop the game and remove the world it made; safe from any thread, at any time, twice. A
+        signal during it waits for it to finish (``uninterrupted``), so neither is left half done."""
+        with self._lock, uninterrupted():
+            self._closed = True
+            proc, self.proc = self.proc, None
+            root = self.root if self._owns_root else None
+            if proc is not None and proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=8)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+            if root is not None:
+                shutil.rmtree(root, ignore_errors=True)
 
     def __enter__(self) -> DemoGame:
         return self.start()

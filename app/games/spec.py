@@ -139,8 +139,11 @@ def open_game(
     *,
     display: str | None = None,
     progress: Callable[[str], None] = lambda _: None,
+    on_process: Callable[[Any], None] = lambda _: None,
 ) -> OpenGame:
-    """Open ``spec`` as a connector: slow (starting minetest takes seconds), so off the GUI thread."""
+    """Open ``spec`` as a connector: slow (starting minetest takes seconds), so off the GUI thread.
+    ``on_process`` gets a process this starts (the demo game) before it starts, so whoever must be
+    able to stop it while it starts (a session that is closing) can close it from another thread."""
     options = options or GameOptions()
     if spec.kind == "fake":
         from app.games.fake import FakeConnector
@@ -155,14 +158,18 @@ def open_game(
     except DesktopError as exc:
         raise GameError(str(exc)) from exc
     try:
-        return _open_desktop_game(spec, options, desktop, progress)
+        return _open_desktop_game(spec, options, desktop, progress, on_process)
     except BaseException:
         desktop.close()
         raise
 
 
 def _open_desktop_game(
-    spec: GameSpec, options: GameOptions, desktop: Any, progress: Callable[[str], None]
+    spec: GameSpec,
+    options: GameOptions,
+    desktop: Any,
+    progress: Callable[[str], None],
+    on_process: Callable[[Any], None] = lambda _: None,
 ) -> OpenGame:
     from app.games.desktop import DesktopConfig, DesktopConnector
     from recorder.desktop import DesktopError, NotPlayable
@@ -179,7 +186,10 @@ def _open_desktop_game(
                 "pick a game window or a screen region instead."
             )
         progress("Starting the demo game (minetest)…")
-        process = DemoGame(DemoGameConfig(), display=display).start()
+        process = DemoGame(DemoGameConfig(), display=display)
+        on_process(process)
+        process.start()
+        assert process.proc is not None
         config.pid = process.proc.pid
     else:
         if spec.kind == "window":

@@ -40,15 +40,21 @@ class Job(QObject):
     def running(self) -> bool:
         return self._thread.is_alive()
 
+    def wait(self, seconds: float) -> bool:
+        """Block until the job has ended (True) or ``seconds`` passed (False)."""
+        self._thread.join(seconds)
+        return not self._thread.is_alive()
+
     def _run(self) -> None:
+        emit = while_alive(self, "progress")
         try:
-            result = self.fn(self.progress.emit)
+            result = self.fn(emit)
         except BaseException as exc:
-            self.failed.emit(describe_error(exc, self.doing))
+            while_alive(self, "failed")(describe_error(exc, self.doing))
         else:
-            self.done.emit(result)
+            while_alive(self, "done")(result)
         finally:
-            self.finished.emit()
+            while_alive(self, "finished")()
 
 
 def while_alive(widget: QObject, signal: str) -> Callable[..., None]:

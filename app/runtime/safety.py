@@ -4,6 +4,10 @@ The loop's own ``finally`` covers normal stops and exceptions; this adds SIGINT,
 (release first, then raise so the ``finally`` blocks run too) and ``atexit`` for whatever is left.
 Releasing twice is harmless (the connector's ``release_all`` is idempotent), forgetting once leaves
 the user's W key stuck down in their game.
+
+Some steps must not be cut in half by that raise: starting a child process and noting its pid,
+stopping it and removing its folder. Inside ``app.signals.uninterrupted()`` (main thread) a signal
+still releases input and stops the loop at once, but its exception waits until the step is done.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ import threading
 from collections.abc import Callable
 from types import FrameType
 from typing import Any
+
+from app.signals import defer_raise, raise_for
 
 LOG = logging.getLogger(__name__)
 
@@ -53,9 +59,9 @@ class SafetyNet:
             self._on_signal(signum)
         if not self._raise_after:
             return
-        if signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        raise SystemExit(128 + signum)
+        if defer_raise(signum):  # in a step that must finish: raised when it has
+            return
+        raise_for(signum)
 
     def __enter__(self) -> SafetyNet:
         atexit.register(self.release)

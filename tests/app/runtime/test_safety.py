@@ -42,7 +42,7 @@ CHILD = textwrap.dedent(
             if len(self.applied) == 5:
                 print("holding", flush=True)
 
-    def game(spec, options=None, *, display=None, progress=None):
+    def game(spec, options=None, *, display=None, progress=None, on_process=None):
         return OpenGame(spec, Loud(), "a loud fake game", None, "fake")
 
     with Session(Settings(tick_hz=50), listen=False, game_factory=game) as session:
@@ -120,3 +120,25 @@ def test_exception_in_the_game_stops_the_loop_and_releases() -> None:
     # the tick after the fourth action raised, and nothing stayed down
     assert len(broken.applied) == 4 and broken.held == frozenset() and broken.releases == ["jump"]
     assert loop.error is not None and loop.control.stop_reason.startswith("error")
+
+
+def test_a_signal_inside_an_uninterrupted_step_releases_at_once_and_raises_after_it() -> None:
+    """Starting the demo game and noting its pid, or stopping it and removing its world, must not be
+    cut in half by the signal's exception (a game and a folder outlived a signalled window)."""
+    import time
+
+    from app.runtime.safety import SafetyNet
+    from app.signals import uninterrupted
+
+    steps: list[str] = []
+    with pytest.raises(SystemExit) as info, SafetyNet(lambda: steps.append("released")):
+        with uninterrupted():
+            steps.append("started")
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.05)  # the handler has run by now (Python runs it between bytecodes)
+            with uninterrupted():  # nested: only the outermost step's end raises
+                steps.append("nested")
+            steps.append("finished")
+        steps.append("never")
+    assert info.value.code == 128 + signal.SIGTERM
+    assert steps == ["started", "released", "nested", "finished", "released"]  # and again on the way out

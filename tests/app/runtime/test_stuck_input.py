@@ -394,7 +394,8 @@ def demo_door(args: list[str], display: str, tmp: Path, window: bool = False) ->
 
 
 def demo_worlds(temp: Path) -> list[Path]:
-    return sorted(temp.glob("jarvis-demo-*"))
+    """The demo worlds' folders under ``temp`` (not the machine-wide start lock file beside them)."""
+    return sorted(p for p in temp.glob("jarvis-demo-*") if p.is_dir())
 
 
 def wait_for_demo(door: Door, temp: Path, ready: str = "demo game running", seconds: float = 90) -> list[int]:
@@ -426,6 +427,86 @@ def test_demo_game_command_stops_its_game_and_world_on_signals(
     assert "Traceback" not in out, out[-3000:]
     assert wait_gone(games) == [], "the demo game outlived demo-game"
     assert demo_worlds(temp) == [], "its temporary world was left behind"
+
+
+def games_in(temp: Path) -> list[int]:
+    """Every live process whose command line names a folder under ``temp`` (a demo game's world is
+    there): found wherever it runs, in whatever session, even one the door never listed as a child."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if str(temp) in cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace"):
+                pid = int(cmdline.parent.name)
+                if alive(pid):
+                    found.append(pid)
+        except (OSError, ValueError):
+            continue
+    return found
+
+
+def _until(check: Any, seconds: float, step: float = 0.02) -> bool:
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(step)
+    return True
+
+
+# Where in the window's start-up a signal lands: a random moment after an event that can be seen from
+# outside, so every run hits every phase, wherever the machine's load puts it.
+START_UP_PHASES = {
+    "launched": 1.5,  # Python, Qt and the session coming up; the game not asked for yet
+    "world made": 0.3,  # the demo world's folder exists: minetest is about to start, or starting
+    "game running": 1.0,  # minetest runs: its window, the player joining, the connector opening
+}
+
+
+@pytest.mark.game
+@pytest.mark.slow
+def test_a_signal_at_a_random_moment_of_start_up_leaves_no_game_and_no_world(
+    demo_display: str, hold_file: Path, tmp_path: Path
+) -> None:
+    """The window with the demo game (what `jarvis-play` opens), signalled at a random moment of its
+    first seconds: whatever the moment and the signal, no minetest and no world folder outlive it."""
+    import random
+
+    rng = random.Random()
+    seed = rng.randrange(10**6)
+    rng.seed(seed)
+    for phase, spread in START_UP_PHASES.items():
+        signum = rng.choice(SIGNALS)
+        delay = rng.uniform(0.0, spread)
+        what = f"{signal.Signals(signum).name} {delay:.2f} s after '{phase}' (seed {seed})"
+        run = tmp_path / phase.replace(" ", "-")
+        run.mkdir()
+        args = ["window", "--model", f"scripted:{hold_file}", "--game", "demo", "--geometry", "645,0,635,715"]
+        door, temp = demo_door(args, demo_display, run, window=True)
+        try:
+            seen = {
+                "launched": lambda: True,
+                "world made": lambda temp=temp: bool(demo_worlds(temp)),
+                "game running": lambda temp=temp: bool(games_in(temp)),
+            }[phase]
+            assert _until(lambda seen=seen, door=door: seen() or door.proc.poll() is not None, 90), what
+            assert door.proc.poll() is None, f"{what}: the window ended by itself\n{door.output()[-3000:]}"
+            time.sleep(delay)
+            door.proc.send_signal(signum)
+            code = door.finish(60)
+        finally:
+            door.kill()
+        out = door.output()
+        print(f"{what}: exit {code}")
+        # before its safety net is up (the first fraction of a second, nothing started yet) the signal's
+        # default action ends it: -signum, or Python's KeyboardInterrupt for SIGINT
+        assert code in (0, 128 + signum, -signum), f"{what}: exit {code}\n{out[-3000:]}"
+        try:
+            assert _until(lambda temp=temp: not games_in(temp), 10), f"{what}: the demo game outlived it"
+            assert _until(lambda temp=temp: not demo_worlds(temp), 10), f"{what}: its world was left behind"
+        finally:  # a failed run must not leave its game on the display for the next
+            for pid in games_in(temp):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
 
 
 @pytest.mark.game
