@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from app.errors import UserError
 from app.games.spec import GameError, GameOptions, GameSpec, OpenGame, open_game
 from app.runtime.hotkeys import HotkeyRouter, Route, binding
 from app.runtime.lending import LentConnector, LentPolicy
@@ -47,6 +48,10 @@ from recorder.episodes import RecordMode
 from recorder.input import InputEvent
 
 LOG = logging.getLogger(__name__)
+
+
+class UnscopedInput(UserError):
+    """Recording the person is refused: no game window tells their input from typing elsewhere."""
 
 
 def make_policy(spec: ModelSpec, settings: Settings) -> Policy:
@@ -193,6 +198,28 @@ class Session:
 
         self._safety = SafetyNet(self.release_all, on_signal=signalled, raise_after=raise_after).__enter__()
 
+    def unscoped_input_problem(self, mode: RecordMode) -> str | None:
+        """Why recording the person in ``mode`` is refused here, or None: with no game window (a screen
+        region, the whole screen) nothing tells their input to the game from typing elsewhere, so
+        only ``input_anywhere`` (said out loud) lets every key and mouse event anywhere count."""
+        game = self.game
+        connector = game.connector if game is not None else None
+        if (
+            not self.recording
+            or mode not in (RecordMode.TELEOP, RecordMode.CORRECTIONS)
+            or connector is None
+            or connector.ledger is None  # not a desktop game: no one's input is listened to
+            or connector.window_id
+            or self.settings.input_anywhere
+        ):
+            return None
+        return (
+            f"recording you ({mode}) needs a game window: with {game.label if game else 'a screen region'} "
+            "there is no game window whose focus tells your input to the game from what you type "
+            "elsewhere. Pick the game's window (--window/--pid), record the agent only (--mode agent), "
+            "or pass --input-anywhere (setting input_anywhere) to count every key anywhere as yours."
+        )
+
     def release_all(self) -> None:
         """Release whatever the agent holds in the current game (any thread, idempotent)."""
         game = self.game
@@ -335,6 +362,9 @@ class Session:
             if self._thread is not None:
                 self._thread.join(timeout=2.0)
             s = self.settings
+            problem = self.unscoped_input_problem(RecordMode.TELEOP if teleop else record_mode(s.record_mode))
+            if problem:
+                raise UnscopedInput(problem)
             watched = LentConnector(self.game.connector)
             control = Control(control_config(s, paused, person_only=teleop), watched.release_all)
             config = LoopConfig(
@@ -604,8 +634,11 @@ class Session:
                 listener = InputListener.for_game(
                     desktop, connector.window_id, connector.ledger, self._on_input, hotkeys=hotkeys
                 )
-            else:  # a screen region: no window to scope to
+            elif self.settings.input_anywhere:  # asked for: every key and mouse event anywhere counts
+                LOG.warning("no game window to scope your input to: every key anywhere counts as yours")
                 listener = InputListener(connector.ledger, self._on_input, hotkeys=hotkeys, desktop=desktop)
+            else:  # a screen region: no window to scope to, so only the hotkeys are heard
+                listener = InputListener.hotkeys_only(desktop, connector.ledger, self._on_input, hotkeys)
             self._listener = listener.start()
         except Exception as exc:
             self._listener = None

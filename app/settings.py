@@ -148,6 +148,13 @@ class Settings:
         flag="--no-focus-check",
         group="game",
     )
+    input_anywhere: bool = _flagged(
+        False,
+        "without a game window (a screen region, the whole screen), count every key and mouse event "
+        "anywhere as yours, for taking over and for recording: what you type in other windows too",
+        flag="--input-anywhere",
+        group="game",
+    )
     key_bindings: dict[str, str] = field(default_factory=dict)  # env key -> key, only where not default
     panic_key: str = _flagged(
         "f12", "stop the agent and release every key, from anywhere", flag="--panic-key", group="loop"

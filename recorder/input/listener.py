@@ -38,7 +38,7 @@ from recorder.desktop.protocol import Desktop
 from recorder.desktop.scopes import FocusedWindowScope, WindowScope
 from recorder.input import keymap
 from recorder.input.events import EventKind, InputEvent
-from recorder.input.scope import GameScope
+from recorder.input.scope import GameScope, PredicateScope
 
 LOG = logging.getLogger(__name__)
 
@@ -142,6 +142,19 @@ class InputListener:
         """A listener that counts only input to the game window ``window_id`` (not started)."""
         scope = WindowScope(desktop, window_id)
         return cls(ledger, on_event, scope=scope, hotkeys=hotkeys, desktop=desktop)
+
+    @classmethod
+    def hotkeys_only(
+        cls,
+        desktop: Desktop,
+        ledger: InjectionLedger | None = None,
+        on_event: Callable[[InputEvent], None] | None = None,
+        hotkeys: Collection[str] = (),
+    ) -> InputListener:
+        """A listener for the global hotkeys alone (not started): where there is no game window, no
+        focus tells input to the game from typing elsewhere, so no event counts as the person's."""
+        nowhere = PredicateScope(lambda _x, _y: False, lambda: None)
+        return cls(ledger, on_event, scope=nowhere, hotkeys=hotkeys, desktop=desktop)
 
     def start(self) -> InputListener:
         """Start listening on the desktop's display (pynput reads ``$DISPLAY``: it must be the same).

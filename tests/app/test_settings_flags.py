@@ -21,6 +21,7 @@ GIVEN = {
     "degrees_per_count": ("--degrees-per-count", "0.15", 0.15),
     "gui_scale": ("--gui-scale", "2", 2.0),
     "require_focus": ("--no-focus-check", None, False),
+    "input_anywhere": ("--input-anywhere", None, True),
     "panic_key": ("--panic-key", "f10", "f10"),
     "pause_key": ("--pause-key", "f7", "f7"),
     "resume_after_s": ("--resume-after", "0", 0.0),

@@ -129,3 +129,58 @@ def _xdotool_out(display: str, *args: str) -> str:
 
     return subprocess.run(["xdotool", *args], capture_output=True, text=True, check=True,
                           env={**os.environ, "DISPLAY": display}).stdout  # fmt: skip
+
+
+REGION = "700,400,320,180"  # an empty part of the test display: no window to scope input to
+
+
+@pytest.mark.xvfb
+def test_without_a_game_window_typing_anywhere_is_not_the_persons_unless_asked(
+    xvfb: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A screen region has no window whose focus says what is typed to the game: no key or mouse event
+    counts as the person's (the hotkeys still work), and recording the person is refused, unless
+    --input-anywhere says every event anywhere is theirs."""
+    from app.cli import main
+    from app.session import Session
+    from app.settings import Settings
+    from tests.game_fixtures import xdotool
+
+    monkeypatch.setenv("DISPLAY", xvfb)
+    monkeypatch.setenv("JARVIS_PLAY_CONFIG_DIR", str(tmp_path / "config"))
+    out = tmp_path / "episodes"
+    argv = ["record", "--region", REGION, "--no-focus-check", "--mode", "teleop", "--out", str(out)]
+    assert main([*argv, "--seconds", "1"]) == 2
+    said = capsys.readouterr().err
+    assert "no game window" in said and "--input-anywhere" in said, said
+    assert not list(out.glob("*/actions.jsonl"))  # nothing recorded
+
+    counted: dict[bool, int] = {}
+    for anywhere in (False, True):
+        heard: list[str] = []
+        settings = Settings(game=f"region:{REGION}", require_focus=False, input_anywhere=anywhere)
+        session = Session(settings, listen=True)
+        try:
+            session.open_game()
+            listener = session._listener
+            assert listener is not None, "no listener: the hotkeys would not work either"
+            listener.on_event = _also(heard, listener.on_event)
+            xdotool(xvfb, "mousemove", "100", "100", "type", "--delay", "20", "hunter2")
+            xdotool(xvfb, "key", "F12")
+            time.sleep(0.5)
+            counted[anywhere] = listener.human_count
+        finally:
+            session.close()
+        assert "key.keyboard.f12" in heard  # the panic key works from anywhere, either way
+    assert counted[False] == 0, "typing into another window counted as the person's input"
+    assert counted[True] >= 14  # asked for: every key anywhere is theirs (7 letters, down and up)
+
+
+def _also(keys: list[str], handler: Any) -> Any:
+    """``handler``, noting each event's key first."""
+
+    def both(event: Any) -> None:
+        keys.append(event.key)
+        handler(event)
+
+    return both
