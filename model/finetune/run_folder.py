@@ -28,6 +28,7 @@ from recorder.files import fsync_dir, mount_point, replace_folder
 # settings that change what a run learns: a checkpoint resumes only under the same ones
 _RUN_INDEPENDENT = frozenset(
     {
+        "preset",  # a name for other settings, which are compared themselves
         "resume",
         "overwrite",
         "device",
