@@ -15,6 +15,7 @@ import fcntl
 import json
 import logging
 import os
+import secrets
 import shutil
 import subprocess
 import tempfile
@@ -207,9 +208,33 @@ class DemoGame:
         self.proc: subprocess.Popen[bytes] | None = None
         self.log: PoseLog | None = None
         self._owns_root = False
-        self._cmd_id = 0
         self._lock = threading.Lock()
         self._closed = False
+        self.attached_pid: int | None = None  # a demo game another process started (see ``attach``)
+        # commands are acknowledged by id in the shared log: ids of their own per controller, so two
+        # processes driving one game (a test's person and an ``eval``) never take each other's acks
+        self._cmd_id = secrets.randbelow(10**6) * 1000
+
+    @classmethod
+    def attach(cls, pid: int, display: str | None = None) -> DemoGame | None:
+        """The demo game running as process ``pid`` (started by ``jarvis-play demo-game`` or another
+        session), or None when that process is not one. Its mod's log and commands work as for a game
+        this process started (the judge of ``eval --window Minetest`` uses them); the process and its
+        world stay theirs: ``close`` leaves both alone."""
+        try:
+            args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            return None
+        words = [a.decode(errors="replace") for a in args]
+        if "--world" not in words or words.index("--world") + 1 >= len(words):
+            return None
+        world = Path(words[words.index("--world") + 1])
+        if not (world.parent / MARKER).is_file() or not (world / "worldmods" / MOD_NAME).is_dir():
+            return None
+        game = cls(display=display)
+        game.root, game.world, game.attached_pid = world.parent, world, pid
+        game.log = PoseLog(world / "jarvis_pose.jsonl")
+        return game
 
     # ----- lifecycle -------------------------------------------------------------------------
     def prepare(self) -> Path:
@@ -333,6 +358,10 @@ class DemoGame:
 
     def _check_alive(self) -> None:
         self._check_open()
+        if self.attached_pid is not None:
+            if not Path(f"/proc/{self.attached_pid}").exists():
+                raise RuntimeError("the demo game this session attached to has exited")
+            return
         if self.proc is None or self.proc.poll() is not None:
             tail = ""
             if self.root and (self.root / "minetest.log").exists():

@@ -111,12 +111,17 @@ class OpenGame:
     spec: GameSpec
     connector: Connector
     label: str
-    process: Any = None  # DemoGame for "demo"
+    process: Any = None  # DemoGame for "demo", or one attached to (owned by whoever started it)
     game_name: str = "unknown"  # meta.game: minecraft, minetest, fake or minerl
     law: CameraLaw = field(default_factory=CameraLaw.minecraft)  # mouse counts <-> camera degrees
     notes: list[str] = field(default_factory=list)  # what the game's settings mean for the agent
     law_record: dict[str, Any] = field(default_factory=dict)  # the law and where it came from, for meta.json
     desktop_notes: tuple[str, ...] = ()  # what the desktop cannot do here (recorder.desktop), for the window
+
+    @property
+    def started_game(self) -> bool:
+        """This session started the game (the demo game): it may place its window and must close it."""
+        return self.process is not None and getattr(self.process, "attached_pid", None) is None
 
     def focus(self) -> None:
         """Give the game keyboard focus, so injected input reaches it (the window's clicks took it)."""
@@ -221,6 +226,13 @@ def _open_desktop_game(
         if process is not None:
             process.close()
         raise
+    if process is None and connector.window_pid:
+        from app.games.demo_game import DemoGame
+
+        # a demo game someone started (``jarvis-play demo-game``): its mod can judge and reset trials
+        process = DemoGame.attach(connector.window_pid, display)
+        if process is not None:
+            process.window_id = connector.window_id
     try:
         found = _game_settings(connector, options)
         notes = _configure(connector, options, found) + [f"[note] {n}" for n in desktop.notes]

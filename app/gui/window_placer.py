@@ -53,7 +53,7 @@ class WindowPlacer:
         screen = desk.work_area()
         frame = desk.frame(wid)
         plan = placement.plan(
-            screen, frame, own_game=game.process is not None, saved=placement.parse_rect(saved)
+            screen, frame, own_game=game.started_game, saved=placement.parse_rect(saved)
         )
         if plan.game_to is not None:
             desk.move_frame(wid, *plan.game_to)
