@@ -23,7 +23,7 @@ import random
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -32,7 +32,7 @@ from app.games.spec import GameError, GameOptions, GameSpec, OpenGame, open_game
 from app.runtime.hotkeys import HotkeyRouter, Route, binding
 from app.runtime.lending import LentConnector, LentPolicy
 from app.runtime.live_stats import LiveStats
-from app.runtime.loop import ControlLoop, LoopConfig, PolicyFailed
+from app.runtime.loop import ControlLoop, Fallback, LoopConfig, PolicyFailed
 from app.runtime.recording import Recording, record_mode, setup_for
 from app.runtime.safety import SafetyNet
 from app.runtime.takeover import Control, ControlConfig, Mode
@@ -369,7 +369,7 @@ class Session:
             control = Control(control_config(s, paused, person_only=teleop), watched.release_all)
             config = LoopConfig(
                 hz=s.tick_hz,
-                fallback=s.fallback,
+                fallback=cast(Fallback, s.fallback),  # one of FALLBACKS: from_dict and the flags check it
                 seconds=seconds,
                 policy_timeout_s=s.policy_timeout_s,
                 deadman_s=s.deadman_s if s.deadman_s > 0 else None,

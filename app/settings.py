@@ -266,6 +266,10 @@ def from_dict(data: dict[str, Any]) -> tuple[Settings, list[str]]:
             continue
         try:
             values[f.name] = _coerce(f.name, data[f.name], getattr(defaults, f.name))
+            choices = f.metadata.get("argparse", {}).get("choices")
+            if choices is not None and values[f.name] not in choices:
+                del values[f.name]
+                raise TypeError(f"{f.name} should be one of {', '.join(choices)}, not {data[f.name]!r}")
         except TypeError as exc:
             messages.append(f"setting ignored, default used: {exc}")
     return Settings(**values), messages

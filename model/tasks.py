@@ -141,7 +141,8 @@ class TaskLibrary:
         """One phrasing of ``key`` picked as JarvisVLA's agent picks it (``instruction_type="normal"``):
         ``random.choice(library.get(key, {"instruct": [natural_text]})["instruct"])``. A key with an
         empty list gets its words (upstream would raise there)."""
-        return rng.choice(self.tasks.get(key) or [natural_text(key)])
+        phrasing: str = rng.choice(self.tasks.get(key) or [natural_text(key)])
+        return phrasing
 
     def complete(self, prefix: str, limit: int = 20) -> list[Completion]:
         """Keys and phrasings that start with ``prefix`` (then those that contain it), keys first."""

@@ -152,7 +152,7 @@ def _export(args: argparse.Namespace) -> int:
     from model.finetune.sft_data import SftOptions, export_sft
     from recorder.episodes import FLAG_CAMERA_SATURATED, FLAG_NOOP_RUN
 
-    skip = () if args.keep_noop_runs else (FLAG_NOOP_RUN,)
+    skip: tuple[str, ...] = () if args.keep_noop_runs else (FLAG_NOOP_RUN,)
     if args.drop_saturated:
         skip += (FLAG_CAMERA_SATURATED,)
     opt = SftOptions(

@@ -22,6 +22,8 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -162,9 +164,10 @@ def evaluate(session: Any, args: argparse.Namespace, say: Any = print, judge: An
     try:
         result = evaluation.run()
     except KeyboardInterrupt:
-        result = evaluation.result
-        assert result is not None
-        result.stopped_early = "interrupted"
+        interrupted = evaluation.result
+        assert interrupted is not None
+        interrupted.stopped_early = "interrupted"
+        result = interrupted
     out = args.out or default_out(session.settings)
     path = results.save(result, out)
     if args.plot:
@@ -187,7 +190,7 @@ def main(args: argparse.Namespace) -> int:
     if args.temperature is not None:
         settings.temperature = args.temperature
     person = PersonJudge(args.success_key, args.failure_key, args.ready_key)
-    keys = {binding(k): (lambda k=k: person.press(k)) for k in person.keys}
+    keys: dict[str, Callable[[], None]] = {binding(k): partial(person.press, k) for k in person.keys}
     session = Session(settings, listen=not args.no_listen, on_hotkey=keys)
     session.install_safety()
     with session:

@@ -84,7 +84,12 @@ def main(args: argparse.Namespace) -> int:
     model = args.model if args.mode != RecordMode.TELEOP else None
     with open_session(args, settings, model=model) as session:
         reported: list[str] = []
-        session.on_error.append(lambda m: (reported.append(m), print(f"jarvis-play record: {m}")))
+
+        def report(message: str) -> None:
+            reported.append(message)
+            print(f"jarvis-play record: {message}")
+
+        session.on_error.append(report)
         session.set_instruction(args.instruction)
         session.set_outcome(args.outcome)
         print(

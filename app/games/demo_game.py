@@ -397,11 +397,9 @@ class DemoGame:
         write_atomically(
             self.world / "jarvis_cmd.txt", "".join(line + "\n" for line in lines) + f"id {ident}\n"
         )
-        self.wait_for(
-            lambda: any(r.get("id") == ident for r in self.log.events("ack")),
-            timeout,  # type: ignore[union-attr]
-            f"command {lines!r}",
-        )
+        log = self.log
+        acked = lambda: any(r.get("id") == ident for r in log.events("ack"))  # noqa: E731
+        self.wait_for(acked, timeout, f"command {lines!r}")
 
     def reset(
         self,

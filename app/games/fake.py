@@ -52,7 +52,7 @@ class FakeConnector:
 
     def observe(self) -> np.ndarray:
         self._tick += 1
-        frame = self._base.copy()
+        frame: np.ndarray = self._base.copy()
         frame[:, :, 2] = (self._tick * 8 + int(self.yaw)) % 256
         return frame
 

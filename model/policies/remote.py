@@ -150,7 +150,7 @@ def _split_credentials(url: str) -> tuple[str, str | None]:
     from urllib.parse import parse_qs, urlsplit, urlunsplit
 
     parts = urlsplit(url)
-    key = (parse_qs(parts.query).get("api_key") or [None])[0] or parts.password or None
+    key = next(iter(parse_qs(parts.query).get("api_key", [])), None) or parts.password or None
     host = parts.hostname or ""
     if ":" in host:
         host = f"[{host}]"  # an IPv6 literal

@@ -62,3 +62,13 @@ def test_the_help_shows_the_settings_default_from_the_field() -> None:
     assert f"(default: {Settings().tick_hz:g})" in text
     assert f"(default: {Settings().panic_key})" in text
     assert "{hold,chunk,repeat,null}" in text
+
+
+def test_a_saved_setting_outside_its_choices_falls_back_to_the_default_with_a_message() -> None:
+    from app.settings import from_dict
+
+    settings, messages = from_dict({"fallback": "sometimes", "engine": "plain"})
+    assert settings.fallback == Settings().fallback and settings.engine == "plain"
+    assert messages == [
+        "setting ignored, default used: fallback should be one of hold, chunk, repeat, null, not 'sometimes'"
+    ]
