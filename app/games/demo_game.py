@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from app.errors import AppError
 from app.signals import uninterrupted
 from recorder.files import write_atomically
 
@@ -186,7 +187,7 @@ def _one_start_at_a_time() -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-class DemoGameClosed(RuntimeError):
+class DemoGameClosed(AppError, RuntimeError):
     """The game was closed while it was starting (the app is quitting): nothing was left running."""
 
 

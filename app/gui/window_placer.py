@@ -52,9 +52,7 @@ class WindowPlacer:
         desk = connector.desktop  # the game's display server: its work area, frames and moves
         screen = desk.work_area()
         frame = desk.frame(wid)
-        plan = placement.plan(
-            screen, frame, own_game=game.started_game, saved=placement.parse_rect(saved)
-        )
+        plan = placement.plan(screen, frame, own_game=game.started_game, saved=placement.parse_rect(saved))
         if plan.game_to is not None:
             desk.move_frame(wid, *plan.game_to)
         self.set_frame(plan.window)
