@@ -1,5 +1,7 @@
 """The adapters the app trained, in one list: when, on what base, how many steps, the held-out figure
-and how each did in play; use one in the running model, go back to the base, evaluate or compare it.
+(the right kind of action, balanced over kinds, as the fine-tune reported it; the selected adapter's
+figure and its warnings are said in words under the list) and how each did in play; use one in the
+running model, go back to the base, evaluate or compare it.
 
 A thin view over ``finetune_runs.trained_adapters`` (the app's adapters folder and the evaluations'
 history) and ``Session.set_adapter`` (swaps load weights, so they run as background jobs; the agent
@@ -88,6 +90,9 @@ class AdaptersPanel(QWidget):
         for column in range(len(COLUMNS) - 1):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(len(COLUMNS) - 1, QHeaderView.ResizeMode.Stretch)
+        self.figures = QLabel()
+        self.figures.setObjectName("heldOutFigures")
+        self.figures.setWordWrap(True)
         self.empty = QLabel("No adapter trained yet: record episodes, then train one on the Fine-tune tab.")
         self.empty.setWordWrap(True)
         self.use_button = QPushButton("Use")
@@ -135,12 +140,14 @@ class AdaptersPanel(QWidget):
         col = QVBoxLayout(self)
         col.addWidget(self.active)
         col.addWidget(self.list, 3)
+        col.addWidget(self.figures)
         col.addWidget(self.empty)
         col.addLayout(buttons)
         col.addWidget(self.swap_note)
         col.addWidget(compare_box, 2)
 
         self.list.itemSelectionChanged.connect(self._enable)
+        self.list.itemSelectionChanged.connect(self._show_figures)
         self.list.itemDoubleClicked.connect(lambda _item: self.use_selected())
         self.use_button.clicked.connect(self.use_selected)
         self.base_button.clicked.connect(lambda: self.swap(None))
@@ -189,6 +196,7 @@ class AdaptersPanel(QWidget):
             self.list.selectRow([r.folder for r in self.rows].index(chosen))
         elif self.rows:
             self.list.selectRow(0)
+        self._show_figures()
         self._show_active()
         self._enable()
 
@@ -201,6 +209,18 @@ class AdaptersPanel(QWidget):
         folders = [r.folder for r in self.rows]
         if Path(folder) in folders:
             self.list.selectRow(folders.index(Path(folder)))
+
+    def _show_figures(self) -> None:
+        """The selected adapter's held-out headline and its warnings, in words."""
+        row = next((r for r in self.rows if r.folder == self.selected), None)
+        if row is None:
+            self.figures.hide()
+            return
+        self.figures.setText(
+            f"{row.name}: {row.held_out_headline}" + "".join(f"\nWarning: {w}." for w in row.warnings)
+        )
+        self.figures.setStyleSheet("color:#b71c1c; font-weight:bold;" if row.warnings else "")
+        self.figures.show()
 
     def set_blind(self, blind: bool) -> None:
         """An evaluation runs (True): say nothing of the adapter in play and swap nothing."""

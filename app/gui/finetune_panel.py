@@ -5,6 +5,12 @@ a reader thread and cross to the GUI thread through this panel's private signal.
 the left, the run (buttons, progress, curves) on the right, so the whole panel fits beside the game
 on a 1366×768 screen without scrolling.
 
+"Settings" offers the trainer's named presets (``model.finetune.config.PRESETS``): "Quick (tiny demo
+model)" fills the fields with what lets the tiny model learn from a minute of play; "Defaults" puts
+the real defaults back. The held-out curve is the right kind of action, balanced over kinds (an
+adapter that always gives one answer scores 1/K), and whatever the held-out figures say did not
+work (always waiting, one answer whatever it sees) is said in words under the curves.
+
 Every Start writes a new adapter folder named by time and base (``finetune_runs``), so a finished
 adapter is never overwritten; Resume is offered only for a run that stopped before its adapter was
 saved. Evaluation trials (episodes the Evaluate tab recorded) are left out unless chosen. A curve
@@ -43,9 +49,11 @@ from app.gui.episodes_panel import ask_yes_no
 from app.gui.workers import while_alive
 from app.session import Session
 from app.settings import default_episodes_dir
-from model.finetune.config import setting_help
+from model.finetune.config import DEFAULTS, PRESETS, setting_help, with_preset
 
 PROGRESS_MAX = 1000
+# the trainer's presets as the picker names them ("" : the trainer's defaults)
+PRESET_LABELS = {"": "Defaults", "quick": "Quick (tiny demo model)"}
 
 
 def choose_folder(parent: QWidget, title: str) -> str | None:
@@ -69,6 +77,10 @@ class FinetunePanel(QWidget):
         self.confirm: Callable[[QWidget, str], bool] = ask_yes_no
 
         # training
+        self.preset = QComboBox()
+        for name in ("", *PRESETS):
+            self.preset.addItem(PRESET_LABELS.get(name, name), name)
+        self.preset.setToolTip(setting_help("preset"))
         self.episodes = QListWidget()
         self.episodes.setMaximumHeight(56)
         self.episodes.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
@@ -112,7 +124,16 @@ class FinetunePanel(QWidget):
         self.eta = QLabel()
         self.eta.setWordWrap(True)
         self.loss_curve = Curve("training loss", "#1565c0")
-        self.accuracy_curve = Curve("held-out action accuracy", "#2e7d32", (0.0, 1.0), percent=True)
+        self.accuracy_curve = Curve("held-out: right kind of action", "#2e7d32", (0.0, 1.0), percent=True)
+        self.accuracy_curve.setToolTip(
+            "On held-out ticks: did the adapter take the kind of action the person took (which buttons, "
+            "which way the camera turns), averaged kind by kind: one answer whatever it sees scores 1/K"
+        )
+        self.warnings = QLabel()
+        self.warnings.setObjectName("heldOutWarnings")
+        self.warnings.setWordWrap(True)
+        self.warnings.setStyleSheet("color:#b71c1c; font-weight:bold;")
+        self.warnings.hide()
 
         self._layout()
         self.add_episodes.clicked.connect(self._add_episodes)
@@ -122,12 +143,14 @@ class FinetunePanel(QWidget):
         self.start_button.clicked.connect(self.start)
         self.cancel_button.clicked.connect(self.cancel)
         self.resume_button.clicked.connect(self.resume)
+        self.preset.currentIndexChanged.connect(lambda _i: self.use_preset(str(self.preset.currentData())))
         self._state.connect(self._show)
         self._enable()
         self._show_missing(self.state)
 
     def _layout(self) -> None:
         form = QFormLayout()
+        form.addRow("Settings", self.preset)
         picks = QHBoxLayout()
         picks.addWidget(self.episodes, 1)
         buttons = QVBoxLayout()
@@ -160,6 +183,7 @@ class FinetunePanel(QWidget):
         progress.addWidget(self.eta)
         progress.addWidget(self.loss_curve, 1)
         progress.addWidget(self.accuracy_curve, 1)
+        progress.addWidget(self.warnings)
         run_box = QGroupBox("Run")
         run_box.setLayout(progress)
 
@@ -181,8 +205,20 @@ class FinetunePanel(QWidget):
             base = self.model.text() or "model"
             self.out.setText(str(finetune_runs.fresh_out(root.parent / "adapters", base)))
 
+    def use_preset(self, name: str) -> None:
+        """Fill the fields (and the flags the form does not show) from the named preset; "" puts the
+        trainer's defaults back wherever any preset would change them."""
+        touched = {key for values in PRESETS.values() for key in values}
+        plain = dataclasses.replace(self.template, **{k: getattr(DEFAULTS, k) for k in touched}, preset="")
+        self.template = with_preset(plain, name) if name else plain
+        self.steps.setValue(self.template.steps)
+        self.lora_r.setValue(self.template.lora_r)
+        self.correction_weight.setValue(self.template.correction_weight)
+        if self.preset.currentData() != name:
+            self.preset.setCurrentIndex(max(0, self.preset.findData(name)))
+
     def request(self) -> FinetuneRequest:
-        return dataclasses.replace(
+        request = dataclasses.replace(
             self.template,
             model=self.model.text().strip(),
             episodes=[self.episodes.item(i).text() for i in range(self.episodes.count())],  # type: ignore[union-attr]
@@ -193,6 +229,12 @@ class FinetunePanel(QWidget):
             failed_episodes=str(self.failed_episodes.currentData()),
             evaluation_trials=self.evaluation_trials.isChecked(),
         )
+        # the preset's name stays only while its values do: a field changed after choosing it is the
+        # person's own setting (and ``--preset`` would otherwise override a value put back to a default)
+        chosen = PRESETS.get(request.preset, {})
+        if any(getattr(request, key) != value for key, value in chosen.items()):
+            request = dataclasses.replace(request, preset="")
+        return request
 
     # ----- training ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -255,15 +297,13 @@ class FinetunePanel(QWidget):
         self.eta.setText(self._eta_text(state))
         self.loss_curve.set_points([(float(s), v) for s, v in state.loss])
         self.accuracy_curve.set_points([(float(s), v) for s, v in state.accuracy])
+        self.warnings.setText(warnings_text(state.warnings))
+        self.warnings.setVisible(bool(state.warnings))
         self._show_missing(state)
         if state.status != before:
             if state.status == "done":
                 self.trained.emit(state.out)
-                self.message.emit(
-                    f"Fine-tune done: adapter {Path(state.out).name}. The Adapters tab lists it: Use "
-                    "tries it in the running model; Compare and Evaluate in play measure it.",
-                    "info",
-                )
+                self.message.emit(*done_message(state))
             elif state.status == "cancelled":
                 self.message.emit(
                     f"Fine-tune cancelled at step {state.step}; Resume continues from the checkpoint.", "note"
@@ -324,6 +364,31 @@ class FinetunePanel(QWidget):
         """The window closes: a running fine-tune saves a checkpoint and stops (Resume later)."""
         if self.job is not None and self.job.running:
             self.job.cancel()
+
+
+def warnings_text(warnings: list[str]) -> str:
+    """The held-out figures' warnings as the panel says them."""
+    return "\n".join(f"Held-out warning: {w[:1].upper()}{w[1:]}." for w in warnings)
+
+
+def done_message(state: FinetuneState) -> tuple[str, str]:
+    """(text, level) for a finished run: where the adapter is and what its held-out figures say."""
+    name = Path(state.out).name
+    figure = (
+        f" Held-out: the right kind of action on {state.accuracy[-1][1]:.0%} of ticks (balanced over kinds)."
+        if state.accuracy
+        else ""
+    )
+    where = (
+        " The Adapters tab lists it: Use tries it in the running model; Compare and Evaluate in play "
+        "measure it."
+    )
+    if state.warnings:
+        return (
+            f"Fine-tune done: adapter {name}, but its held-out figures warn: {state.warnings[0]}.{where}",
+            "note",
+        )
+    return f"Fine-tune done: adapter {name}.{figure}{where}", "info"
 
 
 def _is_server(spec: str) -> bool:

@@ -115,28 +115,60 @@ class TrainedAdapter:
     trained: str  # when its run finished, local time
     base: str
     steps: int | None
-    held_out: str  # the last held-out action accuracy, or a dash
+    held_out: str  # the last held-out figure (right kind of action, balanced over kinds), or a dash
     held_out_why: str  # what the figure is, or why there is none
     evaluation: str  # the latest evaluation in play, or "not evaluated yet"
+    held_out_headline: str = ""  # the held-out figure in one sentence
+    warnings: tuple[str, ...] = ()  # what the held-out figures say did not work, in words
 
     @property
     def name(self) -> str:
         return self.folder.name
 
 
-def _held_out(data: dict[str, Any]) -> tuple[str, str]:
-    """(the cell, its tooltip): the last held-out action accuracy, or a dash and why there is none."""
+@dataclass(frozen=True)
+class HeldOut:
+    """An adapter's last held-out figure as the Adapters tab shows it."""
+
+    cell: str  # "92% of 24", "⚠ 50% of 24" with a warning, or a dash
+    why: str  # the cell's tooltip: what the figure is, or why there is none
+    headline: str  # one sentence under the list
+    warnings: tuple[str, ...] = ()
+
+
+def _held_out(data: dict[str, Any]) -> HeldOut:
+    """The last held-out figure: the right kind of action balanced over kinds (the headline the run
+    reported), or a dash and why there is none. A run from before that figure existed shows its
+    exact-action accuracy, named as such."""
     episodes = data.get("episodes") or {}
-    accuracies = [m for m in data.get("metrics") or [] if isinstance(m, dict) and "action_accuracy" in m]
+    figures = [m for m in data.get("metrics") or [] if isinstance(m, dict)]
     samples = int(episodes.get("valid_samples") or 0)
-    if accuracies:
-        rate = float(accuracies[-1]["action_accuracy"])
-        return (
-            f"{rate:.0%} of {samples}",
+    last = figures[-1] if figures else {}
+    warnings = tuple(str(w) for w in (last.get("warnings") or data.get("warnings") or []))
+    mark = "⚠ " if warnings else ""
+    if "kind_accuracy" in last:
+        measured = int(last.get("samples") or samples)
+        rate = float(last["kind_accuracy"])
+        what = f"the right kind of action on {rate:.0%} of {measured} held-out ticks, balanced over kinds"
+        return HeldOut(
+            f"{mark}{rate:.0%} of {measured}",
+            f"{what} at the last evaluation (one answer whatever it sees scores 1/K)"
+            + "".join(f"\nWarning: {w}" for w in warnings),
+            f"Held out: {what}.",
+            warnings,
+        )
+    exact = [m for m in figures if "action_accuracy" in m]
+    if exact:
+        rate = float(exact[-1]["action_accuracy"])
+        return HeldOut(
+            f"{mark}{rate:.0%} of {samples}",
             f"action accuracy on {samples} held-out ticks at the last evaluation",
+            f"Held out: the exact action on {rate:.0%} of {samples} ticks.",
+            warnings,
         )
     why = held_out_missing(len(episodes.get("train") or []), len(episodes.get("valid") or []), samples)
-    return "– (why?)", why or "no held-out figure: the run measured none"
+    why = why or "no held-out figure: the run measured none"
+    return HeldOut("– (why?)", why, f"{why[:1].upper()}{why[1:]}.", warnings)
 
 
 def _evaluation_text(folder: Path, history: list[dict[str, Any]]) -> str:
@@ -163,16 +195,18 @@ def trained_adapters(root: Path, history: list[dict[str, Any]]) -> list[TrainedA
         made = folder / "manifest.json"
         stamp = made.stat().st_mtime if made.is_file() else (folder / RESULT).stat().st_mtime
         steps = data.get("steps_done")
-        held, why = _held_out(data)
+        held = _held_out(data)
         rows.append(
             TrainedAdapter(
                 folder=folder,
                 trained=time.strftime("%Y-%m-%d %H:%M", time.localtime(stamp)),
                 base=base_slug(str(data.get("base_model") or "?")),
                 steps=int(steps) if isinstance(steps, int) else None,
-                held_out=held,
-                held_out_why=why,
+                held_out=held.cell,
+                held_out_why=held.why,
+                held_out_headline=held.headline,
                 evaluation=_evaluation_text(folder, history),
+                warnings=held.warnings,
             )
         )
     return sorted(rows, key=lambda r: (r.trained, r.name), reverse=True)

@@ -165,7 +165,8 @@ def test_train_watch_find_swap_and_compare(
         assert [x for x, _ in panel.accuracy_curve.points] == [0.0, 1.0, 2.0]
         assert panel.state.train_episodes == 2 and panel.state.valid_episodes == 1  # the trial left out
         assert panel.eta.text() == f"done: adapter in {out}"
-        assert messages[-1][1] == "info" and out.name in messages[-1][0] and "Adapters tab" in messages[-1][0]
+        assert out.name in messages[-1][0] and "Adapters tab" in messages[-1][0]
+        assert messages[-1][1] == ("note" if panel.state.warnings else "info")  # two steps: it may warn
         assert panel.start_button.isEnabled() and not panel.cancel_button.isEnabled()
         manifest = json.loads((out / "manifest.json").read_text())
         assert any("evaluation trial" in skip for skip in manifest["episodes"]["skipped"])
@@ -240,3 +241,99 @@ def test_swapping_is_refused_in_words_for_a_server_model(qtbot: Any, tmp_path: P
     qtbot.mouseClick(panel.start_button, LEFT)
     assert messages and messages[-1][1] == "error" and "server URL" in messages[-1][0]
     assert panel.job is None
+
+
+def test_the_quick_preset_fills_the_fields_and_defaults_come_back(qtbot: Any) -> None:
+    from app.cli import build_parser
+    from model.finetune.config import DEFAULTS, PRESETS, from_flags
+
+    panel = FinetunePanel()
+    qtbot.addWidget(panel)
+    panel.template = dataclasses.replace(panel.template, device="cpu")  # a flag the form does not show
+    panel.model.setText("tiny")
+    panel.out.setText("/tmp/adapter-x")
+    panel._add_folder("/tmp/episodes-x")
+    assert panel.preset.currentText() == "Defaults" and panel.steps.value() == DEFAULTS.steps
+    panel.preset.setCurrentIndex(panel.preset.findText("Quick (tiny demo model)"))
+    request = panel.request()
+    assert request.preset == "quick" and panel.steps.value() == PRESETS["quick"]["steps"]
+    assert {k: getattr(request, k) for k in PRESETS["quick"]} == PRESETS["quick"]
+    assert request.device == "cpu" and request.batch_size == DEFAULTS.batch_size
+    # the child's command line rebuilds exactly this request
+    args = build_parser().parse_args(request.args())
+    rebuilt = from_flags(args)
+    assert (rebuilt.steps, rebuilt.lr, rebuilt.eval_samples) == (
+        request.steps,
+        request.lr,
+        request.eval_samples,
+    )
+    # a field changed after choosing the preset is the person's own: the name no longer applies
+    panel.steps.setValue(0)
+    request = panel.request()
+    assert request.preset == "" and request.steps == 0 and request.lr == PRESETS["quick"]["lr"]
+    assert from_flags(build_parser().parse_args(request.args())).steps == 0  # not the preset's 80
+    panel.preset.setCurrentIndex(panel.preset.findText("Defaults"))
+    request = panel.request()
+    assert (request.steps, request.lr, request.eval_samples) == (
+        DEFAULTS.steps,
+        DEFAULTS.lr,
+        DEFAULTS.eval_samples,
+    )
+    assert request.device == "cpu"
+
+
+def test_held_out_warnings_are_said_in_words(qtbot: Any, tmp_path: Path) -> None:
+    from app.gui.finetune_panel import done_message
+
+    panel = FinetunePanel()
+    qtbot.addWidget(panel)
+    messages: list[tuple[str, str]] = []
+    panel.message.connect(lambda text, level: messages.append((text, level)))
+    waits = "the adapter does nothing on 90% of held-out frames: it learnt to wait, not to play"
+    running = FinetuneState(
+        status="running", step=20, steps=80, accuracy=[(0, 0.25), (20, 0.3)], warnings=[waits]
+    )
+    panel._show(running)
+    assert not panel.warnings.isHidden() and "does nothing on 90%" in panel.warnings.text()
+    assert panel.accuracy_curve.points == [(0.0, 0.25), (20.0, 0.3)]
+    assert "right kind of action" in panel.accuracy_curve.title
+    panel._show(dataclasses.replace(running, status="done", step=80, out=str(tmp_path / "a1")))
+    assert (
+        messages[-1][1] == "note" and "warn" in messages[-1][0] and "does nothing on 90%" in messages[-1][0]
+    )
+    good = FinetuneState(status="done", step=80, steps=80, accuracy=[(80, 0.92)], out=str(tmp_path / "a2"))
+    panel._show(dataclasses.replace(good, status="running"))
+    panel._show(good)  # the next run's figures: no warning left standing
+    assert panel.warnings.isHidden()
+    assert messages[-1] == done_message(good) and messages[-1][1] == "info" and "92%" in messages[-1][0]
+
+
+def test_the_adapters_tab_shows_the_held_out_headline_and_its_warnings(qtbot: Any, tmp_path: Path) -> None:
+    root = tmp_path / "adapters"
+    waits = "the adapter does nothing on 90% of held-out frames: it learnt to wait, not to play"
+    for name, figures in (
+        ("20250101-000000-tiny", {"kind_accuracy": 0.25, "samples": 24, "warnings": [waits]}),
+        ("20250102-000000-tiny", {"kind_accuracy": 0.875, "samples": 24, "warnings": []}),
+    ):
+        folder = root / name
+        folder.mkdir(parents=True)
+        (folder / "adapter_config.json").write_text("{}")
+        metrics = [{"step": 0, "kind_accuracy": 0.1, "samples": 24, "warnings": []}, {"step": 80, **figures}]
+        manifest = {
+            "base_model": "tiny",
+            "steps_done": 80,
+            "metrics": metrics,
+            "warnings": figures["warnings"],
+        }
+        (folder / "manifest.json").write_text(json.dumps(manifest))
+    panel = AdaptersPanel()
+    qtbot.addWidget(panel)
+    panel.attach(Session(Settings(model="tiny"), listen=False), root, tmp_path / "evaluations")
+    cells = {r.name: r.held_out for r in panel.rows}
+    assert cells == {"20250101-000000-tiny": "⚠ 25% of 24", "20250102-000000-tiny": "88% of 24"}
+    panel.select(root / "20250102-000000-tiny")
+    assert not panel.figures.isHidden()
+    assert "right kind of action on 88% of 24 held-out ticks" in panel.figures.text()
+    assert "Warning" not in panel.figures.text()
+    panel.select(root / "20250101-000000-tiny")
+    assert "25% of 24" in panel.figures.text() and f"Warning: {waits}." in panel.figures.text()
