@@ -44,6 +44,7 @@ lint: venv
 	$(VENV)/bin/ruff check app model recorder tests
 	$(VENV)/bin/ruff format --check app model recorder tests
 	$(VENV)/bin/lint-imports --no-logo --no-cache
+	$(VENV)/bin/mypy
 
 system:
 	@if command -v apt-get >/dev/null && ! dpkg -s $(APT_PACKAGES) >/dev/null 2>&1; then \

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from app.settings import add_flags, apply_flags
@@ -57,8 +58,8 @@ def game_spec(args: argparse.Namespace) -> Any:
     from app.errors import UserError
     from app.games.spec import GameSpec
 
-    chosen = [
-        (args.game, lambda: args.game),
+    chosen: list[tuple[object, Callable[[], str]]] = [
+        (args.game, lambda: str(args.game)),
         (args.window, lambda: f"window:{args.window}"),
         (args.pid is not None, lambda: f"pid:{args.pid}"),
         (args.region, lambda: f"region:{args.region}"),

@@ -70,4 +70,4 @@ class PynputInjector(LedgeredPointer):
         # drop the controllers now, while the display is surely still up: their __del__ closes
         # their connections, which fails noisily at interpreter exit if the display is gone by then
         self._objects.clear()
-        self._kb = self._mouse = None  # type: ignore[assignment]
+        self._kb = self._mouse = None

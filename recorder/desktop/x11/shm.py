@@ -148,7 +148,7 @@ class ShmImage:
             shmseg=self._seg,
             offset=0,
         )
-        return np.frombuffer(self._buffer, np.uint8, width * height * 4).reshape(height, width, 4)
+        return np.frombuffer(memoryview(self._buffer), np.uint8, width * height * 4).reshape(height, width, 4)
 
     def close(self) -> None:
         if getattr(self, "_attached", False):

@@ -31,5 +31,5 @@ def _init_with_own_tables(self: Any, *args: Any, **kwargs: Any) -> None:
 
 
 if not getattr(_display._BaseDisplay, "_jarvis_own_tables", False):
-    _display._BaseDisplay.__init__ = _init_with_own_tables  # type: ignore[method-assign]
-    _display._BaseDisplay._jarvis_own_tables = True  # type: ignore[attr-defined]
+    _display._BaseDisplay.__init__ = _init_with_own_tables
+    _display._BaseDisplay._jarvis_own_tables = True
