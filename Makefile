@@ -66,7 +66,7 @@ $(STAMP): pyproject.toml
 # whole tick, LoRA, paths a/b/c) in one time-limited run on a bare NVIDIA machine: system python3 with
 # torch/transformers/peft/accelerate, no venv, no install, no internet. Without a CUDA GPU it says so in
 # one sentence and fails. The 7B config travels in .gpu/ (copied from ../shared here). Results: $OUT (or
-# artifacts/gpu-check), and the result file benchmarks/results/<gpu>-<date>.json that `make gpu-tables`
+# artifacts/gpu-check), and the result file assets/benchmarks/<gpu>-<date>.json that `make gpu-tables`
 # turns into the README's GPU section and model/fit.py's table. GPU_ARGS="--sections ...,quant4" adds the
 # bitsandbytes rows, whose wheel must then be in .whl/ (unpacked into .gpu/site).
 GPU_CONFIG_SRC := ../shared/fixtures/qwen2-vl-7b-instruct/config.json
@@ -85,8 +85,8 @@ gpu-check:
 	@for w in .whl/bitsandbytes-*.whl; do \
 		if [ -f "$$w" ] && [ ! -d .gpu/site/bitsandbytes ]; then python3 -m zipfile -e "$$w" .gpu/site; fi; done
 	PYTHONPATH=. HF_HUB_OFFLINE=1 python3 -m app.commands.bench_gpu --config "$(CONFIG)" --quant-path .gpu/site \
-		--budget-s $(GPU_BUDGET_S) --out "$${OUT:-artifacts/gpu-check}" --results-dir benchmarks/results $(GPU_ARGS)
+		--budget-s $(GPU_BUDGET_S) --out "$${OUT:-artifacts/gpu-check}" --results-dir assets/benchmarks $(GPU_ARGS)
 
-# The README's GPU section and model/fit.py's built-in table, regenerated from benchmarks/results/*.json.
+# The README's GPU section and model/fit.py's built-in table, regenerated from assets/benchmarks/*.json.
 gpu-tables: venv
 	$(VENV)/bin/jarvis-play bench tables

@@ -9,7 +9,7 @@ weights from a config.json (compute and memory depend on shapes, not values), ru
 ``app.gpu_check.sections`` in its own child process under its own time limit, and records a failure
 as an error string instead of stopping: one call returns every figure it could get, in
 ``gpu-check.json``, ``gpu-check.md`` and ``fit-table.json`` under ``--out``, and the result file
-``<gpu>-<date>.json`` there and under ``--results-dir`` (``benchmarks/results/`` from make). Committed,
+``<gpu>-<date>.json`` there and under ``--results-dir`` (``assets/benchmarks/`` from make). Committed,
 that file is what the README's GPU section and ``model/fit.py``'s table are generated from
 (``jarvis-play bench tables``).
 

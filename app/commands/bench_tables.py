@@ -1,5 +1,5 @@
 """``jarvis-play bench tables``: the README's GPU section and ``model/fit.py``'s built-in table,
-regenerated from the committed ``benchmarks/results/*.json`` (``--check``: only say if they differ).
+regenerated from the committed ``assets/benchmarks/*.json`` (``--check``: only say if they differ).
 
 Run it from the checkout after committing a new result file of ``make gpu-check``.
 """

@@ -2,6 +2,6 @@
 
 ``report`` turns a run into its goals, its markdown and its result file's name; ``tables`` regenerates
 the README's GPU section and ``model/fit.py``'s built-in table from the result files committed under
-``benchmarks/results/``. The measuring itself is ``app.commands.bench_gpu`` (the orchestrator) and
+``assets/benchmarks/``. The measuring itself is ``app.commands.bench_gpu`` (the orchestrator) and
 ``app.commands.bench_gpu_sections`` (one child process per section).
 """

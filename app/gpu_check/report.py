@@ -61,7 +61,7 @@ def slug(text: str) -> str:
 
 
 def result_name(report: dict[str, Any]) -> str:
-    """``<gpu>-<date>.json``: what ``make gpu-check`` writes under ``benchmarks/results/``."""
+    """``<gpu>-<date>.json``: what ``make gpu-check`` writes under ``assets/benchmarks/``."""
     gpu = report.get("environment", {}).get("gpu") or "cpu"
     return f"{slug(gpu)}-{str(report.get('started', ''))[:10]}.json"
 

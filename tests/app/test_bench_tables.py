@@ -69,7 +69,7 @@ def test_a_result_file_becomes_the_readme_section_and_the_fit_table(tmp_path: Pa
     assert "| bf16 fast engine p50, slowest decode length | 35.00 | 30 | **no** |" in readme
     # int4 measured two decode lengths of three: its goal is not measured, never met
     assert "best int4/fp8 path fitting 10 GiB: actions/s, slowest length | – | 15 | not measured" in readme
-    assert "Source: `benchmarks/results/nvidia-h100-80gb-hbm3-2027-01-02.json`" in readme
+    assert "Source: `assets/benchmarks/nvidia-h100-80gb-hbm3-2027-01-02.json`" in readme
     assert "No GPU result file is committed yet" not in readme
 
     fit = (root / "model/fit.py").read_text()
