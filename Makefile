@@ -87,6 +87,6 @@ gpu-check:
 	PYTHONPATH=. HF_HUB_OFFLINE=1 python3 -m app.commands.bench_gpu --config "$(CONFIG)" --quant-path .gpu/site \
 		--budget-s $(GPU_BUDGET_S) --out "$${OUT:-artifacts/gpu-check}" --results-dir assets/benchmarks $(GPU_ARGS)
 
-# The README's GPU section and model/fit.py's built-in table, regenerated from assets/benchmarks/*.json.
+# The README's CPU and GPU tables and model/fit.py's built-in table, regenerated from assets/benchmarks/*.json.
 gpu-tables: venv
 	$(VENV)/bin/jarvis-play bench tables

@@ -15,6 +15,7 @@ BENCH_MODULES: tuple[str, ...] = (
     "app.commands.bench_record",
     "app.commands.bench_finetune",
     "app.commands.bench_gpu",
+    "app.commands.bench_cpu",
     "app.commands.bench_tables",
 )
 

@@ -1,7 +1,7 @@
-"""``jarvis-play bench tables``: the README's GPU section and ``model/fit.py``'s built-in table,
+"""``jarvis-play bench tables``: the README's CPU and GPU tables and ``model/fit.py``'s built-in table,
 regenerated from the committed ``assets/benchmarks/*.json`` (``--check``: only say if they differ).
 
-Run it from the checkout after committing a new result file of ``make gpu-check``.
+Run it from the checkout after committing a new result file of ``make gpu-check`` or ``bench cpu``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from app.gpu_check.tables import RESULTS, regenerate
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("tables", help="regenerate the README's GPU section and fit.py's table from results")
+    p = sub.add_parser("tables", help="regenerate the README's bench tables and fit.py's table from results")
     p.add_argument("--root", type=Path, default=Path("."), help="the checkout (default: here)")
     p.add_argument("--check", action="store_true", help="change nothing; exit 1 if they are out of date")
     p.set_defaults(func=main)

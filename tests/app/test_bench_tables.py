@@ -102,3 +102,52 @@ def test_a_readme_edited_by_hand_is_caught(tmp_path: Path) -> None:
         readme.read_text().replace("No GPU result file is committed yet", "p50 44.9 ms on an H200")
     )
     assert regenerate(root, check=True) == [Path("README.md")]
+
+
+def _cpu_report(started: str, loop_p99: float) -> dict[str, Any]:
+    stages = {s: {"p50": 0.25, "p99": 0.5} for s in ("capture", "preprocess", "decode", "inject")}
+    load = {"load_before": [2.5, 2.0, 1.5], "load_after": [3.1, 2.2, 1.6]}
+    return {
+        "kind": "cpu",
+        "started": started,
+        "command": "jarvis-play bench cpu --results-dir assets/benchmarks",
+        "environment": {"cpu": "AMD EPYC", "cores": 2, "commit": "abc123"},
+        "sections": {
+            "loop": {**load, "settings": {"ticks": 400, "hz": 20},
+                     "figures": {**stages, "total": {"p50": 1.5, "p99": loop_p99}},
+                     "goal": {"text": "p50 ≤ 3 ms, p99 ≤ 5 ms", "met": loop_p99 <= 5}},
+            "record": {**load, "error": "timed out after 180 s",
+                       "goal": {"text": "no frame dropped", "met": None}},
+            "policy": {**load, "settings": {"steps": 20}, "figures": {"results": [
+                {"path": "(a) transformers generate", "p50_ms": 60.0, "p99_ms": 80.0, "actions_per_s": 15.0,
+                 "speedup_vs_a": 1.0},
+                {"path": "(b) HTTP + JPEG/base64", "error": "OSError: port in use"},
+                {"path": "(c) jarvis-play local", "p50_ms": 30.0, "p99_ms": 40.0, "actions_per_s": 30.0,
+                 "speedup_vs_a": 2.0}]}},
+            "finetune": {**load, "figures": {"batch_size": 8, "seq": 512, "steps": 5, "samples_per_s": 3.5,
+                                             "step_ms": 2285.7}},
+        },
+    }  # fmt: skip
+
+
+def test_the_newest_cpu_result_file_becomes_the_readme_table(tmp_path: Path) -> None:
+    root = _checkout(tmp_path)
+    for day, p99 in (("01", 4.0), ("03", 6.5)):
+        report = _cpu_report(f"2027-01-{day}", p99)
+        (root / RESULTS / f"amd-epyc-2-cores-2027-01-{day}.json").write_text(json.dumps(report))
+    assert regenerate(root) == [Path("README.md")]  # a CPU file changes no GPU figure and no fit table
+    readme = (root / "README.md").read_text()
+    assert "Source: `assets/benchmarks/amd-epyc-2-cores-2027-01-03.json`." in readme
+    assert "amd-epyc-2-cores-2027-01-01.json" not in readme  # only the newest run is stated
+    assert "on AMD EPYC (2 cores, no GPU), 2027-01-03, commit abc123" in readme
+    assert (
+        "demo game under Xvfb, 400 ticks at 20 Hz | p50 **1.50 ms**, p99 **6.50 ms** (p50 of each step: "
+        "capture 0.25 ms, preprocess 0.25 ms, decode 0.25 ms, inject 0.25 ms) "
+        "| p50 ≤ 3 ms, p99 ≤ 5 ms: **not met** | 2.5 → 3.1 |"
+    ) in readme
+    assert "| `record` | **did not work**: timed out after 180 s | no frame dropped: not measured |" in readme
+    assert "| (b) HTTP + JPEG/base64 | **did not work**: OSError: port in use |  |  |" in readme
+    assert "| (c) jarvis-play local | p50 30.0 ms, p99 40.0 ms, **30.0** actions/s (2.00× of a) |" in readme
+    assert "batch 8, sequence 512, 5 steps | **3.50** samples/s (2286 ms/step) | — | 2.5 → 3.1 |" in readme
+    assert "No CPU result file is committed yet" not in readme
+    assert "No GPU result file is committed yet" in readme
