@@ -15,9 +15,10 @@ It must hold under abuse, and no idle or slow client may keep a valid one out (`
   (PIL opens lazily) and refused before it is decoded;
 * the model answers one request at a time, in arrival order; at most ``max_waiting`` valid requests
   wait for it. The next gets 429 with ``Retry-After`` (and ``retry-after-ms``, which OpenAI clients
-  read first) saying when a place will be free: the model's recent time per answer times the places
-  ahead, counting the clients already told to come back. An OpenAI client with its default two
-  retries then gets in. A request that waits or decodes past ``request_seconds`` ends with 503;
+  read first) saying when a place will be free: the model's cautious pace (its slowest recent
+  answer) times the places ahead, counting the clients already told to come back. OpenAI clients
+  honour it; one that comes back before its place frees is told again, behind the others. A
+  request that waits or decodes past ``request_seconds`` ends with 503;
 * decoding stops as soon as the client hangs up.
 Client mistakes are 4xx, never 500. With ``api_key`` set, every route but /health needs
 ``Authorization: Bearer <key>``, which is what OpenAI clients send.
@@ -159,24 +160,30 @@ def parse_messages(raw: Any, limits: Limits = Limits()) -> tuple[list[dict[str, 
 
 FIRST_GUESS_S = 0.5  # time per answer assumed until the model has answered once
 MAX_RETRY_AFTER_S = 60.0  # OpenAI clients honour a Retry-After up to a minute
+PACE_ANSWERS = 8  # the pace promised to a crowd: the slowest of this many recent answers
 
 
 class ModelQueue:
     """The model's turns: one request at a time, in arrival order, at most ``bound`` waiting.
 
-    Event-loop only. A request past the bound is told when to come back: the model's recent time per
-    answer (``seconds_per_answer``) times its place among those already told to come back, so a crowd
-    turned away returns spread out, each about when a place frees, instead of all at once.
+    Event-loop only. A request past the bound is told when to come back: the model's pace (``pace``)
+    times its place among those already told to come back, so a crowd turned away returns spread out,
+    each after a place frees, instead of all at once. The pace is cautious (the slowest recent answer,
+    or the one in progress if it already took longer): a client that comes back late costs the model
+    nothing while others still wait, one that comes back early costs itself a retry, and under load
+    an average pace sent about every second client back too early.
     """
 
     def __init__(self, bound: int) -> None:
         self.bound = bound
-        self.seconds_per_answer: float | None = None
+        self.seconds_per_answer: float | None = None  # the recent average, for the log and for 503s
         self.refused = 0  # requests turned away with 429, and the most that ever waited: for the log
         self.peak_waiting = 0
         self._busy = False
         self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
         self._promised: collections.deque[float] = collections.deque()  # when the turned-away return
+        self._recent: collections.deque[float] = collections.deque(maxlen=PACE_ANSWERS)  # answer times
+        self._turn_started = 0.0
 
     @property
     def waiting(self) -> int:
@@ -193,12 +200,17 @@ class ModelQueue:
                 retry_after=self._come_back_in(),
             )
 
+    def pace(self, now: float) -> float:
+        """Seconds per answer to promise: the slowest of the last answers, and at least as long as the
+        answer in progress has taken so far (the model slowed down: a crowd, a busy machine)."""
+        slowest = max(self._recent, default=FIRST_GUESS_S)
+        return max(slowest, now - self._turn_started) if self._busy else slowest
+
     def _come_back_in(self) -> float:
         now = time.monotonic()
         while self._promised and self._promised[0] <= now:
             self._promised.popleft()
-        per = self.seconds_per_answer or FIRST_GUESS_S
-        wait = min(MAX_RETRY_AFTER_S, per * (len(self._promised) + 1))
+        wait = min(MAX_RETRY_AFTER_S, self.pace(now) * (len(self._promised) + 1))
         if len(self._promised) < 100_000:
             self._promised.append(now + wait)
         return wait
@@ -207,6 +219,7 @@ class ModelQueue:
         """Wait for the model's turn (429 when the queue is full; TimeoutError after ``timeout``)."""
         if not self._busy and not self._waiters:
             self._busy = True
+            self._turn_started = time.monotonic()
             return
         self.refuse_if_full()
         turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -226,9 +239,11 @@ class ModelQueue:
         if answered_in is not None:
             prev = self.seconds_per_answer
             self.seconds_per_answer = answered_in if prev is None else 0.7 * prev + 0.3 * answered_in
+            self._recent.append(answered_in)
         while self._waiters:
             turn = self._waiters.popleft()
             if not turn.done():
+                self._turn_started = time.monotonic()
                 turn.set_result(None)  # still busy: the turn goes straight to it
                 return
         self._busy = False
