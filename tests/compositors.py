@@ -29,8 +29,7 @@ from pathlib import Path
 
 import pytest
 
-from recorder.desktop import sway_ipc
-from recorder.desktop.x11.virtual_display import parent_death_signal
+from recorder.desktop import parent_death_signal, sway_ipc
 
 START_TIMEOUT_S = 30.0
 

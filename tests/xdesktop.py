@@ -13,13 +13,17 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+# Tests talk to their Xvfb with python-xlib directly, and some to a compositor's XWayland too: each
+# connection gets its own extension tables, as the product's own connections do (recorder.desktop.x11).
+from recorder.desktop.x11 import xlib_tables  # noqa: F401
+
 
 @contextlib.contextmanager
 def virtual_display(width: int, height: int) -> Iterator[str]:
     """A private Xvfb of ``width``×``height``; yields its DISPLAY name."""
     import pytest
 
-    from recorder.desktop.x11.virtual_display import VirtualDisplay
+    from recorder.desktop import VirtualDisplay
 
     if not VirtualDisplay.available():
         pytest.skip("Xvfb is not installed (apt-get install xvfb)")

@@ -24,7 +24,7 @@ from recorder.desktop.protocol import (
     WindowGone,
 )
 from recorder.desktop.session import DesktopSession, detect
-from recorder.desktop.x11.virtual_display import VirtualDisplay, parent_death_signal
+from recorder.desktop.virtual_display import VirtualDisplay, parent_death_signal
 
 __all__ = [
     "BACKENDS",

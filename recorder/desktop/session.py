@@ -58,8 +58,10 @@ class DesktopSession:
 
 def probe_x(display: str) -> XServer:
     """Connect to ``display`` and ask whether it is XWayland (RandR outputs named XWAYLAND<n>)."""
-    from Xlib import display as xdisplay
+    from Xlib import display as xdisplay  # optional: a bare GPU machine has no python-xlib
     from Xlib.ext import randr
+
+    from recorder.desktop.x11 import xlib_tables  # noqa: F401  (this connection gets its own tables)
 
     try:
         d = xdisplay.Display(display)

@@ -2,6 +2,10 @@
 
 Xvfb picks a free display number itself (``-displayfd``), so parallel runs never collide and no
 lock files are guessed. Nothing here touches the user's own display.
+
+It starts a process and speaks no X protocol, so it lives beside the backends rather than in ``x11``:
+importing ``recorder.desktop`` must not need python-xlib, which a bare GPU machine lacks while it
+runs the control loop (``make gpu-check``'s loop section) against the test-pattern game.
 """
 
 from __future__ import annotations
