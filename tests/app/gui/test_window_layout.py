@@ -15,6 +15,7 @@ import pytest
 from PyQt6.QtCore import Qt
 
 from app.gui import layout_check
+from app.gui.controller import FIGURES_MS
 from app.gui.elided import Badge, ElidedLabel
 from app.gui.window_state import GAME_GONE
 from app.settings import adapters_root, evaluations_root
@@ -265,7 +266,13 @@ def test_a_slow_model_is_explained_and_so_is_a_missing_figure(qtbot: Any, gui: G
     assert w.banner.level == "note" and "1 tick in " in w.banner.details.text()
     qtbot.mouseClick(w.controls.stop, LEFT)
     qtbot.waitUntil(lambda: not gui.session.running, timeout=10_000)
+    # The loop thread queues its `stopped` signal just before it ends; the window handles it on the
+    # GUI thread's next turn, which may come after `running` already reads False: wait for that turn.
+    # Then the figures timer, which keeps running, must not bring the stopped run's sentence back.
+    qtbot.waitUntil(lambda: w.badge.mode == "stopped", timeout=5_000)
     assert not w.status_panel.slow.isVisible()
+    qtbot.wait(2 * FIGURES_MS)
+    assert not w.status_panel.slow.isVisible() and "slow" not in w.status_panel.values["model_ms"].text()
 
     # a fine-tune of one episode has no held-out figure: its curve says why instead of a bare dash
     panel = w.finetune
