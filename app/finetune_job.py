@@ -274,6 +274,8 @@ class GroupRow:
     base_ci: tuple[float, float]
     adapter: float
     adapter_ci: tuple[float, float]
+    ticks: int = 0  # the held-out ticks this row was counted on (a group: where the person used it)
+    meaning: str = ""  # what the row counts, in words
 
     @property
     def delta(self) -> float:
@@ -283,6 +285,7 @@ class GroupRow:
 def comparison_rows(result: dict[str, Any]) -> list[GroupRow]:
     """The ``--compare`` JSON as table rows, one per action group, in the trainer's order."""
     base, adapter = result["base"], result["adapter"]
+    meanings = result.get("meanings", {})
     return [
         GroupRow(
             g,
@@ -290,6 +293,8 @@ def comparison_rows(result: dict[str, Any]) -> list[GroupRow]:
             (base[g]["ci_low"], base[g]["ci_high"]),
             adapter[g]["accuracy"],
             (adapter[g]["ci_low"], adapter[g]["ci_high"]),
+            int(adapter[g].get("n", 0)),
+            str(meanings.get(g, "")),
         )
         for g in base
         if g in adapter

@@ -112,7 +112,7 @@ class AdaptersPanel(QWidget):
         self.held_out_button = QPushButton("…")
         self.compare_status = ElidedLabel()
         self.table = QTableWidget(0, 4)
-        self.table.setHorizontalHeaderLabels(["Tasks", "Base", "Adapter", "Change"])
+        self.table.setHorizontalHeaderLabels(["Did what you did", "Base", "Adapter", "Change"])
         self.table.verticalHeader().setVisible(False)  # type: ignore[union-attr]
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         compare_header = self.table.horizontalHeader()
@@ -121,7 +121,10 @@ class AdaptersPanel(QWidget):
         for column in (1, 2, 3):
             compare_header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
         self.table.setMinimumHeight(90)
-        self.table.setToolTip("Action accuracy on held-out ticks, with the 95% interval in brackets")
+        self.table.setToolTip(
+            "How often base and adapter did what you did on held-out ticks, with the 95% interval in "
+            "brackets; each row is counted on its own ticks (hover its name)"
+        )
 
         buttons = QHBoxLayout()
         for b in (self.use_button, self.base_button, self.evaluate_button, self.compare_button):
@@ -344,14 +347,14 @@ class AdaptersPanel(QWidget):
             overlap = row.adapter_ci[0] <= row.base_ci[1] and row.base_ci[0] <= row.adapter_ci[1]
             verdict = "≈ may be chance" if overlap else ("better" if row.delta > 0 else "worse")
             cells = (
-                row.group,
+                f"{row.group} ({row.ticks})" if row.ticks else row.group,
                 f"{row.base:.0%}  ({_interval(row.base_ci)})",
                 f"{row.adapter:.0%}  ({_interval(row.adapter_ci)})",
                 f"{row.delta:+.0%}  {verdict}",
             )
             for j, text in enumerate(cells):
                 item = QTableWidgetItem(text)
-                item.setToolTip(text)
+                item.setToolTip(row.meaning if j == 0 and row.meaning else text)
                 if j == 3:
                     item.setFont(bold)
                     color = "#616161" if overlap else "#2e7d32" if row.delta > 0 else "#c62828"

@@ -177,6 +177,22 @@ class Scores:
         }
 
 
+def row_meaning(name: str, n: int) -> str:
+    """What a row of ``Scores.table`` counts, in words, with the ticks it was counted on: the rows are
+    measured on different ticks (a group only where the person used it), so a figure alone misleads."""
+    ticks = f"{n} held-out tick{'s' if n != 1 else ''}"
+    if name == KIND_ROW:
+        return (
+            "Took the right kind of action (which buttons, which way the camera turns), averaged kind "
+            f"by kind over {ticks}: always giving one answer scores 1 in the number of kinds"
+        )
+    if name == EXACT_ROW:
+        return f"Took exactly the action you took, on the {ticks} where you did something"
+    if name == CAMERA_ROW:
+        return f"Turned the camera the way you turned it, on the {ticks} where you moved it"
+    return f"Used {name} as you did, on the {ticks} where you used it"
+
+
 def label_action(record: dict[str, Any], codec: ActionCodec) -> EnvAction:
     """The env action a record's assistant turn holds (what the person did)."""
     answer = record["conversations"][-1]["content"][0]["text"]
@@ -226,10 +242,12 @@ def compare(vla: Any, records: list[dict[str, Any]]) -> dict[str, Any]:
     with model.disable_adapter():
         base = score(vla, records)
     tuned = score(vla, records)
+    table = tuned.table()
     return {
         "samples": len(records),
         "base": base.table(),
-        "adapter": tuned.table(),
+        "adapter": table,
+        "meanings": {name: row_meaning(name, int(row["n"])) for name, row in table.items()},
         "base_summary": base.summary(),
         "adapter_summary": tuned.summary(),
     }

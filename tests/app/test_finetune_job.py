@@ -129,6 +129,12 @@ def test_comparison_rows_keep_groups_and_intervals(delta: float) -> None:
         "action": {"accuracy": 0.25, "ci_low": 0.1, "ci_high": 0.5},
     }
     adapter = {g: {**v, "accuracy": v["accuracy"] + delta / 2} for g, v in base.items()}
-    rows = comparison_rows({"samples": 4, "base": base, "adapter": adapter})
+    adapter["attack"]["n"] = 3
+    meanings = {"attack": "Used attack as you did, on the 3 held-out ticks where you used it"}
+    rows = comparison_rows({"samples": 4, "base": base, "adapter": adapter, "meanings": meanings})
     assert [r.group for r in rows] == ["attack", "action"]
     assert rows[0].base_ci == (0.2, 0.8) and rows[1].delta == pytest.approx(delta / 2)
+    assert (rows[0].ticks, rows[0].meaning) == (3, meanings["attack"]) and (
+        rows[1].ticks,
+        rows[1].meaning,
+    ) == (0, "")

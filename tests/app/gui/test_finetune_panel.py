@@ -139,7 +139,7 @@ def test_train_watch_find_swap_and_compare(
     panel.template = dataclasses.replace(
         panel.template, batch_size=1, eval_every=1, eval_samples=1, device="cpu"
     )  # seconds on a CPU
-    adapters.eval_samples = 1
+    adapters.eval_samples = 4  # every usable tick of the held-out episode
     adapters.device = "cpu"
     messages: list[tuple[str, str]] = []
     for source in (panel, adapters):
@@ -187,11 +187,20 @@ def test_train_watch_find_swap_and_compare(
         adapters.held_out.setText(str(held_dir))
         qtbot.mouseClick(adapters.compare_button, LEFT)
         qtbot.waitUntil(lambda: adapters.table.rowCount() > 0, timeout=60_000)
-        groups = [adapters.table.item(i, 0).text() for i in range(adapters.table.rowCount())]
-        assert "action" in groups and "attack" in groups
-        action = groups.index("action")
-        assert "%" in adapters.table.item(action, 1).text() and "–" in adapters.table.item(action, 2).text()
-        assert "held-out ticks" in adapters.compare_status.text()
+        # the held-out episode: 4 ticks, the person pausing on two (left out: --null-ticks drop) and
+        # walking forward on two, never attacking. Each row says what it counts and on how many ticks;
+        # a group has a row only where the person used it (no "attack": an empty row says nothing)
+        rows = range(adapters.table.rowCount())
+        groups = [adapters.table.item(i, 0).text() for i in rows]
+        assert groups == ["right kind of action (2)", "exact action (2)", "forward/back (2)"], groups
+        meanings = [adapters.table.item(i, 0).toolTip() for i in rows]
+        assert "averaged kind by kind over 2 held-out ticks" in meanings[0], meanings
+        assert "on the 2 held-out ticks where you did something" in meanings[1], meanings
+        assert meanings[2] == "Used forward/back as you did, on the 2 held-out ticks where you used it"
+        for i in rows:  # a figure and its interval on each side, and a verdict
+            assert "%" in adapters.table.item(i, 1).text() and "–" in adapters.table.item(i, 2).text()
+            assert any(v in adapters.table.item(i, 3).text() for v in ("better", "worse", "chance"))
+        assert "On 2 held-out ticks" in adapters.compare_status.text()
 
         # pointed at training data: a clear warning (the comparison still runs)
         adapters.held_out.setText(str(train_dir))
