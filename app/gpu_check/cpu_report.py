@@ -71,7 +71,8 @@ def _policy(s: dict[str, Any], f: dict[str, Any]) -> list[tuple[str, str]]:
         ratio = r.get("speedup_vs_a")
         figure = f"p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms, **{r['actions_per_s']:.1f}** actions/s"
         if ratio and not r["path"].startswith("(a)"):
-            figure += f" ({ratio:.2f}× of a)"
+            # the paths run one after another: under a load that moved meanwhile, their ratio says little
+            figure += " (no ratio to a: load above the cores)" if s.get("busy") else f" ({ratio:.2f}× of a)"
         rows.append((what, figure))
     return rows
 
@@ -85,19 +86,30 @@ def _finetune(s: dict[str, Any], f: dict[str, Any]) -> list[tuple[str, str]]:
 ROWS = {"actions": _actions, "loop": _loop, "record": _record, "policy": _policy, "finetune": _finetune}
 
 
+def _busy(section: dict[str, Any], cores: float) -> bool:
+    """The 1-minute load was above the core count before or after: other work had the cores too."""
+    loads = [section.get(k, [0])[0] for k in ("load_before", "load_after")]
+    return any(isinstance(x, int | float) and x > cores for x in loads)
+
+
 def markdown(report: dict[str, Any], source: str) -> str:
     env = report.get("environment", {})
+    cores = env.get("cores") or 1
+    sections = report.get("sections", {})
+    loads = [x for v in sections.values() for k in ("load_before", "load_after") for x in v.get(k, [])[:1]]
+    span = f"{min(loads)}–{max(loads)}" if loads else "not recorded"
     lines = [
-        f"Measured by `{report.get('command')}` on {env.get('cpu')} ({env.get('cores')} cores, no GPU), "
+        f"Measured by `{report.get('command')}` on {env.get('cpu')} ({cores} cores, no GPU), "
         f"{report.get('started')}, commit {env.get('commit') or '–'}. The machine is shared with other "
-        "engineers' test runs: the last column is its 1-minute load average before → after each bench "
-        f"({env.get('cores')}.0 = every core busy), and the figures are what that load left.",
+        f"engineers' test runs: its 1-minute load average was {span} during this run ({cores} = every core "
+        "busy; the last column gives it before → after each bench). Above the core count the figures are "
+        "slower than the same code on an idle machine; compare runs only at a similar load.",
         "",
         "| benchmark | figure | goal | load |",
         "|---|---|---|---|",
     ]
-    for name, section in report.get("sections", {}).items():
-        settings = section.get("settings", {})
+    for name, section in sections.items():
+        settings = {**section.get("settings", {}), "busy": _busy(section, cores)}
         if section.get("error") or name not in ROWS:
             rows = [(f"`{name}`", _failed(section) if section.get("error") else "no table row for it")]
         else:

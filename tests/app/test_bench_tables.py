@@ -104,7 +104,7 @@ def test_a_readme_edited_by_hand_is_caught(tmp_path: Path) -> None:
     assert regenerate(root, check=True) == [Path("README.md")]
 
 
-def _cpu_report(started: str, loop_p99: float) -> dict[str, Any]:
+def _cpu_report(started: str, loop_p99: float, policy_load: float = 1.2) -> dict[str, Any]:
     stages = {s: {"p50": 0.25, "p99": 0.5} for s in ("capture", "preprocess", "decode", "inject")}
     load = {"load_before": [2.5, 2.0, 1.5], "load_after": [3.1, 2.2, 1.6]}
     return {
@@ -118,7 +118,8 @@ def _cpu_report(started: str, loop_p99: float) -> dict[str, Any]:
                      "goal": {"text": "p50 ≤ 3 ms, p99 ≤ 5 ms", "met": loop_p99 <= 5}},
             "record": {**load, "error": "timed out after 180 s",
                        "goal": {"text": "no frame dropped", "met": None}},
-            "policy": {**load, "settings": {"steps": 20}, "figures": {"results": [
+            "policy": {"load_before": [policy_load], "load_after": [1.6], "settings": {"steps": 20},
+                       "figures": {"results": [
                 {"path": "(a) transformers generate", "p50_ms": 60.0, "p99_ms": 80.0, "actions_per_s": 15.0,
                  "speedup_vs_a": 1.0},
                 {"path": "(b) HTTP + JPEG/base64", "error": "OSError: port in use"},
@@ -151,3 +152,12 @@ def test_the_newest_cpu_result_file_becomes_the_readme_table(tmp_path: Path) -> 
     assert "batch 8, sequence 512, 5 steps | **3.50** samples/s (2286 ms/step) | — | 2.5 → 3.1 |" in readme
     assert "No CPU result file is committed yet" not in readme
     assert "No GPU result file is committed yet" in readme
+    assert "its 1-minute load average was 1.2–3.1 during this run (2 = every core busy;" in readme
+
+    # the paths ran one after another: under a load above the cores, their ratio is not stated
+    newest = root / RESULTS / "amd-epyc-2-cores-2027-01-03.json"
+    newest.write_text(json.dumps(_cpu_report("2027-01-03", 6.5, policy_load=2.4)))
+    assert regenerate(root) == [Path("README.md")]
+    readme = (root / "README.md").read_text()
+    assert "**30.0** actions/s (no ratio to a: load above the cores) |" in readme
+    assert "× of a" not in readme
