@@ -14,6 +14,9 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("JARVIS_PLAY_TASKS_SOURCE", "none")  # no task-library download, no user cache
+# as the product sets it (model/__init__.py), before any test module imports torch: two workers and
+# a game on two cores, and torch threads that spin while they wait make every small op 20-50x slower
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 # Xvfb + minetest session fixtures (xvfb, minetest_session, game) for the real-game tests
 pytest_plugins = ["tests.game_fixtures"]
