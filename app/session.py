@@ -27,8 +27,9 @@ from typing import Any, cast
 
 import numpy as np
 
-from app.errors import UserError
+from app.errors import UserError, describe_error
 from app.games.spec import GameError, GameOptions, GameSpec, OpenGame, open_game
+from app.runtime import watchdog
 from app.runtime.hotkeys import HotkeyRouter, Route, binding
 from app.runtime.lending import LentConnector, LentPolicy
 from app.runtime.live_stats import LiveStats
@@ -38,14 +39,17 @@ from app.runtime.safety import SafetyNet
 from app.runtime.takeover import Control, ControlConfig, Mode
 from app.runtime.telemetry import Telemetry, TickRecord
 from app.settings import Settings, episodes_root
+from model import adapters
 from model import tasks as task_lib
 from model.actions.env import EnvAction
 from model.download_watch import Progress, Watch
 from model.fetch import FitAsk, resolve
+from model.policies import factory
 from model.policies.base import Policy
+from model.policies.scripted import ScriptedPolicy
 from model.spec import ModelSpec
 from recorder.episodes import RecordMode
-from recorder.input import InputEvent
+from recorder.input import InputEvent, InputListener
 
 LOG = logging.getLogger(__name__)
 
@@ -56,12 +60,9 @@ class UnscopedInput(UserError):
 
 def make_policy(spec: ModelSpec, settings: Settings) -> Policy:
     """Load a model (seconds to minutes). Errors say what to do (``CheckpointError``, ``PolicyError``)."""
-    from model.policies.factory import PolicyOptions
-    from model.policies.factory import make_policy as factory
-
-    return factory(
+    return factory.make_policy(
         spec,
-        PolicyOptions(
+        factory.PolicyOptions(
             temperature=settings.temperature,
             history_num=settings.history_frames,
             engine=settings.engine,
@@ -381,8 +382,6 @@ class Session:
             elif actions is not None and watched.realtime:
                 loop = ControlLoop(watched, None, self.prompt(), config, control, actions=actions)
             elif actions is not None:  # an environment steps once per action: hand them out in order
-                from model.policies.scripted import ScriptedPolicy
-
                 plan = list(actions)
                 scripted = ScriptedPolicy(plan, chunk=len(plan) or 1)
                 self._own_run_policy = scripted  # made for this run: closed when it ends
@@ -463,8 +462,6 @@ class Session:
     def set_adapter(self, adapter: str | None) -> str | None:
         """Hot-swap a LoRA adapter into the loaded local model (None: back to the base); a running
         loop keeps going. Slow: call off the GUI thread. Raises ``AdapterError`` with what to do."""
-        from model import adapters
-
         with self._lock:
             policy, spec = self.policy, self.model_spec
         return adapters.swap(policy, spec, adapter)
@@ -472,8 +469,6 @@ class Session:
     @property
     def adapter(self) -> str | None:
         """The adapter active in the local model, if any."""
-        from model import adapters
-
         return adapters.active_adapter(self.policy)
 
     @property
@@ -529,8 +524,6 @@ class Session:
 
     def _watch(self, game: OpenGame | None) -> None:
         """A watchdog process per desktop game: it releases held keys if this process is killed."""
-        from app.runtime import watchdog
-
         old, self._watchdog = self._watchdog, (watchdog.start_for(game, self.display) if game else None)
         if old is not None:
             old.stop()
@@ -549,8 +542,6 @@ class Session:
             reason = loop.control.stop_reason or "finished"
             LOG.info("run ended (%s)\n%s", reason, telemetry.format())
         except Exception as exc:
-            from app.errors import describe_error
-
             error = exc
             reason = "error"
             self._emit(self.on_error, describe_error(exc, "keep playing"))
@@ -626,8 +617,6 @@ class Session:
         if desktop is None:
             return
         try:
-            from recorder.input import InputListener
-
             hotkeys = self.hotkeys.global_keys
             connector = game.connector
             if connector.window_id:  # only the person's input to the game counts (focus + pointer)

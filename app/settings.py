@@ -18,10 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from platformdirs import user_config_dir
+
 from app.runtime.loop import FALLBACKS, LoopConfig
 from app.runtime.takeover import ControlConfig
 from model.quantize import CHOICES as QUANTIZE_CHOICES
 from model.quantize import FLAG_HELP as QUANTIZE_HELP
+from recorder.episodes import default_root
 from recorder.files import write_atomically
 
 LOG = logging.getLogger(__name__)
@@ -40,7 +43,6 @@ def config_dir() -> Path:
     override = os.environ.get("JARVIS_PLAY_CONFIG_DIR")
     if override:
         return Path(override)
-    from platformdirs import user_config_dir
 
     return Path(user_config_dir(APP_NAME))
 
@@ -61,8 +63,6 @@ def _flagged(default: Any, help: str, /, *, flag: str, group: str, **argparse_kw
 
 
 def default_episodes_dir() -> str:
-    from recorder.episodes import default_root
-
     return str(default_root())
 
 

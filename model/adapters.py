@@ -15,6 +15,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from model.checkpoint import CheckpointError
 from model.errors import ModelError
 from model.spec import ModelSpec
 
@@ -70,7 +71,6 @@ def swap(policy: Any, spec: str | None, adapter: str | None) -> str | None:
             f"{adapter} is not an adapter folder (no adapter_config.json): pick the "
             "folder a fine-tune wrote (its --out), not a checkpoint inside it."
         )
-    from model.checkpoint import CheckpointError
 
     with vla.lock:
         try:
@@ -130,7 +130,7 @@ def base_mismatch(adapter: Path, base_name: str | None, base_path: str | None) -
 
 def strip_tuner_layers(model: Any) -> int:
     """Put back the plain layers wherever a (failed) adapter load wrapped them; returns how many."""
-    from peft.tuners.tuners_utils import BaseTunerLayer
+    from peft.tuners.tuners_utils import BaseTunerLayer  # heavy: peft
 
     replaced = 0
     for name, module in list(model.named_modules()):

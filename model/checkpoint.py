@@ -45,7 +45,7 @@ def checked_folder(path: Path) -> Path:
 
 def check_config(path: Path) -> None:
     """The architecture and the embedding table, from config.json alone (before any weight is read)."""
-    from transformers import AutoConfig
+    from transformers import AutoConfig  # heavy: transformers
 
     try:
         config = AutoConfig.from_pretrained(str(path))
@@ -121,9 +121,9 @@ def load_processor(path: Path) -> Any:
     ``AutoProcessor`` needs a torchvision video processor for Qwen2-VL in transformers 5, and
     torchvision drags in a CUDA torch; the image-only processor does everything a frame needs.
     """
-    from transformers import AutoTokenizer
+    from transformers import AutoTokenizer  # heavy: transformers
 
-    from model.processor import ImageOnlyQwen2VLProcessor, image_processor_from
+    from model.processor import ImageOnlyQwen2VLProcessor, image_processor_from  # heavy: transformers
 
     try:
         tokenizer = AutoTokenizer.from_pretrained(str(path))
@@ -138,7 +138,7 @@ def load_processor(path: Path) -> Any:
 
 
 def load_model(path: Path, device: str, dtype: Any) -> Any:
-    from transformers import AutoModelForImageTextToText
+    from transformers import AutoModelForImageTextToText  # heavy: transformers
 
     check_config(path)
     try:

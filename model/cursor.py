@@ -22,6 +22,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 SPRITE_SIZE = 16  # VPT's loader assumes 16×16 ("Assume 16x16") and cuts the file to it
 SPRITE_FILE = "mouse_cursor_white_16x16.png"
@@ -40,8 +41,6 @@ def sprite_path() -> Path:
 @lru_cache(maxsize=4)
 def load_sprite(path: Path | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(colour uint8 (16, 16, 3), opacity float64 (16, 16, 1)) exactly as VPT's loader makes them."""
-    from PIL import Image
-
     with Image.open(path or sprite_path()) as im:
         rgba = np.asarray(im.convert("RGBA"))
     rgba = rgba[:SPRITE_SIZE, :SPRITE_SIZE, :]

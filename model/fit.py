@@ -222,7 +222,7 @@ def free_gpu_gib(device: str = "cuda") -> float | None:
             return float(planned)
         except ValueError as exc:
             raise CheckpointError(f"{FREE_ENV}={planned!r} is not a number of GiB (e.g. 10.5)") from exc
-    import torch
+    import torch  # heavy: torch
 
     if not torch.cuda.is_available() or not str(device).startswith("cuda"):
         return None
@@ -244,7 +244,7 @@ def checkpoint_shape(path: str | Path, params_b: float | None = None) -> Shape |
 
 
 def gpu_capability(device: str = "cuda") -> tuple[int, int] | None:
-    import torch
+    import torch  # heavy: torch
 
     if not torch.cuda.is_available() or not str(device).startswith("cuda"):
         return None

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from model.actions.tokens import BEGIN_ID
+from model.vla import Sampling
 
 
 @dataclass
@@ -29,8 +30,6 @@ class GreedyAgreement:
 
 def greedy_agreement(vla: Any, prompts: Iterable[tuple[list[Any], list[Any]]]) -> GreedyAgreement:
     """``prompts``: (messages, images) pairs, each ending in the user turn to answer."""
-    from model.vla import Sampling
-
     free = Sampling(temperature=0, max_new_tokens=24)
     result = GreedyAgreement()
     for messages, images in prompts:

@@ -7,6 +7,7 @@ gives a processor that handles text and images identically and never touches vid
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +33,6 @@ class ImageOnlyQwen2VLProcessor(Qwen2VLProcessor):
 
 def image_processor_from(path: Path) -> Qwen2VLImageProcessorPil:
     """The checkpoint's image processor settings, read into the PIL (torchvision-free) implementation."""
-    import json
-
     config_file = path / "preprocessor_config.json"
     config: dict[str, Any] = json.loads(config_file.read_text()) if config_file.is_file() else {}
     keep = (

@@ -57,9 +57,9 @@ def check_quantize(kind: str | int, device: str, capability: tuple[int, int] | N
     if kind in ("4bit", "8bit"):
         bitsandbytes()
         return
-    import torch
+    import torch  # heavy: torch
 
-    from model.lowbit import MIN_CAPABILITY, missing_kernel
+    from model.lowbit import MIN_CAPABILITY, missing_kernel  # heavy: torch
 
     missing = missing_kernel(kind)
     if missing:
@@ -83,7 +83,7 @@ def quantize_model(model: Any, kind: str, device: Any) -> int:
     many were replaced."""
     if kind in ("4bit", "8bit"):
         return quantize_language_model(model, int(kind[0]), device=device)
-    from model.lowbit import LowbitError, quantize_weights
+    from model.lowbit import LowbitError, quantize_weights  # heavy: torch
 
     try:
         return quantize_weights(language_model(model), kind, device)
@@ -103,7 +103,7 @@ def parse_bits(text: str | int | None) -> int | None:
 
 def bitsandbytes() -> Any:
     try:
-        import bitsandbytes as bnb
+        import bitsandbytes as bnb  # heavy: bitsandbytes
     except ImportError as exc:
         raise QuantizeError(
             "4-bit and 8-bit need the bitsandbytes package (pip install bitsandbytes); without it run in bf16"
@@ -127,8 +127,8 @@ def quantize_language_model(model: Any, bits: int, device: Any = None) -> int:
     The quantised weights go to ``device`` (default: where each weight is). bitsandbytes packs a weight
     when it moves from the host to the GPU, so weights already on the GPU take a trip through the host:
     an 8-bit layer would otherwise keep its bf16 weight until its first forward pass."""
-    import torch
-    from torch import nn
+    import torch  # heavy: torch
+    from torch import nn  # heavy: torch
 
     if bits not in BITS:
         raise QuantizeError(f"--quantize takes 4bit or 8bit, not {bits}-bit")

@@ -10,14 +10,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from model.checkpoint import load_processor
+from model.vla import VLA
+
 
 def random_vla(config: Path, device: str) -> Any:
-    import torch
-    from transformers import Qwen2VLConfig, Qwen2VLForConditionalGeneration
+    import torch  # heavy: torch
+    from transformers import Qwen2VLConfig, Qwen2VLForConditionalGeneration  # heavy: transformers
 
-    from model.checkpoint import load_processor
-    from model.tiny import ensure_tiny_model
-    from model.vla import VLA
+    from model.tiny import ensure_tiny_model  # heavy: transformers
 
     folder = config.parent if config.is_file() else config
     model_config = Qwen2VLConfig.from_pretrained(str(folder))

@@ -49,6 +49,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import uvicorn
+from PIL import Image
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from model.errors import ModelError
@@ -92,8 +93,6 @@ class Unavailable(ModelError):
 
 def decode_image(url: str, limits: Limits) -> Any:
     """A base64 data URL to an RGB image, refusing one too large before decoding its pixels."""
-    from PIL import Image
-
     if not url.startswith("data:") or ";base64," not in url:
         raise BadRequest("only base64 data: URLs are accepted for images")
     try:

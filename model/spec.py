@@ -69,7 +69,7 @@ class ModelSpec:
     def folder(self) -> Path | None:
         """The local checkpoint folder, where an instructions.json may sit (None for servers, hub ids)."""
         if self.kind == "tiny":
-            from model.tiny import default_tiny_dir
+            from model.tiny import default_tiny_dir  # heavy: transformers
 
             return default_tiny_dir()
         return Path(self.value) if self.kind == "folder" else None

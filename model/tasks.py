@@ -34,6 +34,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from platformdirs import user_cache_dir
+
 from model.errors import ModelError
 from recorder.files import write_atomically
 
@@ -219,8 +221,6 @@ def builtin() -> TaskLibrary:
 
 def cache_file() -> Path:
     """Where the downloaded library is kept (the user cache, e.g. ~/.cache/jarvis-play/)."""
-    from platformdirs import user_cache_dir
-
     return Path(user_cache_dir("jarvis-play")) / "jarvis-vla" / FILE_NAME
 
 

@@ -12,11 +12,15 @@ by JARVIS's 251 special tokens at 151657..151907.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
+
+from transformers import PreTrainedTokenizerFast, Qwen2VLConfig, Qwen2VLForConditionalGeneration
+from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
 
 from model.actions.tokens import JARVIS_SPECIAL_TOKENS, QWEN2_VL_FIRST_SPECIAL, QWEN2_VL_SPECIAL_TOKENS
 from model.checkpoint import TEMPLATE_PATH
@@ -45,7 +49,7 @@ def default_tiny_dir() -> Path:
     override = os.environ.get("JARVIS_PLAY_TINY_DIR")
     if override:  # checked first: a bare GPU machine (make gpu-check) has no platformdirs
         return Path(override)
-    from platformdirs import user_cache_dir
+    from platformdirs import user_cache_dir  # optional: absent on a bare GPU machine (see above)
 
     return Path(user_cache_dir("jarvis-play")) / "tiny-qwen2-vl"
 
@@ -78,8 +82,6 @@ def is_current(path: Path) -> bool:
 
 @contextlib.contextmanager
 def _build_lock(path: Path) -> Iterator[None]:
-    import fcntl
-
     with open(path.parent / f".{path.name}.lock", "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
@@ -90,8 +92,7 @@ def _build_lock(path: Path) -> Iterator[None]:
 
 def make_tiny(path: Path, seed: int = 0) -> Path:
     """Write config, weights, tokenizer, image processor and chat template to ``path``."""
-    import torch
-    from transformers import Qwen2VLConfig, Qwen2VLForConditionalGeneration
+    import torch  # heavy: torch
 
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
@@ -151,8 +152,7 @@ def make_tiny(path: Path, seed: int = 0) -> Path:
 
 
 def _tokenizer():  # type: ignore[no-untyped-def]
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers  # heavy: tokenizers
 
     trainer_model = Tokenizer(models.BPE())
     trainer_model.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
@@ -182,6 +182,5 @@ def _tokenizer():  # type: ignore[no-untyped-def]
 
 
 def _image_processor():  # type: ignore[no-untyped-def]
-    from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
 
     return Qwen2VLImageProcessorPil(min_pixels=JARVIS_MIN_PIXELS, max_pixels=JARVIS_MAX_PIXELS)

@@ -17,10 +17,12 @@ from typing import Any
 
 from model.actions.grammar import ALLOWED, YAW_IDS, complete, state_after
 from model.actions.tokens import BEGIN_ID, IM_END_ID, IMAGE_PAD_ID
+from model.adapters import base_mismatch, strip_tuner_layers
 from model.checkpoint import CheckpointError, load_model, load_processor
 from model.fetch import resolve
 from model.image import prepare_frame
 from model.prompts import Message
+from model.quantize import check_quantize, parse_quantize, quantize_model
 
 LOG = logging.getLogger(__name__)
 
@@ -64,9 +66,7 @@ class VLA:
         """Load from an HF id or a folder: bf16 on CUDA, fp32 on CPU; ``quantize`` (``int4``, ``fp8``,
         ``4bit``, ``8bit``) puts the language model's linear layers in that form (``model.quantize``),
         loading through host memory so the GPU never holds the bf16 weights."""
-        import torch
-
-        from model.quantize import check_quantize, parse_quantize, quantize_model
+        import torch  # heavy: torch
 
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         kind = parse_quantize(quantize)
@@ -97,9 +97,7 @@ class VLA:
         nonsense). If loading fails, the adapter active before is put back, so a failed swap never
         silently drops it.
         """
-        from peft import PeftModel
-
-        from model.adapters import base_mismatch, strip_tuner_layers
+        from peft import PeftModel  # heavy: peft
 
         path = Path(adapter).expanduser()
         if not (path / "adapter_config.json").is_file():
@@ -128,7 +126,7 @@ class VLA:
 
     def unload_adapter(self) -> None:
         """Back to the base model: the LoRA layers are removed, the base weights were never changed."""
-        from peft import PeftModel
+        from peft import PeftModel  # heavy: peft
 
         if isinstance(self.model, PeftModel):
             self.model = self.model.unload().eval()
@@ -148,7 +146,7 @@ class VLA:
         """Model inputs for the conversation; with ``force_begin`` the BEGIN tag ends the prompt.
 
         ``on_device=False`` keeps them on the host (the fast decoder reads the token layout there)."""
-        import torch
+        import torch  # heavy: torch
 
         text = self.render(messages)
         batch = self.processor(text=[text], images=images or None, return_tensors="pt")
@@ -174,7 +172,7 @@ class VLA:
     ) -> Generation:
         """``should_stop`` is polled after each token; True ends decoding early (the server's client
         went away, or its time ran out)."""
-        import torch
+        import torch  # heavy: torch
 
         t0 = time.perf_counter()
         batch = self.inputs(messages, images, force_begin=constrained)
@@ -216,8 +214,8 @@ class VLA:
         return Generation(ids=ids, text=text, timings_ms=timings)
 
     def _grammar_processor(self, prompt_len: int) -> Any:
-        import torch
-        from transformers import LogitsProcessor
+        import torch  # heavy: torch
+        from transformers import LogitsProcessor  # heavy: transformers
 
         vocab = self.model.get_output_embeddings().weight.shape[0]
         if not self._masks:
@@ -236,8 +234,8 @@ class VLA:
 
 
 def _stopping(should_stop: Callable[[], bool]) -> Any:
-    import torch
-    from transformers import StoppingCriteria, StoppingCriteriaList
+    import torch  # heavy: torch
+    from transformers import StoppingCriteria, StoppingCriteriaList  # heavy: transformers
 
     class _Stop(StoppingCriteria):
         def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:

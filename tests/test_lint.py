@@ -6,6 +6,7 @@ that breaks the layering (app -> model -> recorder, Qt only in app/gui), the typ
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 from pathlib import Path
@@ -69,3 +70,22 @@ def test_a_rerun_needs_its_reason_and_never_covers_a_safety_or_privacy_test() ->
         assert module in FIRST_TRY_ONLY
         with pytest.raises(pytest.UsageError, match="first try"):
             rerun_marker(module, item(nondeterministic=("it is slow",)))
+
+
+def test_imports_inside_functions_say_why() -> None:
+    """Imports go at the top, so the module's dependencies are in one place; one stays inside a function
+    only for an optional or heavy dependency (torch, Qt, X11...), and a comment on its line says which."""
+    unmarked = []
+    for layer in ("app", "model", "recorder"):
+        for path in sorted((REPO / layer).rglob("*.py")):
+            text = path.read_text(encoding="utf-8")
+            lines = text.split("\n")
+            for fn in ast.walk(ast.parse(text)):
+                if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    for node in ast.walk(fn):
+                        if (
+                            isinstance(node, (ast.Import, ast.ImportFrom))
+                            and "#" not in lines[node.end_lineno - 1]
+                        ):
+                            unmarked.append(f"{path.relative_to(REPO)}:{node.lineno}: {ast.unparse(node)}")
+    assert not unmarked, "imports inside functions without a reason:\n" + "\n".join(sorted(set(unmarked)))

@@ -16,6 +16,9 @@ import sys
 from collections.abc import Iterator
 from typing import IO, Any
 
+from model.actions.codec import ActionCodec
+from model.actions.env import describe, normalize
+
 BATCH = 512  # lines quantised per numpy call when encoding
 
 
@@ -52,9 +55,6 @@ def _error(number: int, message: str, out: IO[str]) -> None:
 
 
 def _encode(args: argparse.Namespace) -> int:
-    from model.actions.codec import ActionCodec
-    from model.actions.env import normalize
-
     codec = ActionCodec()
     out = sys.stdout
     errors = 0
@@ -89,9 +89,6 @@ def _encode(args: argparse.Namespace) -> int:
 
 
 def _decode(args: argparse.Namespace) -> int:
-    from model.actions.codec import ActionCodec
-    from model.actions.env import describe
-
     codec = ActionCodec()
     out = sys.stdout
     errors = 0

@@ -18,7 +18,13 @@ from typing import Any
 
 import numpy as np
 
+from model.actions.codec import ActionCodec
+from model.finetune.collate import SftCollator, answer_loss
 from model.finetune.config import DEFAULTS, FinetuneConfig, add_flags
+from model.policies.factory import model_path
+from model.prompts import sft_conversation
+from model.random_weights import random_vla
+from model.vla import VLA
 
 
 def register(sub: Any) -> None:
@@ -37,9 +43,7 @@ def register(sub: Any) -> None:
 
 
 def _records(n: int) -> list[dict[str, Any]]:
-    from model.actions.codec import ActionCodec
-    from model.finetune.sft_data import encode_image
-    from model.prompts import sft_conversation
+    from model.finetune.sft_data import encode_image  # X11 only
 
     codec = ActionCodec()
     rng = np.random.default_rng(0)
@@ -54,13 +58,9 @@ def _records(n: int) -> list[dict[str, Any]]:
 
 
 def main(args: argparse.Namespace) -> int:
-    import torch
+    import torch  # heavy: torch
 
-    from model.finetune.collate import SftCollator, answer_loss
-    from model.finetune.trainable import optimizer_for, with_lora
-    from model.policies.factory import model_path
-    from model.random_weights import random_vla
-    from model.vla import VLA
+    from model.finetune.trainable import optimizer_for, with_lora  # heavy: peft, torch
 
     # The trainer's own settings, so the bench measures the LoRA, optimizer and length it trains with.
     config = FinetuneConfig(

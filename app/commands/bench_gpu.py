@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from app.gpu_check.report import goals, markdown, result_name
+from model.fit import table_from_gpu_check
 
 ROOT = Path(__file__).resolve().parents[2]  # the children import this checkout, from any cwd
 # section -> default time limit (s), in the order they run; the total budget caps them all
@@ -81,7 +82,7 @@ def no_gpu_reason(device: str | None) -> str | None:
     if device == "cpu":
         return None
     try:
-        import torch
+        import torch  # heavy: torch
     except ImportError:
         return (
             f"gpu-check needs an NVIDIA GPU and PyTorch's CUDA build, and {sys.executable} cannot import "
@@ -198,7 +199,7 @@ def _environment() -> dict[str, Any]:
     except (OSError, subprocess.SubprocessError):
         env["commit"] = None
     try:
-        import torch
+        import torch  # heavy: torch
 
         env["torch"] = torch.__version__
         env["cuda"] = torch.version.cuda
@@ -220,7 +221,8 @@ def _environment() -> dict[str, Any]:
 
 # ----- child: one section ---------------------------------------------------------------------------
 def _child(args: argparse.Namespace) -> int:
-    from app.commands import bench_gpu_sections as sections  # torch: only in children, after the preflight
+    # heavy: numpy, PIL, torch (only in the children: the preflight runs on a bare python3 first)
+    from app.commands import bench_gpu_sections as sections  # heavy: numpy, PIL, torch
 
     result: dict[str, Any] = {}
 
@@ -228,7 +230,7 @@ def _child(args: argparse.Namespace) -> int:
         args.result.write_text(json.dumps(result, indent=2, default=str), encoding="utf-8")
 
     try:
-        import torch
+        import torch  # heavy: torch
 
         device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
         result["device"] = torch.cuda.get_device_name() if device.startswith("cuda") else "cpu"
@@ -247,8 +249,6 @@ def _write(out: Path, report: dict[str, Any]) -> None:
     (out / RESULT_JSON).write_text(json.dumps(report, indent=2, default=str), encoding="utf-8")
     (out / RESULT_MD).write_text(markdown(report), encoding="utf-8")
     try:  # the table ``model.fit`` reads (doctor --fit-table, JARVIS_PLAY_FIT_TABLE)
-        from model.fit import table_from_gpu_check
-
         table = table_from_gpu_check(report, source="bench gpu-check")
         (out / FIT_TABLE).write_text(json.dumps(table.to_dict(), indent=2), encoding="utf-8")
     except ValueError:

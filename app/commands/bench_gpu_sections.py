@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import io
 import json
 import statistics
@@ -20,7 +21,17 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
+from app.commands import bench_finetune
+from app.commands.bench_loop import run_pattern
 from app.commands.bench_policy import _frames, _measure, _peak_gib, _reset_peak, run_paths
+from model.actions.grammar import ALLOWED
+from model.image import prepare_frame
+from model.policies.factory import use_fast_engine
+from model.policies.local import LocalPolicy, LocalPolicyConfig
+from model.prompts import PromptHistory
+from model.quantize import bitsandbytes, check_quantize, quantize_language_model, quantize_model
+from model.random_weights import random_vla
+from model.vla import Sampling
 
 Save = Callable[[], None]
 INSTRUCTION = "Kill a zombie."
@@ -43,8 +54,6 @@ def run(name: str, args: argparse.Namespace, device: str, result: dict[str, Any]
 
 
 def _build(args: argparse.Namespace, device: str, result: dict[str, Any]) -> Any:
-    from model.random_weights import random_vla
-
     t0 = time.perf_counter()
     vla = random_vla(args.config, device)
     result["build_s"] = round(time.perf_counter() - t0, 1)
@@ -52,15 +61,13 @@ def _build(args: argparse.Namespace, device: str, result: dict[str, Any]) -> Any
 
 
 def allocated_gib() -> float | None:
-    import torch
+    import torch  # heavy: torch
 
     return torch.cuda.memory_allocated() / 2**30 if torch.cuda.is_available() else None
 
 
 def _release() -> None:
-    import gc
-
-    import torch
+    import torch  # heavy: torch
 
     gc.collect()
     if torch.cuda.is_available():
@@ -71,9 +78,7 @@ def fast_rows(vla: Any, precision: str, actions: int, save: Save, rows: list[dic
     """One row per decode length: the fast engine with k button groups forced, ``actions`` timed
     actions each (p99 over all of them), sampled at the official temperature. Appends to ``rows``
     and saves after each, so a time limit keeps the rows already measured."""
-    from model.fast import FastVLA
-    from model.policies.local import LocalPolicy, LocalPolicyConfig
-    from model.vla import Sampling
+    from model.fast import FastVLA  # heavy: torch, transformers
 
     fast = FastVLA(vla)
     agent = LocalPolicy(fast, LocalPolicyConfig(sampling=Sampling(temperature=0.7)))
@@ -93,8 +98,6 @@ def fast_rows(vla: Any, precision: str, actions: int, save: Save, rows: list[dic
 
 
 def policy(args: argparse.Namespace, device: str, result: dict[str, Any], save: Save) -> None:
-    from model.policies.factory import use_fast_engine
-
     vla = _build(args, device, result)
     result["model"] = vla.name
     result["weights_gib"] = allocated_gib()
@@ -126,9 +129,9 @@ def fast_greedy(vla: Any, frames_n: int) -> dict[str, Any]:
     instruction changes after the first half (the reused prompt head must be recomputed) and comes
     back for the last quarter (its layout's captured prefill graph is replayed again)."""
     try:
-        from model.fast import FastVLA
-        from model.policies.local import LocalPolicy, LocalPolicyConfig
-        from model.vla import Sampling
+        from model.fast import FastVLA  # heavy: torch, transformers
+        from model.policies.local import LocalPolicy, LocalPolicyConfig  # heavy: torch
+        from model.vla import Sampling  # heavy: torch
 
         greedy = LocalPolicyConfig(sampling=Sampling(temperature=0))
         fast_vla = FastVLA(vla)
@@ -147,10 +150,7 @@ def fast_greedy(vla: Any, frames_n: int) -> dict[str, Any]:
 def lowbit(args: argparse.Namespace, device: str, result: dict[str, Any], save: Save) -> None:
     """The fast engine on ``int4`` or ``fp8`` layers: rows per decode length (the figures), then the
     greedy actions' agreement with bf16 on a sharpened random model (an early warning only)."""
-    from model.fast import FastVLA
-    from model.policies.local import LocalPolicy, LocalPolicyConfig
-    from model.quantize import check_quantize, quantize_model
-    from model.vla import Sampling
+    from model.fast import FastVLA  # heavy: torch, transformers
 
     kind = args.section
     if device.startswith("cuda"):
@@ -182,10 +182,7 @@ def lowbit(args: argparse.Namespace, device: str, result: dict[str, Any], save: 
 
 def loop(args: argparse.Namespace, device: str, result: dict[str, Any], save: Save) -> None:
     """``bench loop`` with the fast engine: the whole tick against the test-pattern game."""
-    from app.commands.bench_loop import run_pattern
-    from model.fast import FastVLA
-    from model.policies.local import LocalPolicy, LocalPolicyConfig
-    from model.vla import Sampling
+    from model.fast import FastVLA  # heavy: torch, transformers
 
     vla = _build(args, device, result)
     agent = LocalPolicy(FastVLA(vla), LocalPolicyConfig(sampling=Sampling(temperature=0.7)))
@@ -193,8 +190,6 @@ def loop(args: argparse.Namespace, device: str, result: dict[str, Any], save: Sa
 
 
 def finetune(args: argparse.Namespace, device: str, result: dict[str, Any], save: Save) -> None:
-    from app.commands import bench_finetune
-
     options = argparse.Namespace(
         model="tiny",
         config=args.config,
@@ -215,10 +210,6 @@ def finetune(args: argparse.Namespace, device: str, result: dict[str, Any], save
 def bitsandbytes_quant(args: argparse.Namespace, device: str, result: dict[str, Any], save: Save) -> None:
     """bitsandbytes NF4 / LLM.int8 on the plain path, as before issue 23: bf16 greedy actions first,
     then the same model quantised in place, the same frames again."""
-    from model.policies.local import LocalPolicy, LocalPolicyConfig
-    from model.quantize import bitsandbytes, quantize_language_model
-    from model.vla import Sampling
-
     bits = 4 if args.section == "quant4" else 8
     result["bitsandbytes"] = bitsandbytes().__version__
     vla = _build(args, device, result)
@@ -248,7 +239,7 @@ def bitsandbytes_quant(args: argparse.Namespace, device: str, result: dict[str, 
 def sharpen_actions(model: Any, scale: float) -> None:
     """Scale the residual branches' output projections so the context (the image), not the last
     token's own embedding, decides the action of a random-weight model."""
-    import torch
+    import torch  # heavy: torch
 
     with torch.no_grad():
         for name, param in model.named_parameters():
@@ -258,11 +249,7 @@ def sharpen_actions(model: Any, scale: float) -> None:
 
 def first_scores(vla: Any, frame: Any) -> Any:
     """Logits of the first answer token over the tokens the grammar allows there (bf16 or not)."""
-    import torch
-
-    from model.actions.grammar import ALLOWED
-    from model.image import prepare_frame
-    from model.prompts import PromptHistory
+    import torch  # heavy: torch
 
     messages, images = PromptHistory(0, "").build(prepare_frame(frame), INSTRUCTION)
     with torch.inference_mode():

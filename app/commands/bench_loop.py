@@ -26,9 +26,19 @@ import json
 import os
 import time
 from contextlib import ExitStack
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from app.errors import UserError
+from app.games.demo_game import DemoGame, DemoGameConfig, find_binary
+from app.games.fake import FakeConnector
+from model.actions.codec import ActionCodec
+from model.actions.env import null_action
+from model.policies.factory import PolicyOptions, make_policy, use_fast_engine
+from model.policies.local import LocalPolicy, LocalPolicyConfig
+from model.random_weights import random_vla
 
 GOAL_P50_MS = 3.0
 GOAL_P99_MS = 5.0
@@ -57,8 +67,7 @@ def register(sub: Any) -> None:
 
 def run_pattern(policy: Any, seconds: float, hz: float = 20.0) -> dict[str, Any]:
     """The real control loop with ``policy`` against the test-pattern game for ``seconds``."""
-    from app.games.fake import FakeConnector
-    from app.runtime.loop import ControlLoop, LoopConfig
+    from app.runtime.loop import ControlLoop, LoopConfig  # X11 only
 
     game = FakeConnector(realtime=True)
     loop = ControlLoop(game, policy, "Kill a zombie.", LoopConfig(hz=hz, seconds=seconds))
@@ -76,20 +85,13 @@ def run_pattern(policy: Any, seconds: float, hz: float = 20.0) -> dict[str, Any]
 
 
 def _whole_tick(args: argparse.Namespace) -> int:
-    import torch
-
-    from model.policies.factory import PolicyOptions, make_policy, use_fast_engine
-    from model.policies.local import LocalPolicy, LocalPolicyConfig
+    import torch  # heavy: torch
 
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     if args.config:
-        from pathlib import Path
-
-        from model.random_weights import random_vla
-
         vla = random_vla(Path(args.config), device)
         if use_fast_engine(args.engine, device):
-            from model.fast import FastVLA
+            from model.fast import FastVLA  # heavy: torch, transformers
 
             vla = FastVLA(vla)
         policy = LocalPolicy(vla, LocalPolicyConfig())
@@ -114,8 +116,6 @@ def _whole_tick(args: argparse.Namespace) -> int:
 
 def bench_actions() -> list[dict[str, Any]]:
     """A realistic mix: walking with held keys, periodic presses, small camera moves every tick."""
-    from model.actions.env import null_action
-
     out = []
     for i in range(40):
         a = null_action()
@@ -134,8 +134,7 @@ def measure(connector: Any, ticks: int, hz: float, warmup: int = 40) -> dict[str
     recorded: they happen once per session, not per tick. The heap is frozen after them, as the
     control loop does, so the collector does not rescan import-time objects in the middle of a tick.
     """
-    from model.actions.codec import ActionCodec
-    from recorder.desktop import to_rgb
+    from recorder.desktop import to_rgb  # X11 only
 
     codec = ActionCodec()
     ids = codec.encode_batch(bench_actions())
@@ -172,8 +171,6 @@ def measure(connector: Any, ticks: int, hz: float, warmup: int = 40) -> dict[str
 
 
 def main(args: argparse.Namespace) -> int:
-    from app.errors import UserError
-
     if args.model or args.config:
         return _whole_tick(args)
     try:
@@ -204,10 +201,8 @@ def main(args: argparse.Namespace) -> int:
 
 
 def _setup(args: argparse.Namespace, width: int, height: int, stack: ExitStack) -> tuple[Any, str]:
-    from app.errors import UserError
-    from app.games.demo_game import DemoGame, DemoGameConfig, find_binary
-    from app.games.desktop import DesktopConfig, DesktopConnector
-    from recorder.desktop import VirtualDisplay
+    from app.games.desktop import DesktopConfig, DesktopConnector  # X11 only
+    from recorder.desktop import VirtualDisplay  # X11 only
 
     if args.window:
         if not os.environ.get("DISPLAY"):

@@ -24,6 +24,18 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from PIL import Image
+
+from model.actions.codec import ActionCodec
+from model.actions.tokens import IM_END_ID, ids_from_text
+from model.greedy_check import greedy_agreement
+from model.image import prepare_frame
+from model.policies.factory import model_path
+from model.policies.local import LocalPolicy, LocalPolicyConfig
+from model.policies.remote import RemotePolicy, RemotePolicyConfig
+from model.prompts import PromptHistory, user_turn
+from model.random_weights import random_vla
+from model.vla import VLA, Sampling
 
 
 def register(sub: Any) -> None:
@@ -61,16 +73,12 @@ def _frames(n: int) -> list[np.ndarray]:
 
 
 def _load(args: argparse.Namespace) -> Any:
-    import torch
-
-    from model.policies.factory import model_path
-    from model.random_weights import random_vla
-    from model.vla import VLA
+    import torch  # heavy: torch
 
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     if args.config:
         return random_vla(args.config, device), True
-    from model.tiny import MARKER
+    from model.tiny import MARKER  # heavy: transformers
 
     path = model_path(args.model)
     random_weights = (Path(path) / MARKER).is_file()  # the tiny model is random too: it never ends a message
@@ -78,7 +86,7 @@ def _load(args: argparse.Namespace) -> Any:
 
 
 def _peak_gib() -> float | None:
-    import torch
+    import torch  # heavy: torch
 
     if not torch.cuda.is_available():
         return None
@@ -86,7 +94,7 @@ def _peak_gib() -> float | None:
 
 
 def _reset_peak() -> None:
-    import torch
+    import torch  # heavy: torch
 
     if torch.cuda.is_available():
         torch.cuda.synchronize()
@@ -94,7 +102,7 @@ def _reset_peak() -> None:
 
 
 def _sync() -> None:
-    import torch
+    import torch  # heavy: torch
 
     if torch.cuda.is_available():
         torch.cuda.synchronize()
@@ -102,12 +110,7 @@ def _sync() -> None:
 
 def _baseline(vla: Any, answer_tokens: int, temperature: float) -> Any:
     """What a user writes from the model card: processor, generate, decode. No grammar, no tricks."""
-    import torch
-    from PIL import Image
-
-    from model.actions.codec import ActionCodec
-    from model.actions.tokens import IM_END_ID, ids_from_text
-    from model.prompts import user_turn
+    import torch  # heavy: torch
 
     codec = ActionCodec()
 
@@ -176,18 +179,13 @@ PATH_LABELS = {
 def _path_step(vla: Any, path: str, answer_tokens: int, temperature: float, vllm_url: str | None) -> Any:
     """(label, step, close) for one path; ``close`` releases what the path started (the server) and
     may return extra fields for the result (the fast path's mode)."""
-    from model.policies.local import LocalPolicy, LocalPolicyConfig
-    from model.vla import Sampling
-
     if path == "a":
         return PATH_LABELS["a"], _baseline(vla, answer_tokens, temperature), lambda: None
     if path == "b":
-        from model.policies.remote import RemotePolicy, RemotePolicyConfig
-
         server = None
         url = vllm_url
         if not url:
-            from model.server import ChatServer
+            from model.server import ChatServer  # heavy: uvicorn
 
             server = ChatServer(("127.0.0.1", 0), vla, "jarvisvla", constrained=False)
             threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -202,7 +200,7 @@ def _path_step(vla: Any, path: str, answer_tokens: int, temperature: float, vllm
         local = LocalPolicy(vla, LocalPolicyConfig(sampling=Sampling(temperature=temperature)))
         return PATH_LABELS["c"], local.act, lambda: None
     if path == "fast":
-        from model.fast import FastVLA
+        from model.fast import FastVLA  # heavy: torch, transformers
 
         fast = FastVLA(vla)
         policy = LocalPolicy(fast, LocalPolicyConfig(sampling=Sampling(temperature=temperature)))
@@ -251,13 +249,9 @@ def main(args: argparse.Namespace) -> int:
     results = run_paths(vla, paths, args.steps, args.temperature, answer_tokens, args.vllm_url)
     agreement = None
     if args.check_greedy:
-        from model.greedy_check import greedy_agreement
-        from model.image import prepare_frame
-        from model.prompts import PromptHistory
-
         prompts = [PromptHistory(0, "").build(prepare_frame(f), "Kill a zombie.") for f in frames]
         agreement = greedy_agreement(vla, prompts)
-    import torch
+    import torch  # heavy: torch
 
     device = (
         torch.cuda.get_device_name()

@@ -26,6 +26,9 @@ from typing import Any
 
 import numpy as np
 
+from model.actions.codec import ActionCodec
+from model.actions.env import null_action
+
 
 def register(sub: Any) -> None:
     p = sub.add_parser("record", help="record 20 fps in real time under CPU load; print drops and CPU")
@@ -74,10 +77,8 @@ def scene(n: int = 64) -> list[np.ndarray]:
 
 
 def run_bench(args: argparse.Namespace) -> int:
-    from model.actions.codec import ActionCodec
-    from model.actions.env import null_action
-    from recorder.episodes import FPS, EpisodeMeta, SessionRecorder, probe
-    from recorder.input import CameraLaw
+    from recorder.episodes import FPS, EpisodeMeta, SessionRecorder, probe  # X11 only
+    from recorder.input import CameraLaw  # X11 only
 
     ticks = int(args.seconds * FPS)
     root = args.keep or Path(tempfile.mkdtemp(prefix="bench-record-"))

@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from app.errors import UserError
+
 ASSUMED_HFOV = 102.0  # degrees, only for the first guess of the step size (70° vertical on 16:9)
 
 
@@ -118,10 +120,9 @@ def measure_full_turn(
 
 
 def main(args: argparse.Namespace) -> int:
-    from app.errors import UserError
-    from app.games.desktop import KEY_CODES
-    from recorder.desktop import DesktopError, open_desktop
-    from recorder.input import CameraLaw, InjectionLedger
+    from app.games.desktop import KEY_CODES  # X11 only
+    from recorder.desktop import DesktopError, open_desktop  # X11 only
+    from recorder.input import CameraLaw, InjectionLedger  # X11 only
 
     try:
         desktop = open_desktop()
@@ -151,8 +152,7 @@ def main(args: argparse.Namespace) -> int:
 
 
 def _calibrate(args: argparse.Namespace, win: Any, capture: Any, injector: Any, camera_law: Any) -> int:
-    from app.errors import UserError
-    from app.games import game_settings
+    from app.games import game_settings  # X11 only
 
     width, height = win.rect[2], win.rect[3]
 

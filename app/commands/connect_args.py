@@ -12,7 +12,14 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from app import settings as settings_mod
+from app.commands.progress_line import ProgressLine
+from app.errors import UserError
+from app.games.spec import GameSpec
+from app.session import Session
 from app.settings import add_flags, apply_flags
+from model.spec import ModelSpecError
+from recorder.input import keymap
 
 LOG = logging.getLogger(__name__)
 
@@ -55,9 +62,6 @@ def add_loop_args(parser: argparse.ArgumentParser, seconds: float | None = None)
 
 def game_spec(args: argparse.Namespace) -> Any:
     """The one game the flags name, as a ``GameSpec``."""
-    from app.errors import UserError
-    from app.games.spec import GameSpec
-
     chosen: list[tuple[object, Callable[[], str]]] = [
         (args.game, lambda: str(args.game)),
         (args.window, lambda: f"window:{args.window}"),
@@ -77,10 +81,6 @@ def game_spec(args: argparse.Namespace) -> Any:
 
 def settings_from(args: argparse.Namespace) -> Any:
     """The user's saved settings with this command's flags applied on top."""
-    from app import settings as settings_mod
-    from app.errors import UserError
-    from recorder.input import keymap
-
     loaded = settings_mod.load()
     for message in loaded.messages:
         print(f"jarvis-play: {message}")
@@ -107,11 +107,6 @@ def settings_from(args: argparse.Namespace) -> Any:
 def open_session(args: argparse.Namespace, settings: Any = None, model: str | None = None) -> Any:
     """A ``Session`` with the flags' game open (and ``model`` loaded, when given), its safety net
     installed. Use it as a context manager so every way out closes the game and releases input."""
-    from app.commands.progress_line import ProgressLine
-    from app.errors import UserError
-    from app.session import Session
-    from model.spec import ModelSpecError
-
     settings = settings or settings_from(args)
     spec = game_spec(args)
     session = Session(settings, listen=not getattr(args, "no_listen", False))

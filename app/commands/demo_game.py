@@ -18,6 +18,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from app.errors import UserError
+from app.games.demo_game import DemoGame, DemoGameConfig, find_binary
+from app.runtime.safety import SafetyNet
+
 
 def register(sub: Any) -> None:
     p = sub.add_parser("demo-game", help="start Luanti/minetest in a fresh world as a stand-in for Minecraft")
@@ -34,10 +38,6 @@ def register(sub: Any) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from app.errors import UserError
-    from app.games.demo_game import DemoGame, DemoGameConfig, find_binary
-    from app.runtime.safety import SafetyNet
-
     if not find_binary():
         raise UserError("minetest is not installed (Debian/Ubuntu: sudo apt-get install minetest)")
     if not os.environ.get("DISPLAY"):
@@ -60,8 +60,7 @@ def main(args: argparse.Namespace) -> int:
 
 
 def _serve(game: Any, seconds: float | None) -> None:
-    from app.errors import UserError
-    from app.runtime.watchdog import Guard, Watchdog
+    from app.runtime.watchdog import Guard, Watchdog  # X11 only
 
     dog = None
     try:

@@ -13,6 +13,17 @@ import platform
 import sys
 from typing import Any
 
+from app.commands.progress_line import ProgressLine
+from model import fit
+from model.checkpoint import CheckpointError, load_processor
+from model.download_watch import Watch
+from model.fetch import resolve
+from model.policies.base import PolicyError
+from model.policies.factory import model_path
+from model.policies.remote import RemotePolicy, RemotePolicyConfig
+from model.spec import ModelSpec, ModelSpecError
+from model.vla import VLA
+
 GIB = 1024**3
 
 
@@ -53,7 +64,7 @@ def main(args: argparse.Namespace) -> int:
 
 def _torch(report: Report) -> None:
     try:
-        import torch
+        import torch  # heavy: torch
     except ImportError:
         report.line(False, "torch", "not installed: run `make play` (or pip install torch==2.13.0)")
         return
@@ -77,10 +88,6 @@ def _torch(report: Report) -> None:
 
 def _fit(report: Report, spec: str, table_path: str | None, free_gib: float | None = None) -> None:
     """Which precisions of the model fit beside what already runs on the GPU, and how fast they play."""
-    from model import fit
-    from model.checkpoint import CheckpointError
-    from model.spec import ModelSpec, ModelSpecError
-
     try:
         table = fit.load_table(table_path)
         parsed = ModelSpec.parse(spec)
@@ -110,7 +117,7 @@ def _fit(report: Report, spec: str, table_path: str | None, free_gib: float | No
 
 def _display(report: Report) -> None:
     """The session, the desktop backend that would play there and why, and what is not possible."""
-    from recorder.desktop import detect
+    from recorder.desktop import detect  # X11 only
 
     session = detect()
     where = session.server + (f" ({session.compositor})" if session.compositor else "")
@@ -128,35 +135,23 @@ def _display(report: Report) -> None:
 
 
 def _model(report: Report, spec: str, load: bool) -> None:
-    from model.policies.factory import model_path
-    from model.spec import ModelSpec
-
     parsed = ModelSpec.parse(spec)
     if parsed.kind == "scripted":
         report.line(True, "model", f"{spec}: replays a file of actions, no weights")
         return
     if parsed.remote:
-        from model.policies.base import PolicyError
-        from model.policies.remote import RemotePolicy, RemotePolicyConfig
-
         try:
             served = RemotePolicy(spec, RemotePolicyConfig(timeout_s=5)).check()
             report.line(True, "model", f"{spec} answers, serving {served!r}")
         except PolicyError as exc:
             report.line(False, "model", str(exc))
         return
-    from app.commands.progress_line import ProgressLine
-    from model.checkpoint import CheckpointError, load_processor
-    from model.download_watch import Watch
-    from model.fetch import resolve
 
     try:
         path = resolve(model_path(spec), Watch(on_progress=ProgressLine(sys.stdout)))
         load_processor(path)
         report.line(True, "model", f"{spec}: {path}, action tokens at ids 151833..151907")
         if load:
-            from model.vla import VLA
-
             vla = VLA.load(str(path))
             params = sum(p.numel() for p in vla.model.parameters())
             report.line(True, "weights", f"loaded on {vla.device}, {params / 1e6:.1f} M parameters")

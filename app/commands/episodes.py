@@ -24,6 +24,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from app.errors import UserError
+
 
 def register(sub: Any) -> None:
     parser = sub.add_parser("episodes", help="list, check/repair and export recorded episodes")
@@ -77,7 +79,7 @@ def register(sub: Any) -> None:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from recorder.episodes import FPS, find_episodes, meta_problems, read_meta
+    from recorder.episodes import FPS, find_episodes, meta_problems, read_meta  # X11 only
 
     folders = find_episodes(args.dir)
     if not folders:
@@ -112,8 +114,7 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from app.errors import UserError
-    from recorder.episodes import check_all
+    from recorder.episodes import check_all  # X11 only
 
     if not args.dir.exists():
         raise UserError(f"{args.dir} does not exist")
@@ -131,8 +132,7 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _repair(args: argparse.Namespace) -> int:
-    from app.errors import UserError
-    from recorder.episodes import repair_all
+    from recorder.episodes import repair_all  # X11 only
 
     if not args.dir.exists():
         raise UserError(f"{args.dir} does not exist")
@@ -148,9 +148,8 @@ def _repair(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     if args.format == "vpt":
         return _export_vpt(args)
-    from app.errors import UserError
-    from model.finetune.sft_data import SftOptions, export_sft
-    from recorder.episodes import FLAG_CAMERA_SATURATED, FLAG_NOOP_RUN
+    from model.finetune.sft_data import SftOptions, export_sft  # X11 only
+    from recorder.episodes import FLAG_CAMERA_SATURATED, FLAG_NOOP_RUN  # X11 only
 
     skip: tuple[str, ...] = () if args.keep_noop_runs else (FLAG_NOOP_RUN,)
     if args.drop_saturated:
@@ -166,7 +165,7 @@ def _export(args: argparse.Namespace) -> int:
         seed=args.seed,
     )
     try:
-        import datasets
+        import datasets  # heavy: datasets
 
         datasets.disable_progress_bars()
         report = export_sft(args.dir, args.out, opt)
@@ -181,8 +180,7 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _export_vpt(args: argparse.Namespace) -> int:
-    from app.errors import UserError
-    from recorder.episodes import export_vpt
+    from recorder.episodes import export_vpt  # X11 only
 
     try:
         report = export_vpt(args.dir, args.out)

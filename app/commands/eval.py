@@ -27,7 +27,15 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from app.commands.connect_args import add_loop_args, add_target_args
+from app.commands.connect_args import add_loop_args, add_target_args, game_spec, settings_from
+from app.errors import UserError
+from app.eval import results
+from app.eval.judges import PersonJudge, StartState
+from app.eval.plot import save_history_plot
+from app.eval.setup import build, choose_judge, demo_game, start_here
+from app.runtime.hotkeys import binding
+from app.session import Session
+from app.settings import episodes_root
 from recorder.episodes import RecordMode
 
 LOG = logging.getLogger(__name__)
@@ -83,16 +91,10 @@ def register(sub: Any) -> None:
 
 
 def default_out(settings: Any) -> Path:
-    from app.settings import episodes_root
-
     return episodes_root(settings).parent / "evaluations"
 
 
 def parse_start(text: str | None, game: Any) -> Any:
-    from app.errors import UserError
-    from app.eval.judges import StartState
-    from app.eval.setup import start_here
-
     if text is None:
         return start_here(game)
     try:
@@ -113,10 +115,6 @@ def parse_give(items: list[str]) -> list[tuple[str, int]]:
 
 def make_judge(args: argparse.Namespace, session: Any, task: str | None, person: Any = None) -> Any:
     """The game's mod when it can tell (demo game, a judgeable task), else the person's hotkeys."""
-    from app.errors import UserError
-    from app.eval.judges import PersonJudge
-    from app.eval.setup import choose_judge, demo_game
-
     person = person or PersonJudge(args.success_key, args.failure_key, args.ready_key)
     game = demo_game(session)
     start = None
@@ -133,10 +131,6 @@ def make_judge(args: argparse.Namespace, session: Any, task: str | None, person:
 def evaluate(session: Any, args: argparse.Namespace, say: Any = print, judge: Any = None) -> Any:
     """Run the evaluation ``args`` describe on an open session with the base model loaded; returns
     (result, results file). A person judge's keys must already reach it (the session's ``on_hotkey``)."""
-    from app.errors import UserError
-    from app.eval import results
-    from app.eval.setup import build
-
     if args.trials < 1 or args.seconds is None or args.seconds <= 0:
         raise UserError("--trials and --seconds must be positive")
     text = args.task or args.instruction
@@ -171,19 +165,11 @@ def evaluate(session: Any, args: argparse.Namespace, say: Any = print, judge: An
     out = args.out or default_out(session.settings)
     path = results.save(result, out)
     if args.plot:
-        from app.eval.plot import save_history_plot
-
         save_history_plot(results.read_history(out), result.task or result.instruction, args.plot)
     return result, path
 
 
 def main(args: argparse.Namespace) -> int:
-    from app.commands.connect_args import game_spec, settings_from
-    from app.errors import UserError
-    from app.eval.judges import PersonJudge
-    from app.runtime.hotkeys import binding
-    from app.session import Session
-
     settings = settings_from(args)
     settings.record = True
     settings.record_mode = RecordMode.AGENT

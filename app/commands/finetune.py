@@ -14,9 +14,16 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
+from app.errors import UserError
+from model.checkpoint import CheckpointError
 from model.finetune.config import add_flags, from_flags
+from model.finetune.errors import FinetuneError
+from model.finetune.evaluate import compare, format_comparison, stratified
+from model.policies.factory import model_path
+from model.vla import VLA
 
 
 def register(sub: Any) -> None:
@@ -68,16 +75,12 @@ def held_out_line(event: dict[str, Any]) -> str:
 
 
 def main(args: argparse.Namespace) -> int:
-    from app.errors import UserError
-    from model.checkpoint import CheckpointError
-    from model.finetune.errors import FinetuneError
-
     if args.compare:
         return _compare(args)
     if not args.out:
         raise UserError("--out ADAPTER_DIR is required to train (or use --compare ADAPTER)")
     config = from_flags(args)
-    from model.finetune.train import train
+    from model.finetune.train import train  # heavy: accelerate, peft, safetensors, torch, transformers
 
     show = _printer(args.json_progress)
     try:
@@ -102,14 +105,7 @@ def main(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from app.errors import UserError
-    from model.checkpoint import CheckpointError
-    from model.finetune.evaluate import compare, format_comparison, stratified
-    from model.finetune.sft_data import SftOptions, episode_records, usable_episodes
-    from model.policies.factory import model_path
-    from model.vla import VLA
+    from model.finetune.sft_data import SftOptions, episode_records, usable_episodes  # X11 only
 
     options = SftOptions(correction_weight=1, null_ticks=args.null_ticks)
     folders, _ = usable_episodes([Path(p) for p in args.episodes], options.statuses)

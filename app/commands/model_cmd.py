@@ -12,7 +12,13 @@ Ctrl+C stops it; running it again resumes where it stopped.
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
+
+from app.commands.progress_line import ProgressLine
+from app.errors import UserError
+from model.download_watch import Watch
+from model.fetch import FitAsk, fetch
 
 
 def register(sub: Any) -> None:
@@ -38,14 +44,10 @@ def register(sub: Any) -> None:
 
 
 def make_tiny(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from model.tiny import default_tiny_dir, make_tiny
+    from model.tiny import default_tiny_dir, make_tiny  # heavy: transformers
 
     path = Path(args.dir) if args.dir else default_tiny_dir()
     if path.exists() and any(path.iterdir()) and not (path / "config.json").exists():
-        from app.errors import UserError
-
         raise UserError(f"{path} exists and is not a model folder; choose an empty or new folder")
     make_tiny(path, seed=args.seed)
     print(f"tiny model written to {path}. Its weights are random: it plays randomly, for tests and demos.")
@@ -53,10 +55,7 @@ def make_tiny(args: argparse.Namespace) -> int:
 
 
 def download(args: argparse.Namespace) -> int:
-    from app import settings as settings_mod
-    from app.commands.progress_line import ProgressLine
-    from model.download_watch import Watch
-    from model.fetch import FitAsk, fetch
+    from app import settings as settings_mod  # X11 only
 
     quantize = args.quantize or settings_mod.load().settings.quantize
     folder = fetch(args.repo, Watch(on_progress=ProgressLine()), FitAsk(quantize=quantize), args.revision)

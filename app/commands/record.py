@@ -16,18 +16,21 @@ from __future__ import annotations
 
 import argparse
 import logging
+import tempfile
 from pathlib import Path
 from typing import Any
 
+from app.commands.connect_args import add_loop_args, add_target_args, open_session, settings_from
+from app.commands.run import play
+from app.errors import UserError
 from app.runtime.recording import MODES, record_mode
 from recorder.episodes import RecordMode
+from recorder.input import binding_name
 
 LOG = logging.getLogger(__name__)
 
 
 def register(sub: Any) -> None:
-    from app.commands.connect_args import add_loop_args, add_target_args
-
     parser = sub.add_parser("record", help="record play (teleop, agent or corrections) as episodes, no GUI")
     parser.add_argument("--out", type=Path, required=True, help="folder of episodes (created if missing)")
     parser.add_argument(
@@ -49,11 +52,6 @@ def register(sub: Any) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from app.commands.connect_args import open_session, settings_from
-    from app.commands.run import play
-    from app.errors import UserError
-    from recorder.input import binding_name
-
     if args.mode != RecordMode.TELEOP and not args.model:
         raise UserError(f"--mode {args.mode} needs --model (the agent that plays)")
     settings = settings_from(args)
@@ -73,8 +71,6 @@ def main(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise UserError(f"cannot create the episodes folder {args.out}: {exc.strerror or exc}") from exc
     try:  # an existing folder may still refuse writes (read-only disk, permissions): say so before playing
-        import tempfile
-
         with tempfile.TemporaryFile(dir=args.out):
             pass
     except OSError as exc:

@@ -18,6 +18,8 @@ import logging
 from typing import Any
 
 from app.commands.connect_args import add_loop_args, add_target_args, open_session, settings_from
+from app.errors import UserError
+from model.policies.scripted import ScriptedPolicy
 
 LOG = logging.getLogger(__name__)
 
@@ -85,9 +87,6 @@ def main_run(args: argparse.Namespace) -> int:
 
 
 def main_replay(args: argparse.Namespace) -> int:
-    from app.errors import UserError
-    from model.policies.scripted import ScriptedPolicy
-
     try:
         actions = ScriptedPolicy.from_jsonl(args.actions).actions
     except (OSError, ValueError) as exc:

@@ -20,11 +20,16 @@ import logging
 import os
 from typing import Any
 
+from app.errors import UserError
+from model.checkpoint import CheckpointError
+from model.policies.factory import model_path
+from model.vla import VLA
+
 LOG = logging.getLogger(__name__)
 
 
 def register(sub: Any) -> None:
-    from model.server import Limits
+    from model.server import Limits  # heavy: uvicorn
 
     d = Limits()
     parser = sub.add_parser("serve", help="serve the model as an OpenAI-compatible chat endpoint")
@@ -79,7 +84,7 @@ def _allow_many_sockets() -> None:
     """Raise this process's open-file limit to its hard limit: each client, idle or not, is a socket
     (for seconds at most), and the usual soft limit of 1024 is what a crowd would run into first."""
     try:
-        import resource
+        import resource  # POSIX only
     except ImportError:  # not on Windows
         return
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -92,11 +97,7 @@ def _allow_many_sockets() -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from app.errors import UserError
-    from model.checkpoint import CheckpointError
-    from model.policies.factory import model_path
-    from model.server import ChatServer, Limits
-    from model.vla import VLA
+    from model.server import ChatServer, Limits  # heavy: uvicorn
 
     if not _loopback(args.host) and not args.api_key and not args.no_api_key:
         raise UserError(

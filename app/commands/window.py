@@ -20,6 +20,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from app.errors import UserError
+from app.gui import placement
+
 LOG = logging.getLogger(__name__)
 
 
@@ -48,8 +51,7 @@ def _opt(args: argparse.Namespace, name: str) -> Any:
 
 
 def main(args: argparse.Namespace) -> int:
-    from app.errors import UserError
-    from recorder.desktop import detect
+    from recorder.desktop import detect  # X11 only
 
     desktop = detect()
     if desktop.server == "none" and not os.environ.get("QT_QPA_PLATFORM"):
@@ -61,12 +63,12 @@ def main(args: argparse.Namespace) -> int:
         # On XWayland the window is an X11 client like the game: it can be placed beside the game,
         # and the panic key is heard while it has focus (a native Wayland window would hide both).
         os.environ["QT_QPA_PLATFORM"] = "xcb"
-    from PyQt6.QtWidgets import QApplication
+    from PyQt6.QtWidgets import QApplication  # heavy: Qt
 
-    from app import settings as settings_mod
-    from app.gui.controller import WindowController
-    from app.gui.main_window import MainWindow
-    from app.session import Session
+    from app import settings as settings_mod  # X11 only
+    from app.gui.controller import WindowController  # heavy: Qt
+    from app.gui.main_window import MainWindow  # heavy: Qt
+    from app.session import Session  # X11 only
 
     loaded = settings_mod.load()
     settings = loaded.settings
@@ -98,7 +100,7 @@ def main(args: argparse.Namespace) -> int:
     tour = _opt(args, "tour")
     controller.prepare(settings.model, settings.game, autostart=bool(_opt(args, "start")) and not tour)
     if tour:
-        from app.gui.layout_tour import LayoutTour
+        from app.gui.layout_tour import LayoutTour  # heavy: Qt
 
         def close() -> None:
             controller.ask_before_close = False
@@ -128,8 +130,6 @@ def _initial_geometry(window: Any, controller: Any, given: str | None, saved: st
     """--geometry wins (and the window stays there); else where the person last had it, if it is
     still on a screen; else a size that fits the screen. Once the game is open the controller
     places the window beside it (``WindowController.place``)."""
-    from app.gui import placement
-
     if given:
         x, y, w, h = (int(v) for v in str(given).split(","))
         window.setGeometry(x, y, w, h)
@@ -150,7 +150,7 @@ def _install_safety(app: Any, session: Any, controller: Any) -> None:
     Python runs signal handlers only between bytecodes, and Qt's event loop is C++: a light timer
     hands control back to Python a few times a second so a signal is seen promptly.
     """
-    from PyQt6.QtCore import QTimer
+    from PyQt6.QtCore import QTimer  # heavy: Qt
 
     def quit_now(_signum: int) -> None:
         controller.ask_before_close = False
@@ -173,7 +173,7 @@ class ScriptedExit:
     GRACE_S = 5.0
 
     def __init__(self, controller: Any, seconds: float, screenshot: str | None, report: str | None) -> None:
-        from PyQt6.QtCore import QTimer
+        from PyQt6.QtCore import QTimer  # heavy: Qt
 
         self.controller = controller
         self.seconds = seconds

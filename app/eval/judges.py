@@ -10,6 +10,7 @@ that says the world is reset and the next trial may start.
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -121,8 +122,6 @@ class GameJudge:
     def __init__(
         self, game: Any, task: str, start: StartState | None = None, seed: int | None = None
     ) -> None:
-        import random
-
         if not game_can_judge(task):
             raise ValueError(
                 f"the demo game cannot tell whether {task!r} succeeded (it judges "

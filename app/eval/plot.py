@@ -10,6 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from PIL import Image, ImageDraw
+
 WIDTH, HEIGHT = 720, 420
 MARGIN_L, MARGIN_R, MARGIN_T, MARGIN_B = 60, 20, 40, 50
 COLOURS = [(40, 110, 200), (220, 110, 30), (40, 160, 80), (180, 50, 160), (120, 120, 120)]
@@ -17,8 +19,6 @@ COLOURS = [(40, 110, 200), (220, 110, 30), (40, 160, 80), (180, 50, 160), (120, 
 
 def history_image(rows: list[dict[str, Any]], title: str) -> Any:
     """A PIL image of ``rows`` (history lines for one task)."""
-    from PIL import Image, ImageDraw
-
     img = Image.new("RGB", (WIDTH, HEIGHT), "white")
     draw = ImageDraw.Draw(img)
     left, top, right, bottom = MARGIN_L, MARGIN_T, WIDTH - MARGIN_R, HEIGHT - MARGIN_B

@@ -304,7 +304,7 @@ class DemoGame:
             str(self.root / "minetest.log"),
         ]
         LOG.info("starting %s", " ".join(cmd))
-        from recorder.desktop import parent_death_signal
+        from recorder.desktop import parent_death_signal  # X11 only
 
         try:
             with _one_start_at_a_time():
@@ -332,7 +332,7 @@ class DemoGame:
         return self
 
     def _wait_window(self, timeout: float) -> int:
-        from recorder.desktop import for_display
+        from recorder.desktop import for_display  # X11 only
 
         desktop = for_display(self.display)
         try:
@@ -379,7 +379,7 @@ class DemoGame:
 
     def focus(self) -> None:
         """Give the game focus the way its desktop allows, and the pointer to its centre."""
-        from recorder.desktop import for_display
+        from recorder.desktop import for_display  # X11 only
 
         desktop = for_display(self.display)
         try:

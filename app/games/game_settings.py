@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from app.games import minecraft_options, minetest_config
 from recorder.input import CameraLaw
 
 
@@ -68,8 +69,6 @@ def game_settings_for_pid(pid: int, window_size: tuple[int, int] | None = None) 
     argv, env, cwd = process_info(pid)
     game = game_of(argv)
     if game == "minetest":
-        from app.games import minetest_config
-
         path = minetest_config.config_path(argv, env, cwd)
         config = minetest_config.load(path)
         record = {"game": "minetest", "pid": pid, **config.record(window_size)}
@@ -77,8 +76,6 @@ def game_settings_for_pid(pid: int, window_size: tuple[int, int] | None = None) 
             record["missing_file"] = str(path)
         return GameSettings("minetest", config.camera_law(window_size), record, config)
     if game == "minecraft":
-        from app.games import minecraft_options
-
         path = minecraft_options.options_path(argv, env, cwd)
         opts = minecraft_options.load(path) or minecraft_options.MinecraftOptions(None, {})
         record = {"game": "minecraft", "pid": pid, **opts.record()}

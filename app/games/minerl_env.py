@@ -15,6 +15,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+import cv2
 import numpy as np
 
 from app.games.connector import FRAME_SIZE, Rect
@@ -137,8 +138,6 @@ def _to_model_frame(frame: np.ndarray) -> np.ndarray:
     if frame.dtype != np.uint8:
         frame = np.clip(frame, 0, 255).astype(np.uint8)
     if (frame.shape[1], frame.shape[0]) != FRAME_SIZE:
-        import cv2
-
         frame = cv2.resize(frame, FRAME_SIZE, interpolation=cv2.INTER_LINEAR)  # MineStudio's choice
     return np.ascontiguousarray(frame)
 
@@ -147,7 +146,7 @@ def make_env(spec: str) -> Any:
     """``minerl`` (HumanSurvival), ``minestudio`` (MinecraftSim, env actions) or ``module:callable``."""
     if spec == "minerl":
         try:
-            from minerl.herobraine.env_specs.human_survival_specs import HumanSurvival
+            from minerl.herobraine.env_specs.human_survival_specs import HumanSurvival  # heavy: minerl
         except ImportError as exc:
             raise ImportError("minerl is not installed: pip install '.[minerl]' (needs Java 8)") from exc
         return HumanSurvival(
@@ -159,7 +158,7 @@ def make_env(spec: str) -> Any:
         ).make()
     if spec == "minestudio":
         try:
-            from minestudio.simulator import MinecraftSim
+            from minestudio.simulator import MinecraftSim  # heavy: MineStudio
         except ImportError as exc:
             raise ImportError("MineStudio is not installed: pip install minestudio") from exc
         return MinecraftSim(obs_size=FRAME_SIZE, render_size=FRAME_SIZE, action_type="env")

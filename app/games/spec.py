@@ -17,9 +17,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.errors import UserError
+from app.games import game_settings, minecraft_options
 from app.games.connector import Connector
+from app.games.demo_game import DemoGame, DemoGameConfig, find_binary
+from app.games.desktop import DesktopConfig, DesktopConnector
+from app.games.fake import FakeConnector
 from app.games.game_settings import GameSettings
-from recorder.input import CameraLaw
+from app.games.minerl_env import MineRLConnector, make_env
+from recorder.desktop import DesktopError, NotPlayable, for_display, open_desktop
+from recorder.input import CameraLaw, keymap
 
 LOG = logging.getLogger(__name__)
 
@@ -84,8 +90,6 @@ def parse_region(text: str) -> tuple[int, int, int, int]:
 
 
 def auto_game() -> GameSpec:
-    from app.games.demo_game import find_binary
-
     return GameSpec("demo") if find_binary() else GameSpec("screen")
 
 
@@ -151,12 +155,9 @@ def open_game(
     able to stop it while it starts (a session that is closing) can close it from another thread."""
     options = options or GameOptions()
     if spec.kind == "fake":
-        from app.games.fake import FakeConnector
-
         return OpenGame(spec, FakeConnector(), spec.label, None, "fake")
     if spec.kind == "minerl":
         return _open_minerl(spec, progress)
-    from recorder.desktop import DesktopError, for_display, open_desktop
 
     try:
         desktop = open_desktop() if display is None else for_display(display)
@@ -176,15 +177,10 @@ def _open_desktop_game(
     progress: Callable[[str], None],
     on_process: Callable[[Any], None] = lambda _: None,
 ) -> OpenGame:
-    from app.games.desktop import DesktopConfig, DesktopConnector
-    from recorder.desktop import DesktopError, NotPlayable
-
     display = desktop.display
     config = DesktopConfig(require_focus=options.require_focus)
     process = None
     if spec.kind == "demo":
-        from app.games.demo_game import DemoGame, DemoGameConfig, find_binary
-
         if find_binary() is None:
             raise GameError(
                 "minetest is not installed (Debian/Ubuntu: sudo apt-get install minetest); "
@@ -227,8 +223,6 @@ def _open_desktop_game(
             process.close()
         raise
     if process is None and connector.window_pid:
-        from app.games.demo_game import DemoGame
-
         # a demo game someone started (``jarvis-play demo-game``): its mod can judge and reset trials
         process = DemoGame.attach(connector.window_pid, display)
         if process is not None:
@@ -254,8 +248,6 @@ def _game_settings(connector: Any, options: GameOptions) -> GameSettings:
     by ``jarvis-play calibrate`` for this window; else Minecraft's training settings, said plainly.
     An explicit degrees-per-count overrides the law in every case.
     """
-    from app.games import game_settings, minecraft_options
-
     size = (int(connector.rect[2]), int(connector.rect[3]))
     found: GameSettings | None = None
     if options.options_file:
@@ -283,9 +275,6 @@ def _game_settings(connector: Any, options: GameOptions) -> GameSettings:
 
 def _configure(connector: Any, options: GameOptions, found: GameSettings) -> list[str]:
     """Bindings, camera law and GUI scale for injection, from the game's settings; returns notes."""
-    from app.games import minecraft_options
-    from recorder.input import keymap
-
     cfg = connector.config
     notes: list[str] = []
     bindings = dict(keymap.DEFAULT_BINDINGS)
@@ -319,8 +308,6 @@ def _configure(connector: Any, options: GameOptions, found: GameSettings) -> lis
 
 
 def _open_minerl(spec: GameSpec, progress: Callable[[str], None]) -> OpenGame:
-    from app.games.minerl_env import MineRLConnector, make_env
-
     env_spec = spec.arg or "minerl"
     progress(f"Starting the {env_spec} environment (Minecraft takes a minute to boot)…")
     try:
@@ -332,8 +319,6 @@ def _open_minerl(spec: GameSpec, progress: Callable[[str], None]) -> OpenGame:
 
 def list_windows(display: str | None = None) -> list[str]:
     """Titles of the windows a game picker can offer (best effort: empty where no backend plays)."""
-    from recorder.desktop import for_display, open_desktop
-
     try:
         desktop = open_desktop() if display is None else for_display(display)
     except Exception:

@@ -34,6 +34,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
+from app.eval.results import read_history
 from app.finetune_job import ChildRun, comparison_rows, run_compare
 from app.gui import finetune_runs
 from app.gui.elided import ElidedLabel
@@ -169,8 +170,6 @@ class AdaptersPanel(QWidget):
 
     def refresh(self) -> None:
         """Read the adapters folder again, keeping the selection; say which adapter is active."""
-        from app.eval.results import read_history
-
         chosen = self.selected
         history = read_history(self.evaluations) if self.evaluations is not None else []
         self.rows = finetune_runs.trained_adapters(self.root, history) if self.root is not None else []

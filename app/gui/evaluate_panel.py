@@ -34,8 +34,13 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
+from app.eval import results
+from app.eval.plot import history_image
+from app.eval.results import episode_tasks
+from app.eval.setup import build
 from app.gui.panel_jobs import run_job
 from app.gui.workers import while_alive
+from app.settings import evaluations_root
 
 
 class EvaluatePanel(QWidget):
@@ -125,14 +130,10 @@ class EvaluatePanel(QWidget):
 
     def offer_adapter(self, adapter: str) -> None:
         """``offer`` with the tasks read from the adapter's training episodes."""
-        from app.eval.results import episode_tasks
-
         library = self.session.tasks if self.session is not None else None
         self.offer(adapter, episode_tasks(adapter, library) if adapter else [])
 
     def start(self) -> None:
-        from app.eval.setup import build
-
         if self.session is None or not self.session.ready:
             self.message.emit("Load a model and open a game before evaluating.", "warning")
             return
@@ -157,8 +158,6 @@ class EvaluatePanel(QWidget):
         self._set_running(True)
 
     def _run(self) -> Any:
-        from app.eval import results
-
         result = self.evaluation.run()
         out = self.out or _default_out(self.session.settings)
         path = results.save(result, out)
@@ -203,8 +202,6 @@ class EvaluatePanel(QWidget):
         self.show_history(history, result.task or result.instruction)
 
     def show_history(self, history: list[dict[str, Any]], task: str) -> None:
-        from app.eval.plot import history_image
-
         image = history_image([r for r in history if r.get("task") == task], f"{task}: success per round")
         buffer = io.BytesIO()
         image.save(buffer, "PNG")
@@ -235,6 +232,4 @@ class EvaluatePanel(QWidget):
 
 
 def _default_out(settings: Any) -> Path:
-    from app.settings import evaluations_root
-
     return evaluations_root(settings)

@@ -50,6 +50,7 @@ from app.gui.workers import while_alive
 from app.session import Session
 from app.settings import default_episodes_dir
 from model.finetune.config import DEFAULTS, PRESETS, setting_help, with_preset
+from model.spec import ModelSpec, ModelSpecError
 
 PROGRESS_MAX = 1000
 # the trainer's presets as the picker names them ("" : the trainer's defaults)
@@ -392,8 +393,6 @@ def done_message(state: FinetuneState) -> tuple[str, str]:
 
 
 def _is_server(spec: str) -> bool:
-    from model.spec import ModelSpec, ModelSpecError
-
     try:
         return ModelSpec.parse(spec).remote
     except ModelSpecError:

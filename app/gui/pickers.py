@@ -7,16 +7,16 @@ the person presses Load/Open; the loading itself happens elsewhere, off the GUI 
 from __future__ import annotations
 
 from PyQt6.QtCore import pyqtSignal
-from PyQt6.QtWidgets import QComboBox, QFileDialog, QHBoxLayout, QLabel, QPushButton, QWidget
+from PyQt6.QtWidgets import QApplication, QComboBox, QFileDialog, QHBoxLayout, QLabel, QPushButton, QWidget
 
 from app.games.spec import KINDS, GameError, GameSpec, list_windows
+from model.fit import summary
+from model.spec import ModelSpec, ModelSpecError
 
 MODEL_HINT = "tiny, a checkpoint folder, an HF id (owner/name) or a server URL (http://host:8000/v1)"
 
 
 def model_kind(spec: str) -> str:
-    from model.spec import ModelSpec, ModelSpecError
-
     try:
         kind = ModelSpec.parse(spec).kind
     except ModelSpecError:
@@ -32,15 +32,12 @@ def model_kind(spec: str) -> str:
 
 def fit_hint(spec: str) -> str:
     """For a checkpoint to load here: free GPU memory and the precisions that fit (``model.fit``)."""
-    from model.spec import ModelSpec, ModelSpecError
-
     try:
         parsed = ModelSpec.parse(spec)
     except ModelSpecError:
         return ""
     if parsed.kind not in ("folder", "hub"):
         return ""
-    from model.fit import summary
 
     try:
         return summary(parsed.value if parsed.kind == "folder" else None)
@@ -98,8 +95,6 @@ OWN_TITLE = "jarvis-play"  # every window of ours carries it (the main window, i
 
 def game_windows(titles: list[str]) -> list[str]:
     """The titles a person may pick as the game: never jarvis-play's own windows."""
-    from PyQt6.QtWidgets import QApplication
-
     app = QApplication.instance()
     widgets = app.topLevelWidgets() if isinstance(app, QApplication) else []
     ours = {w.windowTitle() for w in widgets if w.isVisible() and w.windowTitle()}

@@ -33,8 +33,8 @@ from typing import Any
 from app.games.spec import OpenGame
 from app.runtime.takeover import Mode
 from model.spec import ModelSpec
-from recorder.episodes import Actor, RecordMode
-from recorder.input import CameraLaw, InputEvent
+from recorder.episodes import Actor, EpisodeMeta, RecordMode, SessionRecorder
+from recorder.input import CameraLaw, InputAccumulator, InputEvent
 
 LOG = logging.getLogger(__name__)
 
@@ -147,9 +147,6 @@ class Recording:
         self._events.put(event)
 
     def _open(self) -> Any:
-        from recorder.episodes import EpisodeMeta, SessionRecorder
-        from recorder.input import InputAccumulator
-
         s = self.setup
         meta = EpisodeMeta(
             mode=s.mode,

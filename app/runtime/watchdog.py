@@ -216,7 +216,6 @@ def guard_for(game: Any, display: str | None = None) -> Guard | None:
     shown = getattr(connector, "display", None) or display or os.environ.get("DISPLAY")
     if connector is None or not getattr(connector, "realtime", False) or config is None or not shown:
         return None
-    from recorder.input import keymap
 
     keys = sorted(set(getattr(config, "bindings", {}).values()) | set(keymap.DEFAULT_BINDINGS.values()))
     desktop = getattr(connector, "desktop", None)

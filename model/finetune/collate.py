@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from PIL import Image
+
 from model.actions.tokens import IM_START_ID
 from model.finetune.config import DEFAULTS
 from model.image import prepare_frame
@@ -59,8 +61,7 @@ class SftCollator:
         self.pad_id = tokenizer.pad_token_id
 
     def __call__(self, records: Sequence[dict[str, Any]]) -> dict[str, Any]:
-        import torch
-        from PIL import Image
+        import torch  # heavy: torch
 
         texts, images = [], []
         for record in records:
@@ -103,7 +104,7 @@ def answer_loss(model: Any, batch: dict[str, Any]) -> Any:
     prompt: the vocabulary projection is the largest cost of a step on this workload, and for a
     152k vocabulary its fp32 logits over 512 positions are gigabytes per batch.
     """
-    import torch
+    import torch  # heavy: torch
 
     inputs = {k: v for k, v in batch.items() if k != "labels"}
     labels = batch["labels"]

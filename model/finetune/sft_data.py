@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from PIL import Image
 
 from model.actions.codec import ActionCodec
 from model.cursor import draw_at_window_position
@@ -89,8 +90,6 @@ class ExportReport:
 
 
 def encode_image(frame: np.ndarray, fmt: str = "jpeg", quality: int = 95) -> bytes:
-    from PIL import Image
-
     buf = io.BytesIO()
     if fmt == "png":
         Image.fromarray(frame).save(buf, format="PNG")
@@ -236,7 +235,7 @@ def usable_episodes(
 def features() -> Any:
     """The row schema, spelt so that datasets 3.x and 4.x and later build the same Arrow types
     (``[feature]`` is a list in both; ``List`` exists only from 4.0)."""
-    from datasets import Features, Value
+    from datasets import Features, Value  # heavy: datasets
 
     return Features(
         {
@@ -255,7 +254,7 @@ def features() -> Any:
 
 def write_parquet(ds: Any, path: Path) -> None:
     """The rows as plain Arrow parquet: no ``huggingface`` schema metadata (see the module docstring)."""
-    import pyarrow.parquet as pq
+    import pyarrow.parquet as pq  # heavy: pyarrow
 
     table = ds.with_format("arrow")[:]
     pq.write_table(table.replace_schema_metadata(None), str(path))
@@ -277,7 +276,7 @@ Rows follow the JARVIS-VLA SFT record format: `conversations` (user: instruction
 
 def export_sft(roots: Iterable[Path], out: Path, opt: SftOptions | None = None) -> ExportReport:
     """Write the dataset under ``out`` (which must not exist or be empty). Returns row counts."""
-    from datasets import Dataset
+    from datasets import Dataset  # heavy: datasets
 
     opt = opt or SftOptions()
     out = Path(out)

@@ -11,9 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from model.checkpoint import CheckpointError
+from model.fit import check_fits
 from model.policies.base import Policy
+from model.policies.local import LocalPolicy, LocalPolicyConfig
+from model.policies.remote import RemotePolicy, RemotePolicyConfig
+from model.policies.scripted import ScriptedPolicy
+from model.quantize import parse_quantize
 from model.spec import ModelSpec
-from model.vla import Sampling
+from model.vla import VLA, Sampling
 
 ENGINES = ("auto", "fast", "plain")  # auto: fast on CUDA, plain on CPU
 
@@ -36,7 +42,7 @@ def model_path(spec: ModelSpec | str) -> str:
     """The loadable folder or id for an in-process spec (``tiny`` resolves to the embedded model)."""
     spec = ModelSpec.parse(spec)
     if spec.kind == "tiny":
-        from model.tiny import ensure_tiny_model
+        from model.tiny import ensure_tiny_model  # heavy: transformers
 
         return str(ensure_tiny_model())
     return spec.value
@@ -44,8 +50,6 @@ def model_path(spec: ModelSpec | str) -> str:
 
 def use_fast_engine(engine: str, device: Any) -> bool:
     """``fast`` or ``plain`` as asked; ``auto`` is fast on CUDA (where it pays) and plain on CPU."""
-    from model.checkpoint import CheckpointError
-
     if engine not in ENGINES:
         raise CheckpointError(f"--engine takes {', '.join(ENGINES)}, not {engine!r}")
     if engine == "auto":
@@ -55,21 +59,16 @@ def use_fast_engine(engine: str, device: Any) -> bool:
 
 def load_vla(spec: ModelSpec | str, options: PolicyOptions) -> Any:
     """The in-process model as ``options`` ask: fit checked, quantised, fast engine or plain."""
-    import torch
-
-    from model.quantize import parse_quantize
-    from model.vla import VLA
+    import torch  # heavy: torch
 
     path = model_path(spec)
     kind = parse_quantize(options.quantize)
     device = options.device or ("cuda" if torch.cuda.is_available() else "cpu")
     if options.check_fit and device.startswith("cuda"):
-        from model.fit import check_fits
-
         check_fits(path, options.quantize, device)
     vla = VLA.load(path, adapter=options.adapter, device=device, quantize=kind)
     if use_fast_engine(options.engine, vla.device):
-        from model.fast import FastVLA
+        from model.fast import FastVLA  # heavy: torch, transformers
 
         return FastVLA(vla)
     return vla
@@ -82,12 +81,8 @@ def make_policy(spec: ModelSpec | str, options: PolicyOptions | None = None) -> 
     spec = ModelSpec.parse(spec)
     options = options or PolicyOptions()
     if spec.kind == "scripted":
-        from model.policies.scripted import ScriptedPolicy
-
         return ScriptedPolicy.from_jsonl(spec.value, loop=True)
     if spec.remote:
-        from model.policies.remote import RemotePolicy, RemotePolicyConfig
-
         remote = RemotePolicy(
             spec.value,
             RemotePolicyConfig(
@@ -96,7 +91,6 @@ def make_policy(spec: ModelSpec | str, options: PolicyOptions | None = None) -> 
         )
         remote.check()
         return remote
-    from model.policies.local import LocalPolicy, LocalPolicyConfig
 
     vla = load_vla(spec, options)
     config = LocalPolicyConfig(

@@ -34,7 +34,7 @@ class LocalPolicy:
         # (seeding every step would repeat the same draw each tick).
         self._sampling = replace(self.config.sampling, seed=None)
         if self.config.sampling.seed is not None:
-            import torch
+            import torch  # heavy: torch
 
             torch.manual_seed(self.config.sampling.seed)
 

@@ -14,6 +14,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, replace
 from typing import Any
+from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 import numpy as np
 
@@ -147,8 +148,6 @@ class RemotePolicy:
 
 def _split_credentials(url: str) -> tuple[str, str | None]:
     """(the URL without user:password@ and query, the API key they carried, if any)."""
-    from urllib.parse import parse_qs, urlsplit, urlunsplit
-
     parts = urlsplit(url)
     key = next(iter(parse_qs(parts.query).get("api_key", [])), None) or parts.password or None
     host = parts.hostname or ""

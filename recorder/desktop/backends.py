@@ -29,11 +29,11 @@ def open_desktop(session: DesktopSession | None = None) -> Desktop:
 def open_backend(name: str, display: str | None = None, notes: tuple[str, ...] = ()) -> Desktop:
     """Backend ``name`` on ``display`` (None: $DISPLAY)."""
     if name == "x11":
-        from recorder.desktop.x11.backend import X11Desktop
+        from recorder.desktop.x11.backend import X11Desktop  # X11 only: the backend picked at run time
 
         return X11Desktop(display, notes)
     if name == "xwayland":
-        from recorder.desktop.xwayland import XWaylandDesktop
+        from recorder.desktop.xwayland import XWaylandDesktop  # X11 only: the backend picked at run time
 
         shown = display or os.environ.get("DISPLAY") or ""
         facts = probe_x(shown) if shown else None
@@ -62,7 +62,7 @@ def for_display(display: str | None = None) -> Desktop:
 def releaser_for(name: str, display: str | None, keysyms: Collection[int]) -> Releaser:
     """The watchdog's releaser for backend ``name``, on a connection of its own (another process)."""
     if name in ("x11", "xwayland"):  # XWayland takes XTEST like any X server
-        from recorder.desktop.x11.release import X11Releaser
+        from recorder.desktop.x11.release import X11Releaser  # X11 only: the backend picked at run time
 
         return X11Releaser(display, keysyms)
     raise DesktopUnavailable(f"no desktop backend {name!r}: the backends are {', '.join(BACKENDS)}")

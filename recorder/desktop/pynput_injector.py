@@ -29,8 +29,8 @@ class PynputInjector(LedgeredPointer):
         pynput routes through XTEST like a physical key on X11."""
         obj = self._objects.get(name)
         if obj is None:
-            from pynput.keyboard import KeyCode
-            from pynput.mouse import Button
+            from pynput.keyboard import KeyCode  # needs a display when imported
+            from pynput.mouse import Button  # needs a display when imported
 
             button = self._keys.buttons.get(name)
             if button is not None:

@@ -59,7 +59,7 @@ class DesktopSession:
 def probe_x(display: str) -> XServer:
     """Connect to ``display`` and ask whether it is XWayland (RandR outputs named XWAYLAND<n>)."""
     from Xlib import display as xdisplay  # optional: a bare GPU machine has no python-xlib
-    from Xlib.ext import randr
+    from Xlib.ext import randr  # optional: as above
 
     from recorder.desktop.x11 import xlib_tables  # noqa: F401  (this connection gets its own tables)
 
@@ -202,7 +202,7 @@ def xwayland_notes(compositor: str) -> tuple[str, ...]:
 
 def _user() -> str:
     try:
-        import pwd
+        import pwd  # POSIX only
 
         return pwd.getpwuid(os.getuid()).pw_name
     except (ImportError, KeyError):

@@ -10,10 +10,14 @@ runs the control loop (``make gpu-check``'s loop section) against the test-patte
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import logging
 import os
 import shutil
+import signal
 import subprocess
+import sys
 import time
 
 LOG = logging.getLogger(__name__)
@@ -103,11 +107,6 @@ def parent_death_signal() -> None:
     Linux delivers it when the *thread* that forked exits, so use it only for children started from
     a thread that lives as long as they should (the main thread of a test run or a benchmark).
     """
-    import contextlib
-    import ctypes
-    import signal
-    import sys
-
     if sys.platform.startswith("linux"):
         with contextlib.suppress(OSError):
             ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG

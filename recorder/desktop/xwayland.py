@@ -21,6 +21,9 @@ import os
 import time
 from collections.abc import Callable
 
+from Xlib import X
+from Xlib.ext import xtest
+
 from recorder.desktop import sway_ipc
 from recorder.desktop.protocol import Capture, DesktopError, GameWindow, NotPlayable, Rect
 from recorder.desktop.session import HOW_TO_XWAYLAND
@@ -89,8 +92,6 @@ class XWaylandDesktop(X11Desktop):
             return None
         x, y = self.pointer()
         target = (x + 1, y) if x < self.screen_rect()[2] - 1 else (x - 1, y)
-        from Xlib import X
-        from Xlib.ext import xtest
 
         with self._lock:
             xtest.fake_input(self._d, X.MotionNotify, x=target[0], y=target[1])

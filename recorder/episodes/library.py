@@ -73,7 +73,7 @@ class EpisodeSummary:
 
 def default_root() -> Path:
     """Where episodes go when nobody chose a folder: the platform's per-user data folder."""
-    from platformdirs import user_data_dir
+    from platformdirs import user_data_dir  # optional: absent on a bare GPU machine (make gpu-check)
 
     return Path(user_data_dir("jarvis-play")) / "episodes"
 

@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from model.actions.codec import ActionCodec
+from model.actions.env import null_action
 from recorder.episodes.format import ACTIONS, VIDEO, EpisodeMeta, read_meta
 from recorder.episodes.video import read_frames
 
@@ -26,9 +28,6 @@ MAX_PROBLEMS = 20  # a file of garbage gets a summary, not one message per line
 
 def placeholder_line(tick: int, near: dict[str, Any] | None) -> dict[str, Any]:
     """The line a lost tick gets: a null action flagged ``lost``, labelled like its neighbour."""
-    from model.actions.codec import ActionCodec
-    from model.actions.env import null_action
-
     codec = ActionCodec()
     ids = codec.encode(null_action())
     near = near or {}

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 
 from recorder.episodes.format import FPS, EpisodeMeta
@@ -35,8 +36,6 @@ class RingBuffer:
         return len(self._items)
 
     def push(self, frame: np.ndarray, line: dict[str, Any]) -> None:
-        import cv2
-
         ok, buf = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, self.jpeg_quality])
         if not ok:  # pragma: no cover - cv2 only fails on malformed arrays
             raise ValueError("could not JPEG-encode the frame")
@@ -81,8 +80,6 @@ def save_items(
     on_error: Callable[[str], None] | None = None,
 ) -> tuple[Path | None, EpisodeMeta]:
     """Write (jpeg, line) pairs as an episode, blocking; ticks are renumbered from 0."""
-    import cv2
-
     meta.mode = "ring"
     meta.instructions = []
     meta.corrections = corrections_from_lines([line for _, line in items])

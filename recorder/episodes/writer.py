@@ -28,6 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
+import cv2
 import numpy as np
 
 from recorder.episodes.format import (
@@ -364,7 +365,6 @@ def _fit(frame: np.ndarray) -> np.ndarray:
     """Frames are 640×360 RGB; anything else (a 1280×720 window) is resized as MineStudio does."""
     if frame.shape == (FRAME_HEIGHT, FRAME_WIDTH, 3):
         return frame
-    import cv2
 
     if frame.ndim == 3 and frame.shape[2] == 4:
         frame = frame[:, :, :3]

@@ -145,10 +145,10 @@ def to_pynput(name: str) -> Any:
     real keyboard (plain characters would go by XSendEvent, which games and listeners ignore).
     """
     if name in MOUSE_BUTTONS:
-        from pynput.mouse import Button
+        from pynput.mouse import Button  # needs a display when imported
 
         return {1: Button.left, 2: Button.middle, 3: Button.right}[MOUSE_BUTTONS[name]]
-    from pynput.keyboard import KeyCode
+    from pynput.keyboard import KeyCode  # needs a display when imported
 
     return KeyCode.from_vk(X11_KEYSYMS[name])
 

@@ -33,7 +33,14 @@ from recorder.desktop.protocol import (
     Releaser,
     WindowGone,
 )
+from recorder.desktop.pynput_injector import PynputInjector
 from recorder.desktop.x11 import geometry
+from recorder.desktop.x11.cursor import CursorWatch as X11CursorWatch
+from recorder.desktop.x11.injector import XTestInjector
+from recorder.desktop.x11.release import X11Releaser
+from recorder.desktop.x11.screen_capture import ScreenCapture
+from recorder.desktop.x11.window_capture import WindowCapture
+from recorder.desktop.x11.windows import CoverWatch as X11CoverWatch
 from recorder.desktop.x11.windows import X11Windows
 
 
@@ -94,40 +101,27 @@ class X11Desktop:
 
     # ----- capture and the game's state -------------------------------------------------------
     def probe_capture(self, window: int) -> str | None:
-        from recorder.desktop.x11.window_capture import WindowCapture
-
         return WindowCapture.probe(window, self.display)
 
     def window_capture(self, window: int, size: tuple[int, int]) -> Capture:
-        from recorder.desktop.x11.window_capture import WindowCapture
-
         return WindowCapture(window, size, self.display)
 
     def screen_capture(self, region: Callable[[], Rect], size: tuple[int, int]) -> Capture:
-        from recorder.desktop.x11.screen_capture import ScreenCapture  # optional: mss
-
         return ScreenCapture(region, size, self.display)
 
     def cover_watch(self) -> CoverWatch:
-        from recorder.desktop.x11.windows import CoverWatch as X11CoverWatch
-
         return X11CoverWatch(self.display)
 
     def cursor_watch(self) -> CursorWatch:
-        from recorder.desktop.x11.cursor import CursorWatch as X11CursorWatch
-
         return X11CursorWatch(self.display)
 
     # ----- input ------------------------------------------------------------------------------
     def injector(self, ledger: Ledger, keys: KeyCodes, kind: str = "auto") -> Injector:
         if kind == "pynput":
-            from recorder.desktop.pynput_injector import PynputInjector
-
             _, _, width, height = self.screen_rect()
             return PynputInjector(ledger, keys, (width, height))
         if kind not in ("auto", "xtest"):
             raise ValueError(f"injector must be auto, xtest or pynput, not {kind!r}")
-        from recorder.desktop.x11.injector import XTestInjector
 
         return _Locked(XTestInjector(ledger, keys, self._d), self._lock)
 
@@ -147,8 +141,6 @@ class X11Desktop:
         return int(base) if base else keysym
 
     def releaser(self, keysyms: Collection[int]) -> Releaser:
-        from recorder.desktop.x11.release import X11Releaser
-
         return X11Releaser(self.display, keysyms)
 
     # ----- placement geometry -----------------------------------------------------------------

@@ -28,6 +28,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from Xlib import display as xdisplay
+from Xlib.error import DisplayError
+from Xlib.ext import xfixes
+
 from recorder.desktop.protocol import DesktopError, GuiState, Rect
 
 LOG = logging.getLogger(__name__)
@@ -39,9 +43,6 @@ class GuiStateUnavailable(DesktopError):
 
 class CursorWatch:
     def __init__(self, display: str | None = None) -> None:
-        from Xlib import display as xdisplay
-        from Xlib.error import DisplayError
-
         try:
             self._d: Any = xdisplay.Display(display)
         except (DisplayError, OSError, ValueError) as exc:
@@ -51,7 +52,6 @@ class CursorWatch:
             raise GuiStateUnavailable(
                 "the X server has no XFixes extension, so the game's cursor cannot be read"
             )
-        from Xlib.ext import xfixes
 
         self._d.xfixes_query_version()
         self._root = self._d.screen().root

@@ -34,7 +34,7 @@ class ScreenCapture:
     def _sct(self) -> Any:
         sct = getattr(self._local, "sct", None)
         if sct is None:
-            import mss
+            import mss  # needs a display
 
             kwargs: dict[str, Any] = {}
             if self.display:

@@ -27,9 +27,14 @@ import time
 from typing import Any
 
 import numpy as np
+from Xlib import X
+from Xlib import display as xdisplay
+from Xlib.error import CatchError, DisplayError
+from Xlib.ext import composite, damage
 
 from recorder.desktop.frames import to_rgb
 from recorder.desktop.protocol import NOT_SHOWN, DesktopError, WindowGone
+from recorder.desktop.x11.shm import ShmImage, ShmUnavailable
 
 NOT_DRAWN = "waiting for the game to draw its window (just captured, shown or resized)"
 FIRST_DRAW_WAIT_S = 0.5
@@ -43,10 +48,6 @@ class _Session:
     """One connection's redirect of the window, its named pixmap and an SHM segment to read into."""
 
     def __init__(self, window: int, display: str | None) -> None:
-        from Xlib import X
-        from Xlib import display as xdisplay
-        from Xlib.error import CatchError, DisplayError
-
         self._X = X
         try:
             self._d = xdisplay.Display(display)
@@ -59,8 +60,6 @@ class _Session:
             raise
 
     def _setup(self, window: int, catch_error: Any) -> None:
-        from Xlib.ext import composite, damage
-
         d, X = self._d, self._X
         if not d.has_extension(composite.extname):
             raise WindowCaptureUnavailable("the X server has no Composite extension")
@@ -162,8 +161,6 @@ class _Session:
 
     def _name_pixmap(self) -> bool:
         """Name the window's current storage; False when the server has none (window not viewable)."""
-        from Xlib.error import CatchError
-
         catch = CatchError()
         pixmap = self._win.composite_name_window_pixmap(onerror=catch)
         try:
@@ -196,8 +193,6 @@ class _Session:
         return np.frombuffer(reply.data, np.uint8).reshape(height, width, 4)
 
     def _open_shm(self, size: int) -> Any:
-        from recorder.desktop.x11.shm import ShmImage, ShmUnavailable
-
         try:
             return ShmImage(self._d, max(size, 1))
         except ShmUnavailable:

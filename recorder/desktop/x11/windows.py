@@ -11,6 +11,12 @@ import contextlib
 import os
 from typing import Any
 
+from Xlib import X
+from Xlib import display as xdisplay
+from Xlib.error import CatchError
+from Xlib.ext import damage
+from Xlib.protocol import event as xevent
+
 from recorder.desktop.protocol import NOT_SHOWN, GameWindow, Rect
 
 NOT_REDRAWN = "waiting for the game to draw where another window was"
@@ -23,9 +29,6 @@ class X11Windows:
     def __init__(self, display: str | None = None, connection: Any = None) -> None:
         """Opens its own connection to ``display``, or uses ``connection`` (then closing is its
         owner's business)."""
-        from Xlib import X
-        from Xlib import display as xdisplay
-
         self._X = X
         self._own = connection is None
         self._d = xdisplay.Display(display) if connection is None else connection
@@ -227,10 +230,6 @@ class X11Windows:
 
     def focus(self, wid: int) -> None:
         """Give ``wid`` keyboard focus: ask the window manager if there is one, else set it directly."""
-        from Xlib import X
-        from Xlib.error import CatchError
-        from Xlib.protocol import event as xevent
-
         win = self._window(wid)
         data = (32, [2, X.CurrentTime, 0, 0, 0])  # source 2 = pager: "the user asked for this"
         ev = xevent.ClientMessage(window=win, client_type=self._atoms["_NET_ACTIVE_WINDOW"], data=data)
@@ -276,8 +275,6 @@ class CoverWatch:
     """
 
     def __init__(self, display: str | None = None) -> None:
-        from Xlib.ext import damage
-
         self._w = X11Windows(display)
         d = self._w._d
         self._w.root.change_attributes(event_mask=self._w._X.SubstructureNotifyMask)
@@ -344,8 +341,6 @@ class CoverWatch:
 
     def _watch_drawing(self, wid: int) -> None:
         """Report the game window's drawing to this connection (once per window)."""
-        from Xlib.ext import damage
-
         if self._damage_event < 0 or wid == self._damage_wid:
             return
         d = self._w._d
