@@ -21,6 +21,7 @@ import numpy as np
 from model.actions.codec import ActionCodec
 from model.finetune.collate import SftCollator, answer_loss
 from model.finetune.config import DEFAULTS, FinetuneConfig, add_flags
+from model.finetune.sft_data import encode_image
 from model.policies.factory import model_path
 from model.prompts import sft_conversation
 from model.random_weights import random_vla
@@ -43,8 +44,6 @@ def register(sub: Any) -> None:
 
 
 def _records(n: int) -> list[dict[str, Any]]:
-    from model.finetune.sft_data import encode_image  # X11 only
-
     codec = ActionCodec()
     rng = np.random.default_rng(0)
     text = codec.text(codec.encode({"forward": 1, "attack": 1, "camera": [2.0, -3.0]}))

@@ -33,12 +33,15 @@ import numpy as np
 
 from app.errors import UserError
 from app.games.demo_game import DemoGame, DemoGameConfig, find_binary
+from app.games.desktop import DesktopConfig, DesktopConnector
 from app.games.fake import FakeConnector
+from app.runtime.loop import ControlLoop, LoopConfig
 from model.actions.codec import ActionCodec
 from model.actions.env import null_action
 from model.policies.factory import PolicyOptions, make_policy, use_fast_engine
 from model.policies.local import LocalPolicy, LocalPolicyConfig
 from model.random_weights import random_vla
+from recorder.desktop import VirtualDisplay, to_rgb
 
 GOAL_P50_MS = 3.0
 GOAL_P99_MS = 5.0
@@ -67,7 +70,6 @@ def register(sub: Any) -> None:
 
 def run_pattern(policy: Any, seconds: float, hz: float = 20.0) -> dict[str, Any]:
     """The real control loop with ``policy`` against the test-pattern game for ``seconds``."""
-    from app.runtime.loop import ControlLoop, LoopConfig  # X11 only
 
     game = FakeConnector(realtime=True)
     loop = ControlLoop(game, policy, "Kill a zombie.", LoopConfig(hz=hz, seconds=seconds))
@@ -134,7 +136,6 @@ def measure(connector: Any, ticks: int, hz: float, warmup: int = 40) -> dict[str
     recorded: they happen once per session, not per tick. The heap is frozen after them, as the
     control loop does, so the collector does not rescan import-time objects in the middle of a tick.
     """
-    from recorder.desktop import to_rgb  # X11 only
 
     codec = ActionCodec()
     ids = codec.encode_batch(bench_actions())
@@ -201,9 +202,6 @@ def main(args: argparse.Namespace) -> int:
 
 
 def _setup(args: argparse.Namespace, width: int, height: int, stack: ExitStack) -> tuple[Any, str]:
-    from app.games.desktop import DesktopConfig, DesktopConnector  # X11 only
-    from recorder.desktop import VirtualDisplay  # X11 only
-
     if args.window:
         if not os.environ.get("DISPLAY"):
             raise UserError("--window needs a display (DISPLAY is not set)")

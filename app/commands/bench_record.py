@@ -28,6 +28,8 @@ import numpy as np
 
 from model.actions.codec import ActionCodec
 from model.actions.env import null_action
+from recorder.episodes import FPS, EpisodeMeta, SessionRecorder, probe
+from recorder.input import CameraLaw
 
 
 def register(sub: Any) -> None:
@@ -77,9 +79,6 @@ def scene(n: int = 64) -> list[np.ndarray]:
 
 
 def run_bench(args: argparse.Namespace) -> int:
-    from recorder.episodes import FPS, EpisodeMeta, SessionRecorder, probe  # X11 only
-    from recorder.input import CameraLaw  # X11 only
-
     ticks = int(args.seconds * FPS)
     root = args.keep or Path(tempfile.mkdtemp(prefix="bench-record-"))
     frames = scene()

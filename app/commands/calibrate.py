@@ -23,6 +23,10 @@ from typing import Any
 import numpy as np
 
 from app.errors import UserError
+from app.games import game_settings
+from app.games.desktop import KEY_CODES
+from recorder.desktop import DesktopError, open_desktop
+from recorder.input import CameraLaw, InjectionLedger
 
 ASSUMED_HFOV = 102.0  # degrees, only for the first guess of the step size (70° vertical on 16:9)
 
@@ -120,10 +124,6 @@ def measure_full_turn(
 
 
 def main(args: argparse.Namespace) -> int:
-    from app.games.desktop import KEY_CODES  # X11 only
-    from recorder.desktop import DesktopError, open_desktop  # X11 only
-    from recorder.input import CameraLaw, InjectionLedger  # X11 only
-
     try:
         desktop = open_desktop()
     except DesktopError as exc:
@@ -152,8 +152,6 @@ def main(args: argparse.Namespace) -> int:
 
 
 def _calibrate(args: argparse.Namespace, win: Any, capture: Any, injector: Any, camera_law: Any) -> int:
-    from app.games import game_settings  # X11 only
-
     width, height = win.rect[2], win.rect[3]
 
     def turn(counts: int) -> None:

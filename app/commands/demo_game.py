@@ -21,6 +21,7 @@ from typing import Any
 from app.errors import UserError
 from app.games.demo_game import DemoGame, DemoGameConfig, find_binary
 from app.runtime.safety import SafetyNet
+from app.runtime.watchdog import Guard, Watchdog
 
 
 def register(sub: Any) -> None:
@@ -60,8 +61,6 @@ def main(args: argparse.Namespace) -> int:
 
 
 def _serve(game: Any, seconds: float | None) -> None:
-    from app.runtime.watchdog import Guard, Watchdog  # X11 only
-
     dog = None
     try:
         try:

@@ -23,6 +23,7 @@ from model.policies.factory import model_path
 from model.policies.remote import RemotePolicy, RemotePolicyConfig
 from model.spec import ModelSpec, ModelSpecError
 from model.vla import VLA
+from recorder.desktop import detect
 
 GIB = 1024**3
 
@@ -117,7 +118,6 @@ def _fit(report: Report, spec: str, table_path: str | None, free_gib: float | No
 
 def _display(report: Report) -> None:
     """The session, the desktop backend that would play there and why, and what is not possible."""
-    from recorder.desktop import detect  # X11 only
 
     session = detect()
     where = session.server + (f" ({session.compositor})" if session.compositor else "")

@@ -25,6 +25,18 @@ from pathlib import Path
 from typing import Any
 
 from app.errors import UserError
+from model.finetune.sft_data import SftOptions, export_sft
+from recorder.episodes import (
+    FLAG_CAMERA_SATURATED,
+    FLAG_NOOP_RUN,
+    FPS,
+    check_all,
+    export_vpt,
+    find_episodes,
+    meta_problems,
+    read_meta,
+    repair_all,
+)
 
 
 def register(sub: Any) -> None:
@@ -79,8 +91,6 @@ def register(sub: Any) -> None:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from recorder.episodes import FPS, find_episodes, meta_problems, read_meta  # X11 only
-
     folders = find_episodes(args.dir)
     if not folders:
         print(f"no episodes in {args.dir}")
@@ -114,8 +124,6 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from recorder.episodes import check_all  # X11 only
-
     if not args.dir.exists():
         raise UserError(f"{args.dir} does not exist")
     reports = check_all(args.dir, deep=args.deep)
@@ -132,8 +140,6 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _repair(args: argparse.Namespace) -> int:
-    from recorder.episodes import repair_all  # X11 only
-
     if not args.dir.exists():
         raise UserError(f"{args.dir} does not exist")
     reports = repair_all(args.dir)
@@ -148,8 +154,6 @@ def _repair(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     if args.format == "vpt":
         return _export_vpt(args)
-    from model.finetune.sft_data import SftOptions, export_sft  # X11 only
-    from recorder.episodes import FLAG_CAMERA_SATURATED, FLAG_NOOP_RUN  # X11 only
 
     skip: tuple[str, ...] = () if args.keep_noop_runs else (FLAG_NOOP_RUN,)
     if args.drop_saturated:
@@ -180,8 +184,6 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _export_vpt(args: argparse.Namespace) -> int:
-    from recorder.episodes import export_vpt  # X11 only
-
     try:
         report = export_vpt(args.dir, args.out)
     except (FileExistsError, ValueError) as exc:

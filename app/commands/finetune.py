@@ -22,6 +22,7 @@ from model.checkpoint import CheckpointError
 from model.finetune.config import add_flags, from_flags
 from model.finetune.errors import FinetuneError
 from model.finetune.evaluate import compare, format_comparison, stratified
+from model.finetune.sft_data import SftOptions, episode_records, usable_episodes
 from model.policies.factory import model_path
 from model.vla import VLA
 
@@ -105,8 +106,6 @@ def main(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from model.finetune.sft_data import SftOptions, episode_records, usable_episodes  # X11 only
-
     options = SftOptions(correction_weight=1, null_ticks=args.null_ticks)
     folders, _ = usable_episodes([Path(p) for p in args.episodes], options.statuses)
     records = [r for f in folders for r in episode_records(f, options)]

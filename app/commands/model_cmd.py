@@ -15,6 +15,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from app import settings as settings_mod
 from app.commands.progress_line import ProgressLine
 from app.errors import UserError
 from model.download_watch import Watch
@@ -55,8 +56,6 @@ def make_tiny(args: argparse.Namespace) -> int:
 
 
 def download(args: argparse.Namespace) -> int:
-    from app import settings as settings_mod  # X11 only
-
     quantize = args.quantize or settings_mod.load().settings.quantize
     folder = fetch(args.repo, Watch(on_progress=ProgressLine()), FitAsk(quantize=quantize), args.revision)
     print(f"{args.repo} is ready in {folder}")

@@ -20,8 +20,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from app import settings as settings_mod
 from app.errors import UserError
 from app.gui import placement
+from app.session import Session
+from recorder.desktop import detect
 
 LOG = logging.getLogger(__name__)
 
@@ -51,8 +54,6 @@ def _opt(args: argparse.Namespace, name: str) -> Any:
 
 
 def main(args: argparse.Namespace) -> int:
-    from recorder.desktop import detect  # X11 only
-
     desktop = detect()
     if desktop.server == "none" and not os.environ.get("QT_QPA_PLATFORM"):
         raise UserError(
@@ -65,10 +66,8 @@ def main(args: argparse.Namespace) -> int:
         os.environ["QT_QPA_PLATFORM"] = "xcb"
     from PyQt6.QtWidgets import QApplication  # heavy: Qt
 
-    from app import settings as settings_mod  # X11 only
     from app.gui.controller import WindowController  # heavy: Qt
     from app.gui.main_window import MainWindow  # heavy: Qt
-    from app.session import Session  # X11 only
 
     loaded = settings_mod.load()
     settings = loaded.settings

@@ -28,6 +28,7 @@ from typing import Any
 
 from app.errors import AppError
 from app.signals import uninterrupted
+from recorder.desktop import for_display, parent_death_signal
 from recorder.files import write_atomically
 
 LOG = logging.getLogger(__name__)
@@ -304,7 +305,6 @@ class DemoGame:
             str(self.root / "minetest.log"),
         ]
         LOG.info("starting %s", " ".join(cmd))
-        from recorder.desktop import parent_death_signal  # X11 only
 
         try:
             with _one_start_at_a_time():
@@ -332,8 +332,6 @@ class DemoGame:
         return self
 
     def _wait_window(self, timeout: float) -> int:
-        from recorder.desktop import for_display  # X11 only
-
         desktop = for_display(self.display)
         try:
             deadline = time.monotonic() + timeout
@@ -379,7 +377,6 @@ class DemoGame:
 
     def focus(self) -> None:
         """Give the game focus the way its desktop allows, and the pointer to its centre."""
-        from recorder.desktop import for_display  # X11 only
 
         desktop = for_display(self.display)
         try:
