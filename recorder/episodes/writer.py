@@ -257,7 +257,6 @@ class EpisodeWriter:
             return
         except OSError as exc:
             first = exc
-        (self.folder / (META + ".tmp")).unlink(missing_ok=True)  # the torn temp file, and its blocks
         try:
             data = json.dumps(self.meta.to_dict(), indent=2, ensure_ascii=False).encode("utf-8") + b"\n"
             with open(self.folder / META, "r+b") as f:
@@ -343,7 +342,7 @@ class EpisodeWriter:
         if self.folder is None or not self.folder.is_dir():
             return
         for path in self.folder.iterdir():
-            if path.name in (LOCK, "meta.json", "meta.json.tmp", VIDEO, VIDEO + ".log", ACTIONS):
+            if path.name in (LOCK, META, VIDEO, VIDEO + ".log", ACTIONS):
                 path.unlink(missing_ok=True)
         try:
             self.folder.rmdir()
