@@ -89,3 +89,39 @@ def test_imports_inside_functions_say_why() -> None:
                         ):
                             unmarked.append(f"{path.relative_to(REPO)}:{node.lineno}: {ast.unparse(node)}")
     assert not unmarked, "imports inside functions without a reason:\n" + "\n".join(sorted(set(unmarked)))
+
+
+# Renames that move a file as it is (nothing written), so recorder.files has nothing to add: why each
+MOVES = {
+    ("recorder/episodes/trash.py", "os.rename(item, target)"): "an episode into the trash, as it is",
+    (
+        "model/finetune/run_folder.py",
+        "os.replace(staged / name, out / name)",
+    ): "an adapter's files, staged by replace_folder, into the run folder one by one (manifest last)",
+    ("app/settings.py", "path.replace(backup)"): "an unreadable settings file aside, kept for the person",
+}
+
+
+def test_files_are_replaced_through_recorder_files() -> None:
+    """One way to replace a file (``recorder.files``: temporary beside it, fsync, rename, fsync the
+    folder): no other module renames a file over another or writes a ``.tmp`` sibling itself."""
+    found = []
+    for layer in ("app", "model", "recorder"):
+        for path in sorted((REPO / layer).rglob("*.py")):
+            name = str(path.relative_to(REPO))
+            if name == "recorder/files.py":
+                continue
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+                    attr, owner = node.func.attr, node.func.value
+                    by_os = isinstance(owner, ast.Name) and owner.id == "os" and attr in ("replace", "rename")
+                    # Path.replace/rename take one argument; str.replace takes two
+                    by_path = attr in ("replace", "rename") and len(node.args) == 1 and not node.keywords
+                    if (by_os or by_path) and (name, ast.unparse(node)) not in MOVES:
+                        found.append(f"{name}:{node.lineno}: {ast.unparse(node)}")
+                text = node.value if isinstance(node, ast.Constant) else None
+                if isinstance(text, str) and text.endswith(".tmp"):
+                    found.append(f"{name}:{node.lineno}: {text!r}")
+    assert not found, "replace files through recorder.files (write_atomically, atomic_open):\n" + "\n".join(
+        found
+    )

@@ -32,6 +32,7 @@ from app.commands.bench_loop import GOAL_P50_MS, GOAL_P99_MS
 from app.gpu_check.cpu_report import KIND
 from app.gpu_check.report import slug
 from model.actions.env import BUTTONS
+from recorder.files import write_atomically
 
 ROOT = Path(__file__).resolve().parents[2]  # the children run this checkout, from any cwd
 SECTIONS = ("actions", "loop", "policy", "record", "finetune")
@@ -254,7 +255,7 @@ def main(args: argparse.Namespace) -> int:
     targets = [args.out / name] + ([args.results_dir / name] if args.results_dir else [])
     for target in targets:
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(json.dumps(report, indent=2, default=str) + "\n", encoding="utf-8")
+        write_atomically(target, json.dumps(report, indent=2, default=str) + "\n")
     print("result file: " + ", ".join(str(t) for t in targets), flush=True)
     failed = [k for k, v in report["sections"].items() if v.get("error")]
     if failed:

@@ -33,6 +33,7 @@ from typing import Any
 
 from app.gpu_check.report import goals, markdown, result_name
 from model.fit import table_from_gpu_check
+from recorder.files import write_atomically
 
 ROOT = Path(__file__).resolve().parents[2]  # the children import this checkout, from any cwd
 # section -> default time limit (s), in the order they run; the total budget caps them all
@@ -143,7 +144,7 @@ def main(args: argparse.Namespace) -> int:
     targets = [out / name] + ([args.results_dir / name] if args.results_dir else [])
     for target in targets:
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(json.dumps(report, indent=2, default=str) + "\n", encoding="utf-8")
+        write_atomically(target, json.dumps(report, indent=2, default=str) + "\n")
     print((out / RESULT_MD).read_text(encoding="utf-8"), flush=True)
     print("result file: " + ", ".join(str(t) for t in targets), flush=True)
     return 0

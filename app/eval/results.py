@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from app.eval.stats import compare, wilson
+from recorder.files import write_atomically
 
 HISTORY = "history.jsonl"
 
@@ -174,9 +175,7 @@ def save(result: RunResult, out: Path) -> Path:
     while path.exists():
         n += 1
         path = out / f"{stamp}-{slug}-{n}.json"
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(result.to_dict(), indent=2), encoding="utf-8")
-    tmp.replace(path)
+    write_atomically(path, json.dumps(result.to_dict(), indent=2))
     history = read_history(out)
     task = result.task or result.instruction
     lines = []

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from app.games import minecraft_options, minetest_config
+from recorder.files import write_atomically
 from recorder.input import CameraLaw
 
 
@@ -97,9 +98,7 @@ def save_calibration(key: str, law: CameraLaw, record: dict[str, Any], path: Pat
     data = load_calibrations(path)
     data[key] = {**law.to_dict(), "settings": record}
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
-    tmp.replace(path)
+    write_atomically(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
     return path
 
 

@@ -17,6 +17,7 @@ from typing import Any
 from app.gpu_check import cpu_report
 from app.gpu_check.report import markdown
 from model.fit import FitTable, table_from_gpu_check
+from recorder.files import write_atomically
 
 RESULTS = Path("assets/benchmarks")
 README = Path("README.md")
@@ -129,5 +130,5 @@ def regenerate(root: Path, check: bool = False) -> list[Path]:
         if new != text:
             changed.append(path)
             if not check:
-                file.write_text(new, encoding="utf-8")
+                write_atomically(file, new)
     return changed
