@@ -107,7 +107,7 @@ class TickView:
     frame: np.ndarray | None
     action: EnvAction | None  # applied this tick, None when nothing was injected
     record: TickRecord
-    mode: str
+    mode: Mode
     instruction: str
     gui_open: bool = False  # a GUI screen was open in this frame (read from the game where it can be)
     cursor: tuple[float, float] | None = None  # the game's pointer in window pixels, where readable

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import enum
 import json
 import logging
 import os
@@ -21,10 +22,11 @@ from typing import Any
 from platformdirs import user_config_dir
 
 from app.runtime.loop import FALLBACKS, LoopConfig
+from app.runtime.recording import MODES
 from app.runtime.takeover import ControlConfig
 from model.quantize import CHOICES as QUANTIZE_CHOICES
 from model.quantize import FLAG_HELP as QUANTIZE_HELP
-from recorder.episodes import default_root
+from recorder.episodes import RecordMode, default_root
 from recorder.files import write_atomically
 
 LOG = logging.getLogger(__name__)
@@ -173,7 +175,8 @@ class Settings:
         _CONTROL.takeover_quiet_resume
     )  # "Take over" holds until Hand back; True: quiet time ends it too
     record: bool = False  # record every run to episodes_dir
-    record_mode: str = "corrections"  # teleop (you play), agent, corrections (agent + your takeovers)
+    # teleop (you play), agent, corrections (the agent and your takeovers); never ring (the save-last key's)
+    record_mode: RecordMode = field(default=RecordMode.CORRECTIONS, metadata={"choices": MODES})
     ring_seconds: float = 30.0  # what the save-last key keeps
     episodes_dir: str = ""  # empty: the platform's user data folder
     history: list[str] = field(default_factory=list)  # instructions typed before, newest last
@@ -203,7 +206,13 @@ class LoadResult:
 
 
 def _coerce(name: str, value: Any, default: Any) -> Any:
-    """``value`` if it has the default's type (ints accepted for floats), else raise TypeError."""
+    """``value`` if it has the default's type (ints accepted for floats, an enum's value for its member),
+    else raise TypeError."""
+    if isinstance(default, enum.Enum):
+        kind = type(default)
+        if isinstance(value, str) and value in {m.value for m in kind}:
+            return kind(value)
+        raise TypeError(f"{name} should be one of {', '.join(m.value for m in kind)}, not {value!r}")
     if isinstance(default, bool):
         ok = isinstance(value, bool)
     elif isinstance(default, float):
@@ -264,12 +273,11 @@ def from_dict(data: dict[str, Any]) -> tuple[Settings, list[str]]:
     for f in dataclasses.fields(Settings):
         if f.name not in data:
             continue
+        choices = f.metadata.get("choices") or f.metadata.get("argparse", {}).get("choices")
         try:
-            values[f.name] = _coerce(f.name, data[f.name], getattr(defaults, f.name))
-            choices = f.metadata.get("argparse", {}).get("choices")
-            if choices is not None and values[f.name] not in choices:
-                del values[f.name]
+            if choices is not None and data[f.name] not in choices:
                 raise TypeError(f"{f.name} should be one of {', '.join(choices)}, not {data[f.name]!r}")
+            values[f.name] = _coerce(f.name, data[f.name], getattr(defaults, f.name))
         except TypeError as exc:
             messages.append(f"setting ignored, default used: {exc}")
     return Settings(**values), messages

@@ -15,14 +15,17 @@ from PyQt6.QtCore import pyqtSignal
 from PyQt6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QStyle, QVBoxLayout, QWidget
 
 from app.gui.elided import Badge, ElidedLabel
+from app.gui.window_state import Controls, controls_for
+from app.runtime.takeover import Mode
+from recorder.episodes import RecordMode
 
 Icon = QStyle.StandardPixmap
 
 # Settings.record_mode -> what the picker says
 RECORD_MODES = {
-    "corrections": "Agent + my takeovers",
-    "agent": "Agent only",
-    "teleop": "Only me (teleop)",
+    RecordMode.CORRECTIONS: "Agent + my takeovers",
+    RecordMode.AGENT: "Agent only",
+    RecordMode.TELEOP: "Only me (teleop)",
 }
 
 
@@ -63,7 +66,7 @@ class ControlBar(QWidget):
         )
         self.record_mode = QComboBox()
         for mode, label in RECORD_MODES.items():
-            self.record_mode.addItem(label, mode)
+            self.record_mode.addItem(label, mode.value)  # Qt hands back a plain str
         self.record_mode.setToolTip(
             "What Start records: the agent with your takeovers marked as corrections, the agent alone, "
             "or only you playing (no model needed)"
@@ -111,29 +114,26 @@ class ControlBar(QWidget):
             lambda _i: self.record_mode_changed.emit(self.record_mode.currentData())
         )
         self.save_last.clicked.connect(self.save_last_clicked)
-        self.set_state(ready=False, mode="idle")
+        self.set_state(controls_for(Mode.IDLE, can_start=False))
         # "Pause" and "Resume" take turns: one width for both, so the buttons beside never move
         self.pause.setText("Resume")
         self.pause.setMinimumWidth(self.pause.sizeHint().width())
         self.pause.setText("Pause")
 
-    def set_record_mode(self, mode: str) -> None:
-        self.record_mode.setCurrentIndex(max(0, self.record_mode.findData(mode)))
+    def set_record_mode(self, mode: RecordMode) -> None:
+        self.record_mode.setCurrentIndex(max(0, self.record_mode.findData(RecordMode(mode).value)))
 
-    def set_state(self, ready: bool, mode: str, can_start: bool | None = None) -> None:
-        """``ready``: a model and a game are loaded (``can_start`` overrides it, e.g. teleop needs no
-        model). ``mode``: the session's mode."""
-        running = mode in ("agent", "human", "paused")
-        self.start.setEnabled((ready if can_start is None else can_start) and not running)
-        self.pause.setEnabled(mode in ("agent", "paused"))
-        resume = mode == "paused"
-        self.pause.setText("Resume" if resume else "Pause")
-        self.pause.setIcon(self._icons["start" if resume else "pause"])
-        self.stop.setEnabled(running)
-        self.take_over.setEnabled(mode in ("agent", "paused"))
-        self.hand_back.setEnabled(mode == "human")
-        self.save_last.setEnabled(running)
-        self.record_mode.setEnabled(not running)
+    def set_state(self, controls: Controls) -> None:
+        """Which buttons work (``window_state.controls_for`` decides)."""
+        self.start.setEnabled(controls.start)
+        self.pause.setEnabled(controls.pause)
+        self.pause.setText("Resume" if controls.resume else "Pause")
+        self.pause.setIcon(self._icons["start" if controls.resume else "pause"])
+        self.stop.setEnabled(controls.stop)
+        self.take_over.setEnabled(controls.take_over)
+        self.hand_back.setEnabled(controls.hand_back)
+        self.save_last.setEnabled(controls.save_last)
+        self.record_mode.setEnabled(controls.record_mode)
 
     def set_recording_live(self, on: bool) -> None:
         """Show the red RECORDING tag while the current run is being written to disk."""

@@ -1,15 +1,16 @@
 """The window's flows: widgets' signals in, ``Session`` calls out, session signals back to widgets.
 
-Wiring only: what the badge says, which input is our own, whether the game is gone and when closing
-must ask live in ``window_state`` (Qt-free, tested on its own); what the figures say in
-``figures_text``; where the window goes in ``window_placer``. Slow steps (opening the game, loading a
-model) run as ``Job``s; while one runs the window stays live and the status bar says what is
-happening. Every failure lands in the banner as a sentence; a message about a stopped run goes at
-the next Start, and a notice that needs no action (the task library offline) is one calm line with
-its details folded, shown once. The session is told which human input is really a click or key
-press in one of this app's windows (``ignore_input``), so using the app never counts as taking over
-the game. Before Start the view previews the game; episodes landing on disk are announced by
-``EpisodeWatch``. While an evaluation runs nothing names the adapter in play (the arms are blind).
+Wiring only: what the badge says, which buttons work, which input is our own, whether the game is
+gone, what a stop, a slow model or a missing task library is worth saying, and when closing must ask
+live in ``window_state`` (Qt-free, tested on its own); what the figures say in ``figures_text``;
+where the window goes in ``window_placer``. Slow steps (opening the game, loading a model) run as
+``Job``s; while one runs the window stays live and the status bar says what is happening. Every
+failure lands in the banner as a sentence; a message about a stopped run goes at the next Start,
+and a notice that needs no action (the task library offline) is one calm line with its details
+folded, shown once. The session is told which human input is really a click or key press in one of
+this app's windows (``ignore_input``), so using the app never counts as taking over the game. Before
+Start the view previews the game; episodes landing on disk are announced by ``EpisodeWatch``. While
+an evaluation runs nothing names the adapter in play (the arms are blind).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from PyQt6.QtWidgets import QApplication, QDialog, QWidget
 
 from app.errors import describe_error
 from app.games.spec import GameError, GameSpec
-from app.gui import figures_text, placement
+from app.gui import placement
 from app.gui.bridge import SessionBridge
 from app.gui.episode_watch import EpisodeWatch
 from app.gui.episodes_panel import ask_yes_no
@@ -33,36 +34,28 @@ from app.gui.main_window import PANELS, MainWindow
 from app.gui.overlay import overlay_for, summary
 from app.gui.settings_dialog import SettingsDialog
 from app.gui.window_placer import WindowPlacer
-from app.gui.window_state import GAME_GONE, WindowState, close_question, game_gone
+from app.gui.window_state import (
+    GAME_GONE,
+    RUNNING_MODES,
+    BadgeKey,
+    Say,
+    WindowState,
+    close_question,
+    for_window,
+    game_gone,
+)
 from app.gui.workers import Job
+from app.runtime.takeover import Mode
 from app.session import Session
 from app.settings import Settings, adapters_root, episodes_root, evaluations_root
 from model import tasks as task_lib
+from recorder.episodes import RecordMode
 from recorder.input import keymap
 
 LOG = logging.getLogger(__name__)
 
 FIGURES_MS = 250  # how often the live figures refresh
 PREVIEW_MS = 200  # how often the game is previewed while no loop runs
-TASKS_OFFLINE = "tasks-offline"  # Settings.seen_notices key: the built-in task list stands in
-
-# command-line advice in shared error messages -> what a window user does instead
-WINDOW_WORDS = {
-    "pass a local folder with --model": "choose a local checkpoint folder with Folder… beside Model",
-    "point --model at the checkpoint folder itself": "choose the checkpoint folder itself with Folder…",
-    "--model needs a checkpoint folder": "the model needs a checkpoint folder",
-    "and trying again resumes it": "and Load model resumes it",
-    "Use --quantize none": "Use bf16",
-    "Use --quantize 8bit": "Use 8bit",
-    "Use --quantize 4bit": "Use 4bit",
-}
-
-
-def for_window(text: str) -> str:
-    """A message written for the command line, in the window's terms."""
-    for cli, gui in WINDOW_WORDS.items():
-        text = text.replace(cli, gui)
-    return text
 
 
 class WindowController(QObject):
@@ -84,9 +77,6 @@ class WindowController(QObject):
         self.episode_watch = EpisodeWatch(self)
         self.episode_watch.saved.connect(lambda text, _folder: self.show_message(text, "info"))
         self._bindings: dict[str, str] = dict(keymap.DEFAULT_BINDINGS)
-        self._slow: figures_text.SlowModel | None = None  # the model is slower than the game
-        self._slow_said = False  # the slow-model note was shown for this run
-        self._tasks_problem_shown: str | None = None
         session.ignore_input = self.state.own_input
         w = window
         b = self.bridge
@@ -170,7 +160,7 @@ class WindowController(QObject):
         return self._run(work, "get the game and the model ready", done)
 
     def start(self) -> None:
-        teleop = self.session.settings.record_mode == "teleop"
+        teleop = self.session.settings.record_mode == RecordMode.TELEOP
         refusal = self.state.start_refusal(self.session.game is not None)
         if refusal is not None:
             self.show_error(refusal)
@@ -178,7 +168,6 @@ class WindowController(QObject):
         self.window.banner.clear_stale()  # the stopped run's news (the panic key…) is old now
         if teleop and not self.session.recording:
             self.show_message("Only me (teleop) records you playing: press Record to save it.", "note")
-        self._slow_said = False
         try:
             self.session.start(teleop=teleop)
         except Exception as exc:
@@ -188,7 +177,7 @@ class WindowController(QObject):
         self._show_badge()
 
     def toggle_pause(self) -> None:
-        if self.session.mode == "human":
+        if self.session.mode == Mode.HUMAN:
             return  # the person holds control: Hand back (or the pause key) gives it back
         self.session.toggle_pause()
 
@@ -200,7 +189,7 @@ class WindowController(QObject):
 
     def hand_back(self) -> None:
         self.session.resume()
-        if self.session.mode == "agent":
+        if self.session.mode == Mode.AGENT:
             self._focus_game()  # the agent injects only while the game has focus
         self._show_badge()
 
@@ -251,7 +240,7 @@ class WindowController(QObject):
             self.show_message("Recording applies from the next Start (each run is one episode).", "note")
 
     def set_record_mode(self, mode: str) -> None:
-        self.session.settings.record_mode = mode
+        self.session.settings.record_mode = RecordMode(mode)
         self.save_settings(self.session.settings)
         self._update_controls()
 
@@ -289,6 +278,15 @@ class WindowController(QObject):
     def show_error(self, text: str) -> None:
         self.show_message(text, "error")
 
+    def say(self, said: Say | None) -> None:
+        """Show what the window state says (nothing for None); a one-time notice is remembered."""
+        if said is None:
+            return
+        if said.remember and said.remember not in self.session.settings.seen_notices:
+            self.session.settings.seen_notices = [*self.session.settings.seen_notices, said.remember]
+            self.save_settings(self.session.settings)
+        self.show_message(said.text, said.level, said.details, said.until_start)
+
     def show_message(
         self, text: str, level: str = "info", details: str = "", until_start: bool = False
     ) -> None:
@@ -300,25 +298,11 @@ class WindowController(QObject):
         self.window.banner.show_message(text, level, details, until_start)
 
     def _show_tasks_problem(self) -> None:
-        """The built-in task list stands in: a file the person named is an error to fix; the library
-        not downloaded (offline) is a calm line, shown once ever, with the details folded."""
         s = self.session
-        problem = s.tasks_problem
-        if not problem or problem == self._tasks_problem_shown:
-            return
-        self._tasks_problem_shown = problem
-        if s.settings.tasks_file:
-            self.show_error(problem)
-            return
-        if TASKS_OFFLINE in s.settings.seen_notices:
-            return
-        s.settings.seen_notices = [*s.settings.seen_notices, TASKS_OFFLINE]
-        self.save_settings(s.settings)
-        self.show_message(
-            f"Instructions complete from a built-in list of {len(s.tasks)} common tasks: JarvisVLA's "
-            "task library could not be fetched (offline?).",
-            "info",
-            details=problem,
+        self.say(
+            self.state.tasks_notice(
+                s.tasks_problem, bool(s.settings.tasks_file), s.settings.seen_notices, len(s.tasks)
+            )
         )
 
     # ----- internals --------------------------------------------------------------------------
@@ -412,8 +396,6 @@ class WindowController(QObject):
             self._show_badge()
         badge = self._badge(view.mode)
         notes = self.state.notes(badge, now)
-        if self._slow is not None and view.mode == "agent":
-            notes += (self._slow.short,)
         overlay = overlay_for(
             view.action,
             badge,
@@ -424,7 +406,7 @@ class WindowController(QObject):
         self.window.view.show_frame(view.frame, overlay)
         self.window.controls.set_strip(summary(overlay))
 
-    def _badge(self, mode: str | None = None) -> str:
+    def _badge(self, mode: Mode | None = None) -> BadgeKey:
         loop = self.session.loop
         held = loop is not None and loop.control.held
         return self.state.badge(self.session.mode if mode is None else mode, held)
@@ -435,43 +417,31 @@ class WindowController(QObject):
         if not self.session.running:  # while a run plays, each tick writes the strip
             self.window.controls.set_strip(" · ".join(self.state.notes(badge, time.monotonic())))
 
-    def _mode_changed(self, mode: str) -> None:
-        if mode in ("agent", "human", "paused"):
+    def _mode_changed(self, text: str) -> None:
+        mode = Mode(text)  # a plain str across the Qt signal
+        if mode in RUNNING_MODES:
             self.episode_watch.watch(episodes_root(self.session.settings))  # F8 works from the game
         self.state.mode_changed(mode)
         self._show_badge()
         self._update_controls()
 
     def _stopped(self, reason: str) -> None:
-        self.state.stopped()
-        self._slow = None
-        self.session.stats.reset()
-        self.window.badge.set_mode("stopped")
-        self.window.status_panel.clear_figures()
-        self.window.controls.set_strip(" · ".join(self.state.notes("stopped", time.monotonic())))
-        view = self.window.view
-        view.show_frame(None, overlay_for(None, "stopped", instruction=self.session.instruction))
-        self._update_controls()
         outcome = self.session.wait(timeout=0)
-        error = outcome.error if outcome is not None else None
-        if error is not None and game_gone(error):
-            self.state.game_lost = True
-            self.show_error(GAME_GONE)
-            self._update_controls()
-        elif reason.startswith("panic"):
-            self.show_message(
-                "Stopped by the panic key; every key was released. Press Start to go on.",
-                "note",
-                until_start=True,
-            )
+        said = self.state.stopped(reason, outcome.error if outcome is not None else None)
+        self.session.stats.reset()
+        self.window.badge.set_mode(BadgeKey.STOPPED)
+        self.window.status_panel.clear_figures()
+        self.window.controls.set_strip(" · ".join(self.state.notes(BadgeKey.STOPPED, time.monotonic())))
+        view = self.window.view
+        view.show_frame(None, overlay_for(None, BadgeKey.STOPPED, instruction=self.session.instruction))
+        self._update_controls()
+        self.say(said)
 
     def _update_controls(self) -> None:
         s = self.session
-        teleop_mode = s.settings.record_mode == "teleop"
+        teleop_mode = s.settings.record_mode == RecordMode.TELEOP
         can = self.state.can_start(bool(self.jobs), s.game is not None, s.policy is not None, teleop_mode)
-        self.window.controls.set_state(s.ready and not self.jobs, s.mode, can_start=can)
-        if self.state.teleop:
-            self.window.controls.hand_back.setEnabled(False)
+        self.window.controls.set_state(self.state.controls(s.mode, can))
         self.window.set_recording(s.recording_now)
 
     def _show_placeholder(self) -> None:
@@ -482,7 +452,7 @@ class WindowController(QObject):
             s.running,
             s.game is not None,
             s.policy is not None,
-            s.settings.record_mode == "teleop",
+            s.settings.record_mode == RecordMode.TELEOP,
         )
         if text is not None:
             self.window.view.clear(text)
@@ -514,18 +484,10 @@ class WindowController(QObject):
             figures = s.stats.figures()
             panel = self.window.status_panel
             panel.set_figures(figures, self.window.view.fps, teleop=self.state.teleop)
-            slow = None if self.state.teleop else figures_text.slow_model(figures, s.settings.tick_hz)
-            if slow is None and figures.model_ms is None and not self.state.teleop:
-                slow = self._slow  # no answer in the last 2 s: the last measure stands
-            self._slow = slow
+            said = self.state.figures_seen(figures, s.settings.tick_hz, s.recording_now, s.settings.fallback)
+            slow = self.state.slow
             panel.set_slow(slow, slow.sentence(s.settings.fallback) if slow is not None else "")
-            if slow is not None and s.recording_now and not self._slow_said:
-                self._slow_said = True
-                self.show_message(
-                    f"This recording is mostly ticks without a fresh model answer ({slow.short}).",
-                    "note",
-                    details=slow.sentence(s.settings.fallback),
-                )
+            self.say(said)
         self._refresh_own_rects()
 
     # ----- our own input is never a takeover ----------------------------------------------------

@@ -13,6 +13,7 @@ from PyQt6.QtGui import QResizeEvent
 from PyQt6.QtWidgets import QLabel, QSizePolicy, QWidget
 
 from app.gui.overlay import BADGES
+from app.gui.window_state import BadgeKey
 
 
 class ElidedLabel(QLabel):
@@ -71,7 +72,7 @@ class Badge(ElidedLabel):
         self.setContentsMargins(8, 3, 8, 3)
         self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
         self.mode = ""
-        self.set_mode("idle")
+        self.set_mode(BadgeKey.IDLE)
         bold = self.font()
         bold.setBold(True)
         self.setFont(bold)

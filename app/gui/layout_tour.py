@@ -23,6 +23,9 @@ from PyQt6.QtWidgets import QApplication
 
 from app.gui import layout_check
 from app.gui.main_window import PANELS
+from app.gui.window_state import BadgeKey
+from app.runtime.takeover import Mode
+from recorder.episodes import RecordMode
 
 LOG = logging.getLogger(__name__)
 
@@ -59,16 +62,16 @@ class LayoutTour(QObject):
         yield from self._look("ready", every_tab=True)
         controls = w.controls
         controls.start.click()
-        yield from self._until(lambda: c.session.mode == "agent")
+        yield from self._until(lambda: c.session.mode == Mode.AGENT)
         yield from self._look("agent")
         w.activateWindow()  # focus leaves the game: the agent waits for it
-        yield from self._until(lambda: w.badge.mode == "waiting")
+        yield from self._until(lambda: w.badge.mode == BadgeKey.WAITING)
         yield from self._look("waiting")
         controls.pause.click()
-        yield from self._until(lambda: w.badge.mode == "paused")
+        yield from self._until(lambda: w.badge.mode == BadgeKey.PAUSED)
         yield from self._look("paused")
         controls.take_over.click()
-        yield from self._until(lambda: w.badge.mode == "held")
+        yield from self._until(lambda: w.badge.mode == BadgeKey.HELD)
         yield from self._look("held")
         c.panic.activated.emit()  # the panic key pressed in the window
         yield from self._until(lambda: not c.session.running and "panic key" in w.banner.text.text())
@@ -81,9 +84,9 @@ class LayoutTour(QObject):
         yield from self._look("recording", every_tab=True)
         controls.stop.click()
         yield from self._until(lambda: not c.session.running)
-        controls.record_mode.setCurrentIndex(controls.record_mode.findData("teleop"))
+        controls.record_mode.setCurrentIndex(controls.record_mode.findData(RecordMode.TELEOP.value))
         controls.start.click()
-        yield from self._until(lambda: w.badge.mode == "teleop")
+        yield from self._until(lambda: w.badge.mode == BadgeKey.TELEOP)
         yield from self._look("teleop")
         controls.stop.click()
         yield from self._until(lambda: not c.session.running)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 
 from app.commands.connect_args import add_loop_args, add_target_args
 from app.settings import Settings, apply_flags
+from recorder.episodes import RecordMode
 
 # a value unlike each default, given as a person types it
 GIVEN = {
@@ -72,3 +74,18 @@ def test_a_saved_setting_outside_its_choices_falls_back_to_the_default_with_a_me
     assert messages == [
         "setting ignored, default used: fallback should be one of hold, chunk, repeat, null, not 'sometimes'"
     ]
+
+
+def test_the_record_mode_is_kept_as_its_enum_and_a_wrong_one_falls_back_with_a_message() -> None:
+    from app.settings import from_dict
+
+    settings, messages = from_dict({"record_mode": "teleop"})
+    assert settings.record_mode is RecordMode.TELEOP and messages == []
+    assert json.loads(json.dumps(settings.to_dict()))["record_mode"] == "teleop"  # saved as its word
+    for wrong in ("sometimes", "ring"):  # ring: what the save-last key keeps, not a mode to pick
+        settings, messages = from_dict({"record_mode": wrong})
+        assert settings.record_mode is RecordMode.CORRECTIONS
+        assert messages == [
+            "setting ignored, default used: record_mode should be one of teleop, agent, corrections, "
+            f"not {wrong!r}"
+        ]

@@ -215,8 +215,9 @@ def test_panic_note_goes_at_start_and_the_offline_notice_is_calm_and_once(
     qtbot: Any,
     gui: Gui,  # noqa: F811
 ) -> None:
-    from app.gui.controller import TASKS_OFFLINE, WindowController
+    from app.gui.controller import WindowController
     from app.gui.main_window import MainWindow
+    from app.gui.window_state import TASKS_OFFLINE
 
     ready(qtbot, gui)
     w = gui.window

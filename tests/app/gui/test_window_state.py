@@ -12,8 +12,22 @@ from app.games.desktop import GameWindowGone
 from app.gui import figures_text
 from app.gui.finetune_runs import held_out_missing, trained_adapters
 from app.gui.overlay import BADGES, overlay_for, summary
-from app.gui.window_state import GAME_GONE, NO_GAME, NO_MODEL, WindowState, close_question, game_gone
+from app.gui.window_state import (
+    GAME_GONE,
+    NO_GAME,
+    NO_MODEL,
+    PANIC_STOP,
+    PERSON_NOTES,
+    TASKS_OFFLINE,
+    BadgeKey,
+    WindowState,
+    close_question,
+    controls_for,
+    for_window,
+    game_gone,
+)
 from app.runtime.live_stats import Figures
+from app.runtime.takeover import Mode
 from recorder.input import InputEvent
 from tests.conftest import REPO
 
@@ -72,6 +86,85 @@ def test_what_start_lacks_and_what_the_view_says() -> None:
     state.game_lost = True
     assert state.start_refusal(game_open=True) == GAME_GONE and not state.can_start(False, True, True, False)
     assert state.placeholder(False, False, False, True, False) == GAME_GONE
+
+
+def test_which_buttons_work_in_each_mode() -> None:
+    idle = controls_for(Mode.IDLE, can_start=True)
+    assert (
+        idle.start and idle.record_mode and not (idle.pause or idle.stop or idle.take_over or idle.save_last)
+    )
+    assert not controls_for(Mode.IDLE, can_start=False).start
+    agent = controls_for(Mode.AGENT, can_start=True)
+    assert not agent.start and agent.pause and not agent.resume and agent.stop and agent.take_over
+    assert agent.save_last and not agent.hand_back and not agent.record_mode  # no mode change mid-run
+    paused = controls_for(Mode.PAUSED, can_start=True)
+    assert paused.pause and paused.resume and paused.take_over
+    human = controls_for(Mode.HUMAN, can_start=True)
+    assert human.hand_back and not human.pause and not human.take_over and human.stop
+    assert not controls_for(Mode.HUMAN, can_start=True, teleop=True).hand_back  # no agent to hand back to
+    assert controls_for(Mode.STOPPED, can_start=True).start
+    state = WindowState()
+    state.started(teleop=True, running=True)
+    assert not state.controls(Mode.HUMAN, can_start=True).hand_back
+
+
+def test_what_a_stop_says() -> None:
+    state = WindowState()
+    state.started(teleop=True, running=True)
+    state.tick({"forward": 1}, focused=False, now=1.0)
+    assert state.stopped("stop button") is None
+    assert not state.teleop and state.focused and state.last_fresh is None and not state.game_lost
+    panic = state.stopped("panic key")
+    assert panic is not None and panic.text == PANIC_STOP and panic.level == "note" and panic.until_start
+    try:
+        raise RuntimeError("capture failed") from GameWindowGone("window 0x1 gone")
+    except RuntimeError as exc:
+        gone = state.stopped("panic key", exc)  # the game's end outranks how the run was stopped
+    assert gone is not None and gone.text == GAME_GONE and gone.level == "error" and state.game_lost
+
+
+def test_a_slow_model_is_said_once_per_recorded_run_and_its_measure_stands_between_answers() -> None:
+    state = WindowState()
+    state.started(teleop=False, running=True)
+    slow = Figures(model_ms=800.0, actions_per_s=1.25, ticks_per_s=20.0)
+    assert state.figures_seen(slow, 20.0, recording=False, fallback="hold") is None  # nothing recorded
+    assert state.slow is not None and state.slow.ticks_per_answer == 16
+    assert state.notes(BadgeKey.AGENT, 1.0) == (state.slow.short,)
+    assert state.notes(BadgeKey.HUMAN, 1.0) == (PERSON_NOTES[BadgeKey.HUMAN],)
+    said = state.figures_seen(slow, 20.0, recording=True, fallback="hold")
+    assert said is not None and said.level == "note" and state.slow.short in said.text
+    assert "last keys still held" in said.details
+    assert state.figures_seen(slow, 20.0, recording=True, fallback="hold") is None  # once per run
+    assert state.figures_seen(Figures(model_ms=None, ticks_per_s=20.0), 20.0, True, "hold") is None
+    assert state.slow is not None  # no answer in the last 2 s: the last measure stands
+    state.figures_seen(Figures(model_ms=40.0, actions_per_s=20.0, ticks_per_s=20.0), 20.0, True, "hold")
+    assert state.slow is None  # the model keeps up again
+    state.figures_seen(slow, 20.0, recording=False, fallback="hold")
+    state.stopped("stop button")
+    assert state.slow is None
+    state.started(teleop=False, running=True)
+    assert state.figures_seen(slow, 20.0, recording=True, fallback="hold") is not None  # a new run
+    state.stopped()
+    state.started(teleop=True, running=True)
+    assert state.figures_seen(slow, 20.0, recording=True, fallback="hold") is None  # only you play
+
+
+def test_a_missing_task_library_is_said_by_whose_it_is() -> None:
+    state = WindowState()
+    assert state.tasks_notice(None, False, [], 23) is None
+    named = state.tasks_notice("tasks.json: not found", True, [], 23)
+    assert named is not None and named.level == "error" and named.text == "tasks.json: not found"
+    assert state.tasks_notice("tasks.json: not found", True, [], 23) is None  # each problem once
+    offline = state.tasks_notice("offline? https://x ([Errno -3])", False, [], 23)
+    assert offline is not None and offline.level == "info" and offline.remember == TASKS_OFFLINE
+    assert "23 common tasks" in offline.text and "https://" not in offline.text
+    assert offline.details.startswith("offline?")
+    assert WindowState().tasks_notice("offline? again", False, [TASKS_OFFLINE], 23) is None  # once ever
+
+
+def test_command_line_advice_in_the_windows_words() -> None:
+    text = for_window("the model is too big here. Use --quantize 4bit, or pass a local folder with --model")
+    assert "--" not in text and "Use 4bit" in text and "Folder…" in text
 
 
 def test_closing_asks_only_when_work_would_be_cut_short() -> None:
