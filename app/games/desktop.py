@@ -24,6 +24,7 @@ overtaken by a press of the same tick.
 
 from __future__ import annotations
 
+import enum
 import logging
 import os
 import threading
@@ -62,6 +63,17 @@ class GameWindowGone(PlayEnded, RuntimeError):
     hint = "The game was closed: start it again, then start the agent again."
 
 
+class CaptureMode(str, enum.Enum):
+    """Where frames come from (a str, so it compares and prints as its value)."""
+
+    AUTO = "auto"  # the window's own contents if the desktop allows (Composite), else the screen
+    WINDOW = "window"  # the window's own contents, or refuse
+    SCREEN = "screen"  # the screen under the window: whatever is on top of it
+
+    def __str__(self) -> str:
+        return self.value
+
+
 @dataclass
 class DesktopConfig:
     title: str | None = None  # substring of the window title (case-insensitive)
@@ -74,7 +86,7 @@ class DesktopConfig:
     require_focus: bool = True  # inject only while the target window has keyboard focus
     geometry_every_s: float = 0.5  # how often the window rectangle is re-read (moves, resizes)
     injector: str = "auto"  # auto (XTEST on X11), xtest or pynput
-    capture: str = "auto"  # auto (the window's own contents if Composite allows, else screen), window, screen
+    capture: CaptureMode = CaptureMode.AUTO
 
 
 class DesktopConnector:
@@ -163,18 +175,16 @@ class DesktopConnector:
         """The window's own contents where the desktop allows, else a screen grab ``covered`` must vet."""
         desktop = self.desktop
         assert desktop is not None
-        mode = self.config.capture
-        if mode not in ("auto", "window", "screen"):
-            raise ValueError(f"capture must be auto, window or screen, not {mode!r}")
-        if mode != "screen" and self.config.region is None and self.window_id:
+        mode = CaptureMode(self.config.capture)
+        if mode != CaptureMode.SCREEN and self.config.region is None and self.window_id:
             why = desktop.probe_capture(self.window_id)
             if why is None:
                 self.capture_kind = "window"
                 return desktop.window_capture(self.window_id, FRAME_SIZE)
-            if mode == "window":
+            if mode == CaptureMode.WINDOW:
                 raise ValueError(f"cannot capture the game window itself: {why}")
             LOG.warning("capturing the screen under the game window (%s): windows over it pause play", why)
-        elif mode == "window":
+        elif mode == CaptureMode.WINDOW:
             raise ValueError("window capture needs the game window (title or pid), not a screen region")
         capture = desktop.screen_capture(lambda: self._rect, FRAME_SIZE)
         self.capture_kind = "screen"
