@@ -30,7 +30,13 @@ from recorder.files import replace_folder
 LOG = logging.getLogger(__name__)
 TINY_VOCAB = 152064  # Qwen2-VL-7B's embedding rows
 MARKER = "jarvis_play_tiny.json"
-FORMAT = 2  # bump when the tiny model changes, so cached copies are rebuilt
+FORMAT = 3  # bump when the tiny model changes, so cached copies are rebuilt
+# The language model's random init scale. At transformers' 0.02 a 64-wide model's tied embeddings have a
+# norm of about 0.16, so no logit can stand more than about 1 above the rest whatever LoRA learns: the
+# model can never be confident, a fine-tune's loss barely moves (11.9 -> 10.7 in 200 steps on a minute
+# of play) and greedy decoding follows noise. At 0.3 the same data and steps bring the loss to about 0.5
+# and the model tells the sky from the stone floor. It still learns only what its data teaches.
+TEXT_INIT = 0.3
 
 # What the tokenizer's BPE learns from: the words the prompts and chat template use.
 _CORPUS = [
@@ -112,6 +118,7 @@ def make_tiny(path: Path, seed: int = 0) -> Path:
             eos_token_id=151645,
             pad_token_id=151643,
             tie_word_embeddings=True,
+            initializer_range=TEXT_INIT,
         ),
         vision_config=dict(
             depth=2,

@@ -31,7 +31,7 @@ class Habits:
     """How this person plays: seconds of idle between actions, mouse steps in counts, slips."""
 
     pause: tuple[float, float] = (0.15, 0.6)
-    step_counts: tuple[int, int] = (10, 40)  # one mouse step down: 1.5°-6° at 0.15°/count
+    step_counts: tuple[int, int] = (20, 50)  # one mouse step down: 3°-7.5° at 0.15°/count (a flick)
     step_gap: tuple[float, float] = (0.03, 0.12)  # between two steps of one look-down
     dig: tuple[float, float] = (0.5, 1.3)  # how long the button is held
     overshoot: tuple[float, float] = (0.0, 30.0)  # looks further down than needed, degrees
