@@ -28,6 +28,7 @@ from typing import Any
 
 import pytest
 
+from recorder.desktop.backends import for_display
 from tests.game_fixtures import SPAWN
 from tests.person import Person
 
@@ -91,6 +92,22 @@ class Lines:
         return "\n".join(self.lines)
 
 
+def focus_the_game(game: Any, display: str) -> None:
+    """Click into the game as a person would before playing, and see that it has the keyboard."""
+    desktop = for_display(display)
+    try:
+        deadline = time.monotonic() + 5
+        while True:
+            game.focus()
+            time.sleep(0.2)
+            if desktop.has_focus(game.window_id):
+                return
+            focused = desktop.focused_window()
+            assert time.monotonic() < deadline, f"the game never got focus (focus is on {focused:#x})"
+    finally:
+        desktop.close()
+
+
 def another_window(display: str) -> Any:
     """A window of another program beside the game (a terminal, a browser): where the person types."""
     from Xlib import X
@@ -118,7 +135,7 @@ def demonstrations(
     mark = len(game.log.records)
     try:
         for episode in range(EPISODES):
-            game.focus()
+            focus_the_game(game, xvfb)
             before = set(out.glob("*")) if out.exists() else set()
             process = jarvis("record", "--window", "Minetest", "--out", str(out), "--mode", "teleop",
                              "--instruction", TASK, env=env)  # fmt: skip
@@ -158,7 +175,13 @@ def adapter(demonstrations: Path, tiny_model_dir: Path, tmp_path_factory: pytest
     manifest = json.loads((out / "manifest.json").read_text())
     final = manifest["metrics"][-1]
     assert final["warnings"] == [] and manifest["warnings"] == [], final
-    assert final["kind_accuracy"] >= 0.8, final  # its own figures say it learnt, kind by kind
+    # its own figures say it learnt the rule, kind by kind: look down at the sky, dig at the floor (the
+    # person's rare slips the wrong way are a kind of their own, too few to demand; they still count
+    # in the balanced figure the command prints)
+    for kind in ("look down", "attack"):
+        right, total = final["kinds"][kind]
+        assert total >= 5 and right >= 0.6 * total, final  # greedy, on about ten ticks each
+    assert final["null_share"] == 0 and final["top_share"] < 0.8, final
     assert "warning" not in result.stdout
     return out
 
@@ -194,7 +217,7 @@ def verdicts(results: Path) -> dict[str, dict[str, Any]]:
 def test_demonstrations_teach_the_agent_to_mine_judged_by_the_game(
     minetest_session: Any, xvfb: str, tiny_model_dir: Path, adapter: Path, tmp_path: Path
 ) -> None:
-    minetest_session.focus()
+    focus_the_game(minetest_session, xvfb)
     process = jarvis(*eval_argv(tiny_model_dir, adapter, tmp_path / "evals", "--seed", "3"),
                      env=cli_env(xvfb, tmp_path))  # fmt: skip
     text = Lines(process).finish(900)
@@ -215,7 +238,7 @@ def test_the_person_judging_with_hotkeys_sees_the_same(
     (the game's own event) and press F6, or F7 when the time is nearly up."""
     game = minetest_session
     person = Person(xvfb, game, seed=5)
-    game.focus()
+    focus_the_game(game, xvfb)
     argv = eval_argv(tiny_model_dir, adapter, tmp_path / "evals", "--judge", "person", "--seed", "8")
     argv[argv.index("--trials") + 1] = str(TRIALS // 2)
     argv[argv.index("--seconds") + 1] = str(SECONDS + 4)  # the person's F7 ends a trial, not the clock
