@@ -17,6 +17,10 @@ os.environ.setdefault("JARVIS_PLAY_TASKS_SOURCE", "none")  # no task-library dow
 # as the product sets it (model/__init__.py), before any test module imports torch: two workers and
 # a game on two cores, and torch threads that spin while they wait make every small op 20-50x slower
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# and one thread per torch (and per child it starts): the models here are tiny and the other core is
+# the other worker's. The fine-tune test's first 16 steps, both PASSIVE: 47 CPU s and 64 s on the
+# clock with two threads, 36 CPU s and 42 s with one (load average 2.5-3.8).
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 # Xvfb + minetest session fixtures (xvfb, minetest_session, game) for the real-game tests
 pytest_plugins = ["tests.game_fixtures"]
