@@ -5,6 +5,11 @@ are near-duplicates, so a tick-level split would measure memory, not skill. A lo
 first recording) is cut once instead, its last share of ticks held out, so that even the first
 fine-tune reports figures rather than a dash. The held-out ticks are filtered as the training ones are
 (pauses dropped, failed episodes excluded), so the figures describe what the run learnt to do.
+
+Where the held-out ticks include a person's corrections, only those are scored: in a corrections
+recording the agent's own ticks are what the old model did (a base that does not know the task
+scatters them over dozens of kinds), not answers the adapter should give, and scored beside the
+person's they would say "did not learn" of an adapter that does what the person showed.
 """
 
 from __future__ import annotations
@@ -58,6 +63,8 @@ def load_records(config: FinetuneConfig) -> TrainingData:
         train = [r for f in train_folders for r in episode_records(f, train_opt)]
         valid = [r for f in valid_folders for r in episode_records(f, valid_opt)]
         held_out = [f.name for f in valid_folders]
+    corrections = [r for r in valid if r.get("phase") == "correction"]
+    valid = corrections or valid
     if not train:
         raise FinetuneError(
             "the episodes hold no trainable ticks: every tick is a pause (the null action) or was "
@@ -69,5 +76,6 @@ def load_records(config: FinetuneConfig) -> TrainingData:
         "skipped": skipped,
         "train_samples": len(train),
         "valid_samples": len(valid),
+        "valid_scored": "the person's corrections" if corrections else "every kept tick",
     }
     return TrainingData(train, valid, info)

@@ -6,11 +6,18 @@ a fine-tune learns the commonest action and calls it done. Drawn so that each ki
 down', 'forward+jump'...) comes up about equally often, the model has to look at the frame to tell the
 kinds apart. Rare kinds are capped (``MAX_BOOST``) so that one stray key press is not replayed a
 hundred times.
+
+Kinds are balanced within each source, never across: a corrections episode holds the person's
+corrections and the agent's own play, and the agent (a base model that does not yet know the task)
+scatters its few ticks over dozens of kinds. Balanced together, each of those stray kinds would be
+drawn as often as the person's 'look down' and 'attack', and the adapter would learn the old agent's
+noise. So each source keeps the share of draws its ticks have (a correction counted
+``correction_weight`` times, as the records repeat it), and kinds are evened out inside it.
 """
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from typing import Any
 
 from model.actions.codec import ActionCodec
@@ -27,11 +34,24 @@ def record_kind(record: dict[str, Any], codec: ActionCodec | None = None) -> str
     return action_kind(codec.decode(ids_from_text(answer))[0])
 
 
+def record_source(record: dict[str, Any]) -> str:
+    """'correction' for a person's takeover tick, else 'play' (the agent's, or a person's own play)."""
+    return "correction" if record.get("phase") == "correction" else "play"
+
+
 def kind_weights(records: list[dict[str, Any]]) -> list[float]:
-    """A sampling weight per record: 1 / (its kind's count), boosted at most ``MAX_BOOST``× over the
-    commonest kind's records."""
+    """A sampling weight per record (they sum to 1): within each source, 1 / (its kind's count),
+    boosted at most ``MAX_BOOST``× over the source's commonest kind; each source's weights sum to its
+    share of the records."""
     codec = ActionCodec()
-    kinds = [record_kind(r, codec) for r in records]
-    counts = Counter(kinds)
-    top = max(counts.values())
-    return [min(top / counts[k], MAX_BOOST) / top for k in kinds]
+    keys = [(record_source(r), record_kind(r, codec)) for r in records]
+    counts = Counter(keys)
+    top: dict[str, int] = defaultdict(int)
+    for (source, _kind), n in counts.items():
+        top[source] = max(top[source], n)
+    raw = [min(top[s] / counts[s, k], MAX_BOOST) for s, k in keys]
+    total: dict[str, float] = defaultdict(float)
+    for (source, _kind), w in zip(keys, raw, strict=True):
+        total[source] += w
+    size = Counter(source for source, _kind in keys)
+    return [w / total[s] * size[s] / len(records) for (s, _k), w in zip(keys, raw, strict=True)]

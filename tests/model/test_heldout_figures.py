@@ -40,16 +40,20 @@ def scores(predict: Any, labels: list[dict[str, Any]]) -> Scores:
     return result
 
 
-def played(root: Path, actions: list[dict[str, Any]]) -> None:
-    """One recorded episode through the real writer, a tick per action."""
+def played(root: Path, actions: list[dict[str, Any]], corrections: range = range(0)) -> None:
+    """One recorded episode through the real writer, a tick per action; ``corrections``: the ticks a
+    person took over in (the rest the agent played), else a person's own play."""
     from recorder.episodes.format import EpisodeMeta
     from recorder.episodes.writer import EpisodeWriter
     from tests.recorder.episodes.synth import line_for, tick_frame
 
-    writer = EpisodeWriter(root, EpisodeMeta(mode="teleop", instructions=[{"tick": 0, "text": "mine"}]))
+    mode = "corrections" if corrections else "teleop"
+    writer = EpisodeWriter(root, EpisodeMeta(mode=mode, instructions=[{"tick": 0, "text": "mine"}]))
     assert writer.start(), writer.error
     for i, action in enumerate(actions):
-        assert writer.submit(tick_frame(i), line_for(i, action=action, instruction="mine"), block=True)
+        who = {"phase": "correction", "control": "human"} if i in corrections else {"control": "agent"}
+        line = line_for(i, action=action, instruction="mine", **(who if corrections else {}))
+        assert writer.submit(tick_frame(i), line, block=True)
     assert writer.close("success").status == "complete"
 
 
@@ -99,6 +103,41 @@ def test_training_draws_each_kind_about_equally_but_never_replays_one_tick_endle
     dig, down, stray = weights[:90].sum(), weights[90:120].sum(), weights[120]
     assert dig == pytest.approx(down)  # 90 vs 30 recorded, drawn alike
     assert stray == pytest.approx(weights[0] * 10)  # a lone stray tick: at most 10x, not 90x
+
+
+def test_the_agents_scattered_kinds_do_not_outweigh_the_persons_corrections() -> None:
+    """A corrections recording: the person's look-downs and digs (each counted 3 times, as the records
+    repeat them) beside a base agent's few ticks spread over many kinds. Kinds are evened out within
+    each source; each source keeps its share of the records, so the agent's noise stays noise."""
+    stray = [act(hotbar=k) for k in range(1, 10)] + [act(use=1), act(right=1), act(jump=1)]
+    person = [dict(record(DIG, i), phase="correction") for i in range(3 * 40)]
+    person += [dict(record(DOWN, i), phase="correction") for i in range(3 * 20)]
+    agent = [dict(record(a, i), phase="none") for i, a in enumerate(stray)]
+    weights = np.array(kind_weights(person + agent))
+    assert weights.sum() == pytest.approx(1.0)
+    dig, down, noise = weights[:120].sum(), weights[120:180].sum(), weights[180:].sum()
+    assert dig == pytest.approx(down)  # the person's kinds, evened out
+    assert noise == pytest.approx(len(agent) / len(weights))  # 12 of 192 records: about 6% of draws
+    alone = np.array(kind_weights([dict(r, phase="none") for r in person + agent]))
+    assert alone[180:].sum() > 0.3  # balanced together, 12 stray kinds would take a third of draws
+
+
+def test_a_corrections_round_is_scored_on_the_persons_corrections(tmp_path: Path) -> None:
+    from model.finetune.config import FinetuneConfig
+    from model.finetune.records import load_records
+
+    actions = [act(hotbar=3), act(use=1), DOWN, DOWN, DIG, DIG, act(right=1), act(jump=1)] * 5
+    for taken_over in (range(0, 40), range(16, 40), range(0, 24)):  # where the person took over
+        played(tmp_path / "rounds", actions, corrections=taken_over)
+    config = FinetuneConfig(episodes=[str(tmp_path / "rounds")], out="unused", valid_fraction=0.34)
+    data = load_records(config)
+    assert data.info["valid_scored"] == "the person's corrections"
+    assert data.valid and {r["phase"] for r in data.valid} == {"correction"}
+    assert {r["control"] for r in data.train} == {"agent", "human"}  # the agent's ticks still train
+    teleop = tmp_path / "teleop"
+    played(teleop, actions)
+    plain = load_records(FinetuneConfig(episodes=[str(teleop)], out="unused"))
+    assert plain.info["valid_scored"] == "every kept tick" and plain.valid
 
 
 def test_pauses_are_not_trained_on_by_default(tmp_path: Path) -> None:
