@@ -13,8 +13,9 @@ held-out ticks that were mostly pauses. So:
 * each action group (attack, use, movement, jump, camera direction...) is scored on the frames where
   the person used it ("when you attacked, did it attack?"), and the exact action on the frames where
   the person did anything at all;
-* the share of "do nothing" answers and of the single commonest answer are reported, and when either
-  covers most frames the result carries a warning in words.
+* the share of "do nothing" answers and of the single commonest answer are reported; the result
+  carries a warning in words when the adapter does nothing on most frames, or gives one answer on
+  most of the frames where the person did something else (whatever it sees).
 
 Wilson intervals keep small samples honest: 9 of 10 right is "somewhere between 60% and 98%".
 """
@@ -52,7 +53,8 @@ GROUPS: dict[str, int] = {
 KIND_ROW = "right kind of action"
 EXACT_ROW = "exact action"
 CAMERA_ROW = "camera direction"
-WARN_SHARE = 0.6  # one answer on this share of held-out frames (or more) is a warning
+WARN_SHARE = 0.6  # nothing on this share of held-out frames, or one answer on this share of the
+# frames of other kinds (or more), is a warning
 
 
 def wilson(successes: int, total: int, z: float = 1.96) -> tuple[float, float]:
@@ -91,12 +93,14 @@ class Scores:
     exact: Tally = field(default_factory=Tally)  # frames where the person did something
     groups: dict[str, Tally] = field(default_factory=lambda: defaultdict(Tally))
     answers: Counter[str] = field(default_factory=Counter)  # predicted kinds
+    misplaced: Counter[str] = field(default_factory=Counter)  # predicted kinds, on frames of another kind
     total: int = 0
 
     def add(self, predicted: EnvAction, label: EnvAction, codec: ActionCodec) -> None:
         self.total += 1
         said, wanted = action_kind(predicted), action_kind(label)
         self.answers[said] += 1
+        self.misplaced[said] += said != wanted
         self.by_kind[wanted].add(said == wanted)
         p_groups = codec.joint_to_groups(codec.ids_to_joints(codec.encode(predicted))[0])
         l_groups = codec.joint_to_groups(codec.ids_to_joints(codec.encode(label))[0])
@@ -137,13 +141,21 @@ class Scores:
                 f"the adapter does nothing on {share:.0%} of held-out frames: it learnt to wait, not to "
                 "play. Keep pauses out of training (--null-ticks drop) and record more play"
             )
-        elif share >= WARN_SHARE and len(self.by_kind) > 1:
+        elif self.misplaced_share(kind) >= WARN_SHARE:
             out.append(
-                f"the adapter answers '{kind}' on {share:.0%} of held-out frames whatever it sees: it "
-                "has not learnt to tell situations apart. Train longer, or record more of the "
-                "situations it confuses"
+                f"the adapter answers '{kind}' on {share:.0%} of held-out frames, and on "
+                f"{self.misplaced_share(kind):.0%} of those where you did something else: it has not "
+                "learnt to tell situations apart. Train longer, or record more of the situations it "
+                "confuses"
             )
         return out
+
+    def misplaced_share(self, kind: str) -> float:
+        """The share of frames labelled another kind on which the adapter answers ``kind``: high
+        when it gives that answer whatever it sees (its share of all frames is not: with two kinds
+        drawn evenly, an adapter right on every frame answers each on half of them)."""
+        others = self.total - self.by_kind[kind].total if kind in self.by_kind else self.total
+        return self.misplaced[kind] / others if others else 0.0
 
     def table(self) -> dict[str, dict[str, float]]:
         """Rows of accuracy with 95% intervals and their sample size, headline first."""

@@ -80,6 +80,19 @@ def test_an_adapter_with_one_answer_scores_one_in_k_and_is_warned_about(answer: 
     assert result.table()[KIND_ROW]["accuracy"] == summary["kind_accuracy"]
 
 
+def test_leaning_to_one_answer_is_not_giving_it_whatever_it_sees() -> None:
+    """Two kinds drawn evenly: right on 10 of 12 look-downs and 7 of 12 digs answers 'look down' on
+    62% of frames, yet on only 5 of the 12 frames where the person dug: it tells them apart. Answering
+    'look down' on 10 of those 12 is what 'whatever it sees' means."""
+    labels = [DOWN] * 12 + [DIG] * 12
+    answers = iter([DOWN] * 10 + [DIG] * 2 + [DIG] * 7 + [DOWN] * 5)
+    leaning = scores(lambda _label: next(answers), labels)
+    assert leaning.top_answer == ("look down", 15 / 24) and leaning.warnings() == []
+    answers = iter([DOWN] * 12 + [DIG] * 2 + [DOWN] * 10)
+    (warning,) = scores(lambda _label: next(answers), labels).warnings()
+    assert "answers 'look down' on 92% of held-out frames, and on 83% of those where you did" in warning
+
+
 def test_the_right_kind_scores_full_marks_even_when_the_camera_bin_differs() -> None:
     result = scores(lambda label: DOWN if action_kind(label) == "look down" else label, LABELS)
     assert result.kind_accuracy == 1.0 and not result.warnings()
