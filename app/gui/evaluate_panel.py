@@ -4,8 +4,9 @@ A thin view over ``app.eval``: ``setup.build`` makes the Qt-free ``Evaluation`` 
 runs on a background job while this widget shows its progress lines and, only once the run has
 ended, which arm did what (the A/B stays blind while it runs). Where the game cannot judge, the
 Success / Failure / Ready buttons are the person's verdict (the CLI's hotkeys do the same job). The
-history across fine-tune rounds is the same PNG ``eval --plot`` writes, shown as a picture, beside
-the results table, so the panel fits beside the game on a 1366×768 screen. ``running`` tells the
+history across fine-tune rounds is the same PNG ``eval --plot`` writes, shown as a picture under
+the results table: the panel is narrow beside the game on a 1366×768 screen, and the table needs its
+width for the arms' names and verdicts. ``running`` tells the
 window when an evaluation runs, so that nothing else names the adapter in play (the arms are blind)
 or swaps one.
 """
@@ -99,7 +100,7 @@ class EvaluatePanel(QWidget):
             buttons.addWidget(b)
         buttons.addWidget(self.ready_button)
         buttons.addStretch(1)
-        results = QHBoxLayout()
+        results = QVBoxLayout()  # one above the other: beside the plot, the arms' names were cut to "ba…"
         results.addWidget(self.table, 3)
         results.addWidget(self.plot, 2)
         col = QVBoxLayout(self)
