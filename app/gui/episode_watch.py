@@ -3,7 +3,9 @@
 Episodes are written by the session's recorder (Stop ends a recorded run) and by the save-last key,
 which may be pressed in the game, where the window never sees it. So instead of asking the session,
 this watches the recordings folder itself: a new folder is an episode being written; once its
-meta.json leaves the "recording" status it is announced once, with its length from the meta.
+meta.json leaves the "recording" status it is announced once, with its length from the meta. An
+evaluation's trials are not announced: the Evaluate panel says where the evaluation was saved, and
+twenty "Saved episode" lines would bury that (the last trial's came after it).
 """
 
 from __future__ import annotations
@@ -77,6 +79,8 @@ class EpisodeWatch(QObject):
             if meta.status == "recording":
                 continue
             self._pending.discard(folder)
+            if meta.evaluation_trial:
+                continue  # the evaluation says what it saved; a line per trial would bury its result
             seconds = meta.frame_count / meta.fps if meta.fps else 0.0
             where = "" if meta.status == "complete" else f", status {meta.status}"
             self.saved.emit(f"Saved episode {folder.name} ({seconds:.0f} s{where}).", str(folder))
