@@ -27,13 +27,19 @@ play: venv
 	fi
 
 test: venv
-	# Tests without a display on two workers, then the real-game and Xvfb tests in turn in one process:
-	# they share one minetest, the X pointer and focus (and minetest could not bind its port inside an
-	# xdist worker here: "Bind failed: Address already in use").
-	HF_HUB_OFFLINE=1 $(PY) -m pytest -q -p no:cacheprovider -n 2 -m "not xvfb and not game" $(PYTEST_ARGS)
+	# Two runs side by side. The real-game and Xvfb tests in turn in one process: they share one minetest
+	# (closed after the last test that needs it), the X pointer and focus. Meanwhile the tests without
+	# a display on two workers at the lowest CPU priority (nice 19): they take only the CPU the game
+	# tests leave idle, so those run as if alone, and the whole takes about as long as the longer of
+	# the two, not their sum. Their output is written to a file and shown when both have ended.
 	# No blanket reruns: only tests marked nondeterministic (with the reason, in the test) get one more
-	# try, never a safety or privacy test (tests/conftest.py); the summary line counts the reruns.
-	HF_HUB_OFFLINE=1 $(PY) -m pytest -q -p no:cacheprovider -m "xvfb or game" $(PYTEST_ARGS)
+	# try, never a safety or privacy test (tests/conftest.py); the summary lines count the reruns.
+	@log=$$(mktemp /tmp/jarvis-test-no-display.XXXXXX.log); echo "tests without a display: $$log"; \
+	HF_HUB_OFFLINE=1 nice -n 19 $(PY) -m pytest -q -p no:cacheprovider -n 2 -m "not xvfb and not game" \
+		$(PYTEST_ARGS) >$$log 2>&1 & without=$$!; \
+	HF_HUB_OFFLINE=1 $(PY) -m pytest -q -p no:cacheprovider -m "xvfb or game" $(PYTEST_ARGS); display=$$?; \
+	wait $$without; rc=$$?; echo "----- tests without a display (run alongside) -----"; cat $$log; \
+	exit $$(( display != 0 || rc != 0 ))
 
 # The tier to run while working: everything but the slow tests and those that start Xvfb or minetest
 # (a test using the xvfb/game fixtures is marked so by tests/conftest.py). `make test` still runs all.

@@ -85,6 +85,36 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         rerun = rerun_marker(Path(str(item.fspath)).stem, item)
         if rerun is not None:
             item.add_marker(rerun)
+    items[:] = longest_first(items)
+
+
+# The order tests run in, by module (a module's tests stay together, in their order: module fixtures).
+# First the modules that use the session's minetest, so that it can close after the last of them
+# (tests/game_fixtures.py); among those and among the rest, the longest first (wall clock, measured in
+# the display tier), then every module with a slow test, then the rest as collected. Workers take tests
+# in this order, so a long test collected last no longer runs alone at the end while the other idles.
+LONGEST_FIRST = (
+    "test_learning_loop",
+    "test_eval_game",
+    "test_product_loop",
+    "test_stuck_input",
+    "test_window_layout_xvfb",
+)
+
+
+def longest_first(items: list[pytest.Item]) -> list[pytest.Item]:
+    modules: dict[Path, list[pytest.Item]] = {}
+    for item in items:
+        modules.setdefault(Path(str(item.fspath)), []).append(item)
+
+    def rank(path: Path) -> tuple[int, int, int]:
+        tests = modules[path]
+        game = any("minetest_session" in getattr(item, "fixturenames", ()) for item in tests)
+        listed = LONGEST_FIRST.index(path.stem) if path.stem in LONGEST_FIRST else len(LONGEST_FIRST)
+        slow = any(item.get_closest_marker("slow") is not None for item in tests)
+        return (0 if game else 1, listed, 0 if slow else 1)
+
+    return [item for path in sorted(modules, key=rank) for item in modules[path]]
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -2,7 +2,9 @@
 
 One Xvfb and one minetest per test session (a launch costs ~2 s and a core); each test gets the game
 back at the arena's spawn with focus. DISPLAY points at the private Xvfb only while such a test runs.
-Tests skip with the reason when Xvfb or minetest is missing.
+Tests skip with the reason when Xvfb or minetest is missing. In a one-process run the game closes
+after the last test that needs it (tests/conftest.py runs those first): it renders at 30 frames a
+second, about a third of a core, whether or not a test is looking.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import shutil
 import subprocess
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -33,6 +36,7 @@ def minetest_session(xvfb: str):  # type: ignore[no-untyped-def]
     if find_binary() is None:
         pytest.skip("minetest is not installed (apt-get install minetest)")
     game = DemoGame(DemoGameConfig(arena=True, die_with_parent=True), display=xvfb).start()
+    _running.append(game)
     try:
         yield game
     finally:
@@ -55,3 +59,36 @@ def xdotool(display: str, *args: str) -> None:
     if shutil.which("xdotool") is None:
         pytest.skip("xdotool is not installed (apt-get install xdotool)")
     subprocess.run(["xdotool", *args], env={**os.environ, "DISPLAY": display}, check=True, timeout=10)
+
+
+_running: list[Any] = []  # the session's game while it runs
+_needs_game: dict[str, bool] = {}  # nodeid -> whether a test at or after it uses the session's game
+_failed = pytest.StashKey[bool]()
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    later, needs = False, []
+    for item in reversed(session.items):
+        later = later or "minetest_session" in getattr(item, "fixturenames", ())
+        needs.append((item.nodeid, later))
+    _needs_game.update(reversed(needs))  # in the order the tests run
+
+
+@pytest.hookimpl(hookwrapper=True, trylast=True)  # inside the CPU count of tests/conftest.py
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """After the last test that needs the session's game: close it. Only in one process (an xdist
+    worker does not know which tests it will be sent next), and not before a rerun of that test."""
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    if report.failed:
+        item.stash[_failed] = True
+    if report.when != "teardown" or not _running or os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    flaky = item.get_closest_marker("flaky")
+    reruns = flaky.kwargs.get("reruns", 0) if flaky is not None else 0
+    if item.stash.get(_failed, False) and getattr(item, "execution_count", 1) <= reruns:
+        return  # it runs again
+    following = list(_needs_game)
+    index = following.index(item.nodeid) if item.nodeid in _needs_game else -1
+    if index >= 0 and not any(_needs_game[n] for n in following[index + 1 : index + 2]):
+        _running.pop().close()
