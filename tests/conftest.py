@@ -103,13 +103,15 @@ LONGEST_FIRST = (
 
 
 def longest_first(items: list[pytest.Item]) -> list[pytest.Item]:
+    from tests.game_fixtures import uses_session_game  # here: the environment above comes first
+
     modules: dict[Path, list[pytest.Item]] = {}
     for item in items:
         modules.setdefault(Path(str(item.fspath)), []).append(item)
 
     def rank(path: Path) -> tuple[int, int, int]:
         tests = modules[path]
-        game = any("minetest_session" in getattr(item, "fixturenames", ()) for item in tests)
+        game = any(uses_session_game(item) for item in tests)
         listed = LONGEST_FIRST.index(path.stem) if path.stem in LONGEST_FIRST else len(LONGEST_FIRST)
         slow = any(item.get_closest_marker("slow") is not None for item in tests)
         return (0 if game else 1, listed, 0 if slow else 1)

@@ -66,10 +66,17 @@ _needs_game: dict[str, bool] = {}  # nodeid -> whether a test at or after it use
 _failed = pytest.StashKey[bool]()
 
 
+def uses_session_game(item: pytest.Item) -> bool:
+    """Whether ``item`` may use the session's game: through its fixtures, or marked ``game`` itself (a
+    test that takes the game with ``request.getfixturevalue`` must be, or it may find it closed)."""
+    fixtures = getattr(item, "fixturenames", ())
+    return "minetest_session" in fixtures or any(m.name == "game" for m in item.own_markers)
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
     later, needs = False, []
     for item in reversed(session.items):
-        later = later or "minetest_session" in getattr(item, "fixturenames", ())
+        later = later or uses_session_game(item)
         needs.append((item.nodeid, later))
     _needs_game.update(reversed(needs))  # in the order the tests run
 

@@ -675,6 +675,7 @@ def test_repeat_with_a_hung_server_releases_after_the_dead_man_time(
 # ----- item 6: ending mid model call, a closed game window, a bad --model --------------------------
 
 
+@pytest.mark.slow  # three real `run`s of the tiny model, each ended by a signal: about a minute
 def test_run_ended_by_a_signal_mid_model_call_exits_cleanly(tiny_model_dir: Path, tmp_path: Path) -> None:
     """The tiny model takes a while per call on CPU: a signal lands while a call is in flight, and
     closing the model (or exiting) under it used to abort the interpreter (exit 134)."""
@@ -695,6 +696,7 @@ def test_run_ended_by_a_signal_mid_model_call_exits_cleanly(tiny_model_dir: Path
         assert "Traceback" not in out and "Aborted" not in out, out[-3000:]
 
 
+@pytest.mark.slow  # a real `run` of the tiny model to its own end: 10-20 s
 def test_run_that_ends_by_its_own_clock_mid_model_call_exits_cleanly(
     tiny_model_dir: Path, tmp_path: Path
 ) -> None:
