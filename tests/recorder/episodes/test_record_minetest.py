@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from recorder.episodes import EpisodeReader
 from tests.game_fixtures import xdotool
 
 pytestmark = [pytest.mark.xvfb, pytest.mark.game]
@@ -126,8 +127,6 @@ def test_each_frame_is_labelled_with_the_input_that_came_after_it(
     finish(process)
 
     lines, _ = episode(folder)
-    from recorder.episode_reader import EpisodeReader
-
     video = np.stack([f.astype(np.int16) for f in EpisodeReader(folder).frames()])
     change = np.abs(np.diff(video, axis=0)).mean(axis=(1, 2, 3))  # change[t]: frame t -> t+1
     moves = [t for t, line in enumerate(lines) if line["action"]["camera"][1] != 0]
