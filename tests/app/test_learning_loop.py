@@ -218,8 +218,10 @@ def test_demonstrations_teach_the_agent_to_mine_judged_by_the_game(
     minetest_session: Any, xvfb: str, tiny_model_dir: Path, adapter: Path, tmp_path: Path
 ) -> None:
     focus_the_game(minetest_session, xvfb)
-    process = jarvis(*eval_argv(tiny_model_dir, adapter, tmp_path / "evals", "--seed", "3"),
-                     env=cli_env(xvfb, tmp_path))  # fmt: skip
+    argv = eval_argv(
+        tiny_model_dir, adapter, tmp_path / "evals", "--seed", "3", "--plot", str(tmp_path / "h.png")
+    )
+    process = jarvis(*argv, env=cli_env(xvfb, tmp_path))
     text = Lines(process).finish(900)
     print(text[-2500:])
     assert process.returncode == 0, text[-3000:]
@@ -228,7 +230,28 @@ def test_demonstrations_teach_the_agent_to_mine_judged_by_the_game(
     assert base["trials"] == tuned["trials"] == TRIALS
     assert base["successes"] <= 2, "the base model should rarely mine the stone"
     assert tuned["successes"] >= 8, "the demonstrations should teach it"
-    assert tuned["vs_first"]["verdict"] == "better"
+    assert tuned["vs_first"]["verdict"] == "better" and tuned["vs_first"]["p_value"] < 0.05
+    saved = json.loads(next((tmp_path / "evals").glob("*.json")).read_text())
+    trials = saved["trials"]
+    assert all(0 < t["seconds"] <= SECONDS + 0.5 for t in trials if t["success"])
+    # blinded and interleaved: not one arm first, and no progress line names an arm
+    order = [t["arm"] for t in trials]
+    assert order != sorted(order) and order != sorted(order, reverse=True)
+    assert not any(name in line for line in text.splitlines() if line.lstrip().lower().startswith("trial")
+                   for name in ("base", adapter.name))  # fmt: skip
+    # the round's history (its episodes are the fine-tune's) and its plot
+    history = [json.loads(x) for x in (tmp_path / "evals" / "history.jsonl").read_text().splitlines()]
+    trained = len(json.loads((adapter / "manifest.json").read_text())["episodes"]["train"])
+    assert [(h["arm"], h["round"], h["episodes"]) for h in history] == [
+        ("base", 0, 0),
+        (adapter.name, 1, trained),
+    ]
+    assert (tmp_path / "h.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # every trial is an agent episode with its outcome, where the person's recordings go
+    metas = [json.loads(m.read_text()) for m in (tmp_path / "data").rglob("meta.json")]
+    outcomes = sorted(m["outcome"] for m in metas if m.get("mode") == "agent")
+    wins = sum(t["success"] for t in trials)
+    assert outcomes == sorted(["success"] * wins + ["failure"] * (2 * TRIALS - wins))
 
 
 def test_the_person_judging_with_hotkeys_sees_the_same(
