@@ -98,11 +98,19 @@ def test_mod_reports_drops_and_places_with_item_names(game: Any, connector: Any,
     from app.eval.judges import task_of_event
     from model.actions.env import null_action
 
-    mark = game.reset(SPAWN, 0.0, 35.0, give=[("default:dirt", 5)])  # the floor 2-3 nodes ahead, dirt in hand
-    time.sleep(0.4)
-    drop, place = null_action(), null_action()
+    drop, place, slot = null_action(), null_action(), null_action()
     drop["drop"] = 1
     place["use"] = 1
+    slot["hotbar.4"] = 1  # as a model pressing number keys leaves it for the next trial
+    session = lent_session(game, connector, tmp_path)
+    try:
+        session.start(actions=[slot, null_action()])
+        assert session.wait(30) is not None
+    finally:
+        session.close()
+    # the floor 2-3 nodes ahead; the dirt goes into the hand, whichever slot the last trial left selected
+    mark = game.reset(SPAWN, 0.0, 35.0, give=[("default:dirt", 5)])
+    time.sleep(0.4)
     session = lent_session(game, connector, tmp_path)
     try:
         session.start(actions=[place, place, place, null_action(), drop, null_action()])  # Q drops the stack

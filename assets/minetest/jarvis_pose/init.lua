@@ -176,7 +176,15 @@ local function run_commands(player)
 			minetest.set_node({x = tonumber(words[2]), y = tonumber(words[3]), z = tonumber(words[4])},
 				{name = words[5]})
 		elseif op == "give" then
-			player:get_inventory():add_item("main", ItemStack(words[2] .. " " .. (words[3] or "1")))
+			-- Into the hand when it is empty: the selected hotbar slot is whatever the last trial's
+			-- player left (a model pressing 1-9), and a trial's items must not depend on that.
+			local inv, stack = player:get_inventory(), ItemStack(words[2] .. " " .. (words[3] or "1"))
+			local hand = player:get_wield_index()
+			if inv:get_stack("main", hand):is_empty() then
+				inv:set_stack("main", hand, stack)
+			else
+				inv:add_item("main", stack)
+			end
 		elseif op == "reset" then
 			reset(player, words)
 		elseif op == "id" then
