@@ -9,6 +9,7 @@ second, about a third of a core, whether or not a test is looking.
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import subprocess
@@ -52,6 +53,25 @@ def game(minetest_session, xvfb: str, monkeypatch: pytest.MonkeyPatch):  # type:
     minetest_session.focus()
     time.sleep(0.3)  # the client echoes its old look direction for a moment after a teleport
     return minetest_session
+
+
+# Pillars of three materials in a ring around the spawn, at eye level: the arena is a flat stone field
+# under a plain sky, where a level turn of ten degrees changes almost no pixel. Tests that need to see a
+# turn in the frames ask for them (the dig and place tests, and the learning loop, keep the bare arena).
+LANDMARKS = ("default:wood", "default:brick", "default:mese")
+
+
+@pytest.fixture
+def landmarks(game):  # type: ignore[no-untyped-def]
+    nodes = []
+    for i in range(12):  # every 30 degrees, 6 nodes away, two high
+        angle = math.radians(30 * i)
+        x, z = round(SPAWN[0] + 6 * math.sin(angle)), round(SPAWN[2] + 6 * math.cos(angle))
+        nodes += [(x, y, z, LANDMARKS[i % 3]) for y in (100, 101)]
+    game.command(*(f"setnode {x} {y} {z} {name}" for x, y, z, name in nodes))
+    time.sleep(0.5)  # drawn before the test looks
+    yield game
+    game.command(*(f"setnode {x} {y} {z} air" for x, y, z, _ in nodes))
 
 
 def xdotool(display: str, *args: str) -> None:

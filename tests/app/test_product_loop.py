@@ -39,7 +39,10 @@ def demonstrate(game: Any, connector: Any, root: Path, episodes: int = 4, per_ep
         assert writer.start(), writer.error
         for _ in range(per_episode):
             sky = bool(rng.random() < 0.5)
-            pitch = rng.uniform(-70, -30) if sky else rng.uniform(35, 80)  # + looks down
+            # + looks down. Sky in view: from high up to 15 degrees down, where the sky still fills the
+            # top third; with only -70..-30 shown, the adapter once looked down to the horizon and stopped
+            # there (a view it had never seen), short of the ground the rule turns right on.
+            pitch = rng.uniform(-70, 15) if sky else rng.uniform(45, 80)
             game.command(f"tp {SPAWN[0]} {SPAWN[1]} {SPAWN[2]} {rng.uniform(0, 360):.1f} {pitch:.1f}")
             time.sleep(0.25)  # a few rendered frames at the new view
             frame = connector.observe()

@@ -312,7 +312,7 @@ def play_for(conn: Any, policy: Watching, ticks: int) -> Any:
 
 @pytest.mark.game
 def test_a_window_over_minetest_never_reaches_the_policy_and_frames_still_follow_the_game(
-    game: Any, xvfb: str, painter: Painter
+    game: Any, landmarks: Any, xvfb: str, painter: Painter
 ) -> None:
     """Window capture (XComposite), the real loop: what the policy was given never shows the window
     over the game, and still follows the game as the policy turns the view under it."""

@@ -108,7 +108,7 @@ def test_teleop_records_the_persons_keys_and_moves_in_the_right_ticks(
 
 
 def test_each_frame_is_labelled_with_the_input_that_came_after_it(
-    game: Any, xvfb: str, tmp_path: Path
+    game: Any, landmarks: Any, xvfb: str, tmp_path: Path
 ) -> None:
     """VPT's pairing (spec §5.1): line i is the action taken *from* frame i, so frame i must not show
     its own label's move yet. The truth is the game's own rendering in the recorded video: around each
