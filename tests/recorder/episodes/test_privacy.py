@@ -155,23 +155,42 @@ def test_without_a_game_window_typing_anywhere_is_not_the_persons_unless_asked(
     assert "no game window" in said and "--input-anywhere" in said, said
     assert not list(out.glob("*/actions.jsonl"))  # nothing recorded
 
+    # Another application's window takes the typing. Typed into minetest instead (it has the focus when
+    # this runs after the game tests), "hunter2" opened its chat at the 't', and every later test on the
+    # session's game found a game that no longer turned with the mouse.
+    from Xlib import X
+    from Xlib import display as xdisplay
+
+    d = xdisplay.Display(xvfb)
+    screen = d.screen()
+    notes = screen.root.create_window(700, 400, 300, 120, 0, screen.root_depth, X.InputOutput,
+                                      X.CopyFromParent, background_pixel=screen.white_pixel)  # fmt: skip
+    notes.map()
+    d.sync()
     counted: dict[bool, int] = {}
-    for anywhere in (False, True):
-        heard: list[str] = []
-        settings = Settings(game=f"region:{REGION}", require_focus=False, input_anywhere=anywhere)
-        session = Session(settings, listen=True)
-        try:
-            session.open_game()
-            listener = session._listener
-            assert listener is not None, "no listener: the hotkeys would not work either"
-            listener.on_event = _also(heard, listener.on_event)
-            xdotool(xvfb, "mousemove", "100", "100", "type", "--delay", "20", "hunter2")
-            xdotool(xvfb, "key", "F12")
-            time.sleep(0.5)
-            counted[anywhere] = listener.human_count
-        finally:
-            session.close()
-        assert "key.keyboard.f12" in heard  # the panic key works from anywhere, either way
+    try:
+        time.sleep(0.2)
+        notes.set_input_focus(X.RevertToPointerRoot, X.CurrentTime)
+        d.sync()
+        for anywhere in (False, True):
+            heard: list[str] = []
+            settings = Settings(game=f"region:{REGION}", require_focus=False, input_anywhere=anywhere)
+            session = Session(settings, listen=True)
+            try:
+                session.open_game()
+                listener = session._listener
+                assert listener is not None, "no listener: the hotkeys would not work either"
+                listener.on_event = _also(heard, listener.on_event)
+                xdotool(xvfb, "mousemove", "100", "100", "type", "--delay", "20", "hunter2")
+                xdotool(xvfb, "key", "F12")
+                time.sleep(0.5)
+                counted[anywhere] = listener.human_count
+            finally:
+                session.close()
+            assert "key.keyboard.f12" in heard  # the panic key works from anywhere, either way
+    finally:
+        notes.destroy()
+        d.close()
     assert counted[False] == 0, "typing into another window counted as the person's input"
     assert counted[True] >= 14  # asked for: every key anywhere is theirs (7 letters, down and up)
 
