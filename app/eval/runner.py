@@ -18,12 +18,14 @@ import datetime as dt
 import logging
 import random
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from app.eval.judges import Judge, Verdict
 from app.eval.results import Arm, RunResult, Trial
+from model.actions.env import null_action
 from recorder.episodes import PURPOSE_EVALUATION
 
 LOG = logging.getLogger(__name__)
@@ -135,9 +137,29 @@ class Evaluation:
                     LOG.warning("could not go back to the base model: %s", exc)
         return result
 
+    def _first_slot(self) -> None:
+        """Every trial starts with the first hotbar slot selected. A model that pressed 2-9 in the trial
+        before leaves another slot selected, which the next arm sees (its highlight, an empty hand): an
+        adapter trained on the person's play, always on slot 1, then attacked the sky or never dug, and
+        which arm came after the base's key presses decided its score. (minetest 5.6's mods cannot set
+        the slot, so it is pressed, as a person would.)"""
+        game = self.session.game
+        if game is None:
+            return
+        press = null_action()
+        press["hotbar.1"] = 1
+        try:
+            game.focus()
+            game.connector.apply(press)
+            time.sleep(0.05)
+            game.connector.release_all()
+        except Exception as exc:  # the trial still runs; its episode shows the hotbar as it was
+            LOG.warning("could not select the first hotbar slot: %s", exc)
+
     def _play(self, index: int, arm: Arm) -> Trial | None:
         s = self.session
         s.set_outcome("failure")  # a timeout is a failure; success overrides it below
+        self._first_slot()
         self.judge.begin()
         s.start(seconds=self.seconds)
         polled: Verdict | None = None

@@ -90,7 +90,7 @@ class PlannedJudge:
         pass
 
 
-def fake_session(tmp_path: Path) -> Any:
+def fake_session(tmp_path: Path, press: str = "") -> Any:
     from app.games.fake import FakeConnector
     from tests.sessions import session_for
 
@@ -99,7 +99,10 @@ def fake_session(tmp_path: Path) -> Any:
             from model.actions.env import null_action
             from model.policies.base import PolicyStep
 
-            return PolicyStep([null_action()])
+            action = null_action()
+            if press:
+                action[press] = 1
+            return PolicyStep([action])
 
         def reset(self) -> None:
             pass
@@ -152,6 +155,29 @@ def test_runner_records_each_trial_with_its_outcome_and_stays_blind(tmp_path: Pa
     # each trial is marked as one (apart from the person's play, out of training), and only while it runs
     assert [m.get("purpose") for m in metas] == ["evaluation"] * len(plan)
     assert session.purpose is None
+
+
+def test_every_trial_starts_on_the_first_hotbar_slot(tmp_path: Path) -> None:
+    """A model pressing 5 leaves slot 5 selected: the next trial (perhaps the other arm's) must start
+    on slot 1 again, as the person's recordings do, not on what the last trial left."""
+    session, _ = fake_session(tmp_path, press="hotbar.5")
+    connector = session.game.connector
+    at_start: list[dict[str, Any]] = []
+
+    class Watching(PlannedJudge):
+        def begin(self) -> None:
+            at_start.append(dict(connector.applied[-1]) if connector.applied else {})
+            super().begin()
+
+    evaluation = Evaluation(session, Watching([False] * 4), [Arm("base"), Arm("tuned", "/a")], trials=2,
+                            seconds=0.5, task="mine_block:stone", seed=1)  # fmt: skip
+    try:
+        evaluation.run()
+    finally:
+        session.close()
+    assert len(at_start) == 4
+    assert all(a.get("hotbar.1") == 1 and not a.get("hotbar.5") for a in at_start), at_start
+    assert any(a.get("hotbar.5") for a in connector.applied)  # the model did press 5 in between
 
 
 def test_results_file_history_rounds_and_plot(tmp_path: Path) -> None:
