@@ -56,8 +56,9 @@ def game(minetest_session, xvfb: str, monkeypatch: pytest.MonkeyPatch):  # type:
 
 
 # Pillars of three materials in a ring around the spawn, at eye level: the arena is a flat stone field
-# under a plain sky, where a level turn of ten degrees changes almost no pixel. Tests that need to see a
-# turn in the frames ask for them (the dig and place tests, and the learning loop, keep the bare arena).
+# under a plain sky, where a level turn changes only clouds and the horizon's grain. Tests that measure
+# how much the frames change on a turn ask for them, so a turn stands out far above a still frame (the
+# dig and place tests, and the learning loop, keep the bare arena).
 LANDMARKS = ("default:wood", "default:brick", "default:mese")
 
 

@@ -111,6 +111,7 @@ class Evaluation:
                 if arm.adapter != active:
                     s.set_adapter(arm.adapter)
                     active = arm.adapter
+                self._first_slot()  # before the judge's reset gives the trial's items into the hand
                 self.judge.prepare(index)
                 trial = self._play(index, arm)
                 if trial is None:  # the panic key or a signal: the person wants out, not a failure
@@ -159,7 +160,6 @@ class Evaluation:
     def _play(self, index: int, arm: Arm) -> Trial | None:
         s = self.session
         s.set_outcome("failure")  # a timeout is a failure; success overrides it below
-        self._first_slot()
         self.judge.begin()
         s.start(seconds=self.seconds)
         polled: Verdict | None = None

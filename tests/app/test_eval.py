@@ -159,15 +159,16 @@ def test_runner_records_each_trial_with_its_outcome_and_stays_blind(tmp_path: Pa
 
 def test_every_trial_starts_on_the_first_hotbar_slot(tmp_path: Path) -> None:
     """A model pressing 5 leaves slot 5 selected: the next trial (perhaps the other arm's) must start
-    on slot 1 again, as the person's recordings do, not on what the last trial left."""
+    on slot 1 again, as the person's recordings do, not on what the last trial left, and before the
+    judge's reset gives the trial's items into the hand."""
     session, _ = fake_session(tmp_path, press="hotbar.5")
     connector = session.game.connector
     at_start: list[dict[str, Any]] = []
 
     class Watching(PlannedJudge):
-        def begin(self) -> None:
+        def prepare(self, trial: int) -> None:  # the judge's reset gives the trial's items to the hand
             at_start.append(dict(connector.applied[-1]) if connector.applied else {})
-            super().begin()
+            super().prepare(trial)
 
     evaluation = Evaluation(session, Watching([False] * 4), [Arm("base"), Arm("tuned", "/a")], trials=2,
                             seconds=0.5, task="mine_block:stone", seed=1)  # fmt: skip
