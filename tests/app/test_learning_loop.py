@@ -307,7 +307,10 @@ def test_the_person_judging_with_hotkeys_sees_the_same(
     rows = verdicts(tmp_path / "evals")
     base, tuned = rows["base"], rows[adapter.name]
     assert base["trials"] == tuned["trials"] == TRIALS // 2
-    assert base["successes"] <= 1 and tuned["successes"] > base["successes"], rows
+    # Whether the adapter wins is the mod-judged test's question: an adapter that mined in as few as 3 of
+    # 10 trials (above) has none in five about one time in six. Here the question is the person's door:
+    # every verdict is the one they gave for what they saw.
+    assert base["successes"] <= 1, rows
     saved = json.loads(next((tmp_path / "evals").glob("*.json")).read_text())
     assert saved["judge"] == "person"
     assert all(t["why"] in ("success key", "failure key") for t in saved["trials"])
