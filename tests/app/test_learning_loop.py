@@ -238,10 +238,10 @@ def test_demonstrations_teach_the_agent_to_mine_judged_by_the_game(
     base, tuned = rows["base"], rows[adapter.name]
     assert base["trials"] == tuned["trials"] == TRIALS
     assert base["successes"] <= 2, "the base model should rarely mine the stone"
-    # What a minute of teleop teaches, measured over seven runs of this test: 10/10, 7/10, 7/10, 10/10, 2/10
-    # (the base arm's key presses left another hotbar slot highlighted for the adapter, since fixed), 3/10
-    # and 3/10. Its misses: it looks down a few ticks, attacks once at the horizon (the person passes through
-    # those views in a tick or two), and then the swinging arm, seen in the person's play only while
+    # What a minute of teleop teaches, measured over eight runs of this test: 10/10, 7/10, 7/10, 10/10, 2/10
+    # (the base arm's key presses left another hotbar slot highlighted for the adapter, since fixed), 3/10,
+    # 3/10 and 7/10. Its misses: it looks down a few ticks, attacks once at the horizon (the person passes
+    # through those views in a tick or two), and then the swinging arm, seen in the person's play only while
     # digging, keeps it attacking (behaviour cloning's causal confusion; corrections are the cure). The
     # issue's goal, >= 8 of 10 every time, is not reached and stays open (README). What this holds every
     # time: the adapter mines more often than the base, and its figures say it learnt (the fixture).
