@@ -197,6 +197,21 @@ class ScriptedExit:
             return None
         return None if pose is None else {"pos": list(pose.pos), "yaw": pose.yaw, "pitch": pose.pitch}
 
+    def _focus(self) -> dict[str, Any]:
+        """Who had the keyboard at the end: when the agent injected nothing, the first thing to ask."""
+        from PyQt6.QtWidgets import QApplication  # heavy: Qt
+
+        game = self.controller.session.game
+        connector = game.connector if game is not None else None
+        desktop = getattr(connector, "desktop", None)
+        out: dict[str, Any] = {"this_app_active": QApplication.activeWindow() is not None}
+        if connector is not None and desktop is not None:
+            try:
+                out.update(game=int(connector.window_id or 0), focused=int(desktop.focused_window()))
+            except Exception as exc:  # a report field: never a reason to lose the report
+                out["error"] = str(exc)
+        return out
+
     def _poll(self) -> None:
         session = self.controller.session
         view = self.controller.window.view
@@ -250,6 +265,7 @@ class ScriptedExit:
                 "instruction": loop.instruction if loop is not None else None,
                 "pose_start": self.pose_start,
                 "pose_end": self._pose(),
+                "focus": self._focus(),
             }
             Path(self.report).write_text(json.dumps(data, indent=2))
         self.controller.ask_before_close = False  # a scripted run: nobody answers a dialog

@@ -338,7 +338,7 @@ def test_the_window_opens_and_its_screenshot_shows_the_game(wl: WaylandGame, tmp
     said = " ".join(data["notes"])
     assert "never while a native Wayland window has it" in said  # what this desktop cannot do, shown
     assert "overlaps the game" not in said  # placed beside the game, by us or by a tiling compositor
-    assert data["telemetry"]["injected"] >= 20
+    assert data["telemetry"]["injected"] >= 20, (data["telemetry"], data["focus"], output[-2000:])
     pixels = np.asarray(Image.open(shot).convert("RGB")).astype(int)
     h, w = pixels.shape[:2]
     assert h >= 300 and w >= 400

