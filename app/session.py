@@ -48,7 +48,7 @@ from model.policies import factory
 from model.policies.base import Policy
 from model.policies.scripted import ScriptedPolicy
 from model.spec import ModelSpec
-from recorder.episodes import RecordMode
+from recorder.episodes import PURPOSE_EVALUATION, RecordMode
 from recorder.input import InputEvent, InputListener
 
 LOG = logging.getLogger(__name__)
@@ -363,7 +363,8 @@ class Session:
             if self._thread is not None:
                 self._thread.join(timeout=2.0)
             s = self.settings
-            problem = self.unscoped_input_problem(RecordMode.TELEOP if teleop else record_mode(s.record_mode))
+            mode = self._run_mode(teleop)
+            problem = self.unscoped_input_problem(mode)
             if problem:
                 raise UnscopedInput(problem)
             watched = LentConnector(self.game.connector)
@@ -395,7 +396,7 @@ class Session:
             self._last_mode = ""
             self._outcome = None
             self._done.clear()
-            self._recorder = self._make_recorder(RecordMode.TELEOP if teleop else record_mode(s.record_mode))
+            self._recorder = self._make_recorder(mode)
             self._thread = threading.Thread(target=self._run, args=(loop,), name="control-loop", daemon=True)
             self._thread.start()
         if not teleop:
@@ -641,6 +642,15 @@ class Session:
         listener, self._listener = self._listener, None
         if listener is not None:
             listener.stop()
+
+    def _run_mode(self, teleop: bool) -> RecordMode:
+        """What a run records: the person alone, an evaluation's trial (the model's own play, whatever
+        the window records the person's in), else the settings' mode."""
+        if teleop:
+            return RecordMode.TELEOP
+        if self.purpose == PURPOSE_EVALUATION:
+            return RecordMode.AGENT
+        return record_mode(self.settings.record_mode)
 
     def _make_recorder(self, mode: RecordMode) -> Recording:
         assert self.game is not None

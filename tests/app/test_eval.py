@@ -90,7 +90,7 @@ class PlannedJudge:
         pass
 
 
-def fake_session(tmp_path: Path, press: str = "") -> Any:
+def fake_session(tmp_path: Path, press: str = "", record_mode: str = "agent") -> Any:
     from app.games.fake import FakeConnector
     from tests.sessions import session_for
 
@@ -114,7 +114,7 @@ def fake_session(tmp_path: Path, press: str = "") -> Any:
         FakeConnector(),
         policy=Policy(),
         record=True,
-        record_mode="agent",
+        record_mode=record_mode,
         episodes_dir=str(tmp_path / "episodes"),
     )
     swaps: list[str | None] = []
@@ -123,7 +123,7 @@ def fake_session(tmp_path: Path, press: str = "") -> Any:
 
 
 def test_runner_records_each_trial_with_its_outcome_and_stays_blind(tmp_path: Path) -> None:
-    session, swaps = fake_session(tmp_path)
+    session, swaps = fake_session(tmp_path, record_mode="corrections")  # the window's record mode
     plan = [True, False, True, True, False, False]
     judge = PlannedJudge(plan)
     lines: list[str] = []
@@ -155,6 +155,8 @@ def test_runner_records_each_trial_with_its_outcome_and_stays_blind(tmp_path: Pa
     # each trial is marked as one (apart from the person's play, out of training), and only while it runs
     assert [m.get("purpose") for m in metas] == ["evaluation"] * len(plan)
     assert session.purpose is None
+    # the model's own play, whatever the window records the person's in (the CLI's eval says the same)
+    assert {m["mode"] for m in metas} == {"agent"}
 
 
 def test_every_trial_starts_on_the_first_hotbar_slot(tmp_path: Path) -> None:
