@@ -23,9 +23,12 @@ def _setting(default: Any, help: str, /, **flag: Any) -> Any:
 
 # Named starting points. "quick": the tiny demo model learns a visual rule (e.g. look down at the sky,
 # dig at the floor) from a few minutes of a person's play in a few minutes of CPU: its random weights
-# need a rate ~40x the 7B's LoRA rate and more than one pass; the figures are measured on fewer frames.
+# need a rate ~40x the 7B's LoRA rate and several passes; the figures are measured on fewer frames.
+# At 80 steps (about two passes over a minute of play) one recording of the learning-loop test left an
+# adapter answering "attack" on 88-92% of held-out frames (look down 2/11), twice; at 160 steps the same
+# recording gave look down 10/11 and 11/12 (two seeds) and two other recordings 11/11, attack 10-11/11.
 PRESETS: dict[str, dict[str, Any]] = {
-    "quick": {"steps": 80, "lr": 8e-3, "eval_samples": 24},
+    "quick": {"steps": 160, "lr": 8e-3, "eval_samples": 24},
 }
 
 

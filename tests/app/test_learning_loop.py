@@ -184,7 +184,7 @@ def adapter(demonstrations: Path, tiny_model_dir: Path, tmp_path_factory: pytest
     # its own figures (sampled, as play is) say it learnt the rule kind by kind: look down at the sky,
     # dig at the floor (the person's rare slips the wrong way are a kind of their own, too few to
     # demand; they still count in the balanced figure the command prints). The held-out episode has
-    # only about twelve look-down ticks, each answered once at temperature 0.7: over six fine-tunes of
+    # only about twelve look-down ticks, each answered once at temperature 0.7: over six 80-step fine-tunes of
     # one recording (seeds) look down scored 6/11 to 12/12 and attack 10/12 to 12/12, against 4-5 of 12
     # and 0 of 12 for the base. So each kind is held to about half or more and the two together to 0.7.
     (down, downs), (dig, digs) = final["kinds"]["look down"], final["kinds"]["attack"]
@@ -238,13 +238,12 @@ def test_demonstrations_teach_the_agent_to_mine_judged_by_the_game(
     base, tuned = rows["base"], rows[adapter.name]
     assert base["trials"] == tuned["trials"] == TRIALS
     assert base["successes"] <= 2, "the base model should rarely mine the stone"
-    # What a minute of teleop teaches, measured over eight runs of this test: 10/10, 7/10, 7/10, 10/10, 2/10
-    # (the base arm's key presses left another hotbar slot highlighted for the adapter, since fixed), 3/10,
-    # 3/10 and 7/10. Its misses: it looks down a few ticks, attacks once at the horizon (the person passes
-    # through those views in a tick or two), and then the swinging arm, seen in the person's play only while
-    # digging, keeps it attacking (behaviour cloning's causal confusion; corrections are the cure). The
-    # issue's goal, >= 8 of 10 every time, is not reached and stays open (README). What this holds every
-    # time: the adapter mines more often than the base, and its figures say it learnt (the fixture).
+    # The goal: the adapter mines in at least 8 of 10 trials, on the first try. With the quick
+    # preset at 80 steps eight runs gave 10, 7, 7, 10, 2 (another hotbar slot highlighted, since fixed),
+    # 3, 3 and 7: an attack sampled at the horizon, then the swinging arm (in the person's recording only
+    # ever seen while digging) kept it attacking; one recording's fine-tune answered "attack" everywhere.
+    # At 160 steps (the preset now) the first two runs gave 10 and 10 (README).
+    assert tuned["successes"] >= 8, rows
     assert tuned["successes"] > base["successes"], "the demonstrations should teach it"
     saved = json.loads(next((tmp_path / "evals").glob("*.json")).read_text())
     trials = saved["trials"]

@@ -283,7 +283,7 @@ def test_the_quick_preset_fills_the_fields_and_defaults_come_back(qtbot: Any) ->
     panel.steps.setValue(0)
     request = panel.request()
     assert request.preset == "" and request.steps == 0 and request.lr == PRESETS["quick"]["lr"]
-    assert from_flags(build_parser().parse_args(request.args())).steps == 0  # not the preset's 80
+    assert from_flags(build_parser().parse_args(request.args())).steps == 0  # not the preset's steps
     panel.preset.setCurrentIndex(panel.preset.findText("Defaults"))
     request = panel.request()
     assert (request.steps, request.lr, request.eval_samples) == (
