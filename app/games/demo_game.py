@@ -114,6 +114,11 @@ def settings(cfg: DemoGameConfig) -> dict[str, str]:
         "keymap_jump": "KEY_SPACE",
         "keymap_drop": "KEY_KEY_Q",
         "keymap_screenshot": "KEY_F2",
+        "keymap_toggle_chat": "",  # F2 is the screenshot, as in Minecraft
+        "keymap_toggle_debug": "KEY_F3",  # Minecraft's debug screen
+        "keymap_camera_mode": "KEY_F5",  # Minecraft's perspective key (minetest: C or F7, a judge's key)
+        "keymap_toggle_fog": "",  # F3 is the debug screen
+        "keymap_toggle_profiler": "",  # F6 is a judge's key: its page would cover the frames the model sees
         "keymap_minimap": "",
         "jarvis_arena": "true" if cfg.arena else "false",
     }
