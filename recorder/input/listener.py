@@ -277,7 +277,15 @@ class InputListener:
 
     def _emit(self, event: InputEvent) -> None:
         if self.ledger.claim(event):
-            return
+            with self._state:
+                ends_a_hold = (
+                    event.kind in ("key_up", "button_up") and self._held.get(event.key) == event.kind
+                )
+            if not ends_a_hold:
+                return
+            # The agent released a key taken for the person's (their press, or ours seen after its
+            # expectation expired). It is up now, whoever sent the release, so the person's hold ends
+            # too: else a hold nobody has would keep the agent from ever getting control back.
         with self._state:
             if event.kind in ("key_down", "button_down"):
                 self._held[event.key] = "key_up" if event.kind == "key_down" else "button_up"

@@ -112,7 +112,9 @@ class Background:
 @pytest.mark.nondeterministic(
     "in 2 of 6 display runs on 2026-12-06 one of replay's own W events was counted as a person's "
     "(human_events 1; the walk, the ticks and the injection were right). Likeliest, not confirmed: the "
-    "listener's X RECORD connection delivered it after the injection ledger's 1 s expiry"
+    "listener's X RECORD connection delivered it after the injection ledger's 1 s expiry. On 2026-12-07 "
+    "the rerun of such a failure hung for 10 min: the agent's release of that W was claimed as its own, so "
+    "the person 'held' W for ever; the listener now ends such a hold (test_input_scope)"
 )
 def test_replay_forward_two_seconds_walks_north(game: Any, xvfb: str, tmp_path: Path, capsys: Any) -> None:
     from app.commands import run

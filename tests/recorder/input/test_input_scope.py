@@ -135,3 +135,22 @@ class _Key:
 class _Button:
     def __init__(self, name: str) -> None:
         self.name = name
+
+
+def test_the_agents_release_of_a_key_taken_for_the_persons_ends_that_hold() -> None:
+    """Seen in a replay under load: its W press counted as the person's, then its own release claimed as
+    the agent's, so the person "held" W for ever and the agent never got control back (the run hung)."""
+    lst = listener(Game())
+    lst._on_press(_Key(0x77))  # taken for the person's (its expectation had expired, or it was theirs)
+    lst.ledger.expect("key_up", "key.keyboard.w")  # the agent, told to stop, releases what it held
+    lst._on_release(_Key(0x77))
+    assert [(e.kind, e.key) for e in lst.drain()] == [
+        ("key_down", "key.keyboard.w"),
+        ("key_up", "key.keyboard.w"),
+    ]
+    assert lst._held == {}
+    lst.ledger.expect("key_down", "key.keyboard.w")  # the agent's own press and release stay its own
+    lst.ledger.expect("key_up", "key.keyboard.w")
+    lst._on_press(_Key(0x77))
+    lst._on_release(_Key(0x77))
+    assert lst.drain() == [] and lst.human_count == 2
