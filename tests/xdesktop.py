@@ -12,6 +12,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 # Tests talk to their Xvfb with python-xlib directly, and some to a compositor's XWayland too: each
 # connection gets its own extension tables, as the product's own connections do (recorder.desktop.x11).
@@ -86,3 +87,34 @@ def window_env(display: str, tmp_path: Path) -> dict[str, str]:
     )
     env.pop("WAYLAND_DISPLAY", None)
     return env
+
+
+def x_pixels(display: str, window: int | None = None) -> Any:
+    """The pixels of ``window`` (default: the whole screen) as the X server has them, RGB, (h, w, 3):
+    what a person sees, not Qt's or the game's own idea of it."""
+    import numpy as np
+    from Xlib import X
+    from Xlib import display as xdisplay
+
+    d = xdisplay.Display(display)
+    try:
+        drawable = d.screen().root if window is None else d.create_resource_object("window", window)
+        geo = drawable.get_geometry()
+        raw = drawable.get_image(0, 0, geo.width, geo.height, X.ZPixmap, 0xFFFFFFFF).data
+    finally:
+        d.close()
+    return np.frombuffer(raw, np.uint8).reshape(geo.height, geo.width, 4)[..., 2::-1].copy()
+
+
+def screenshot(display: str, path: Path) -> Any:
+    """The whole screen saved to ``path`` and copied to artifacts/ for a person to look at; its pixels."""
+    from PIL import Image
+
+    from tests.conftest import REPO
+
+    pixels = x_pixels(display)
+    Image.fromarray(pixels).save(path)
+    artifacts = REPO / "artifacts"
+    artifacts.mkdir(exist_ok=True)
+    shutil.copy(path, artifacts / path.name)
+    return pixels

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from tests.game_fixtures import SPAWN, xdotool
+from tests.xdesktop import x_pixels
 
 pytestmark = [pytest.mark.xvfb, pytest.mark.game]
 
@@ -309,33 +310,17 @@ def test_the_pynput_backend_drives_the_game_too(game: Any, xvfb: str) -> None:
     assert result.human_events == 0
 
 
-def window_pixels(display: str, wid: int) -> Any:
-    """The game window's pixels as the X server has them."""
-    import numpy as np
-    from Xlib import X
-    from Xlib import display as xdisplay
-
-    d = xdisplay.Display(display)
-    try:
-        window = d.create_resource_object("window", wid)
-        geo = window.get_geometry()
-        raw = window.get_image(0, 0, geo.width, geo.height, X.ZPixmap, 0xFFFFFFFF).data
-    finally:
-        d.close()
-    return np.frombuffer(raw, np.uint8).reshape(geo.height, geo.width, 4)[..., :3].astype(int)
-
-
 def test_the_apps_hotkeys_leave_the_game_as_it_was(game: Any, xvfb: str) -> None:
     """A person's F6/F7 (judging a trial), F8 (saving), F9 (pausing) and F12 (panic) go to the focused
     game too; the game must not answer them. With minetest's own F6 binding the profiler page covered the
     view (mean change 43 of 255 here); with the demo game's bindings these keys change about 3, the
     clouds drifting."""
-    before = window_pixels(xvfb, game.window_id)
+    before = x_pixels(xvfb, game.window_id).astype(int)
     keys = ("F6", "F7", "F8", "F9", "F12")
     for key in keys:
         xdotool(xvfb, "key", key)
     time.sleep(1.0)  # two dozen frames at the game's 30 fps
-    change = float(abs(window_pixels(xvfb, game.window_id) - before).mean())
+    change = float(abs(x_pixels(xvfb, game.window_id).astype(int) - before).mean())
     if change >= 12:
         for key in keys:  # toggled pages off again, so that the later tests see the game
             xdotool(xvfb, "key", key)

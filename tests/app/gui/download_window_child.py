@@ -16,27 +16,13 @@ import threading
 from typing import Any
 
 from PyQt6.QtCore import QTimer
-from PyQt6.QtWidgets import QApplication, QWidget
+from PyQt6.QtWidgets import QApplication
 
 from app.gui.controller import WindowController
 from app.gui.main_window import MainWindow
 from app.session import Session
 from app.settings import Settings
-
-
-def rect(widget: QWidget) -> list[int] | None:
-    if not widget.isVisible():
-        return None
-    top_left = widget.mapToGlobal(widget.rect().topLeft())
-    return [top_left.x(), top_left.y(), widget.width(), widget.height()]
-
-
-def tab_rect(window: MainWindow, name: str) -> list[int]:
-    """Where the tab ``name`` is on the screen (the tab is the panel's button)."""
-    bar = window.tabs.tabBar()
-    box = bar.tabRect(window.tabs.indexOf(window.pages[name]))
-    top_left = bar.mapToGlobal(box.topLeft())
-    return [top_left.x(), top_left.y(), box.width(), box.height()]
+from tests.app.gui.screen_rects import rect, tab_rect
 
 
 def main(model: str) -> int:

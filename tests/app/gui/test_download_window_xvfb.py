@@ -26,7 +26,7 @@ import pytest
 
 from tests.conftest import REPO as ROOT
 from tests.fake_hub import FakeHub
-from tests.xdesktop import virtual_display
+from tests.xdesktop import screenshot, virtual_display
 
 pytestmark = [pytest.mark.xvfb, pytest.mark.slow]
 
@@ -72,24 +72,8 @@ class Window:
                        check=True, timeout=10)  # fmt: skip
 
     def screenshot(self, path: Path) -> np.ndarray:
-        """The screen as the X server has it (not Qt's idea of the window)."""
-        from PIL import Image
-        from Xlib import X
-        from Xlib import display as xdisplay
-
-        d = xdisplay.Display(self.display)
-        try:
-            root = d.screen().root
-            geo = root.get_geometry()
-            raw = root.get_image(0, 0, geo.width, geo.height, X.ZPixmap, 0xFFFFFFFF).data
-        finally:
-            d.close()
-        pixels = np.frombuffer(raw, np.uint8).reshape(geo.height, geo.width, 4)[..., 2::-1].copy()
-        Image.fromarray(pixels).save(path)
-        artifacts = ROOT / "artifacts"
-        artifacts.mkdir(exist_ok=True)
-        shutil.copy(path, artifacts / path.name)
-        return pixels
+        """The screen as the X server has it (not Qt's idea of the window), kept in artifacts/."""
+        return screenshot(self.display, path)
 
     def filled(self, pixels: np.ndarray) -> float:
         """The share of the progress bar drawn in its fill colour (the palette's highlight, blue)."""

@@ -45,7 +45,7 @@ from model.finetune.config import PRESETS
 from tests.conftest import REPO
 from tests.game_fixtures import SPAWN
 from tests.person import Person
-from tests.xdesktop import window_env
+from tests.xdesktop import screenshot, window_env
 
 pytestmark = [pytest.mark.xvfb, pytest.mark.game, pytest.mark.slow]
 
@@ -112,23 +112,7 @@ class Window:
 
     def screenshot(self, path: Path) -> np.ndarray:
         """The screen as the X server has it (not Qt's idea of the window), kept in artifacts/."""
-        from PIL import Image
-        from Xlib import X
-        from Xlib import display as xdisplay
-
-        d = xdisplay.Display(self.display)
-        try:
-            root = d.screen().root
-            geo = root.get_geometry()
-            raw = root.get_image(0, 0, geo.width, geo.height, X.ZPixmap, 0xFFFFFFFF).data
-        finally:
-            d.close()
-        pixels = np.frombuffer(raw, np.uint8).reshape(geo.height, geo.width, 4)[..., 2::-1].copy()
-        Image.fromarray(pixels).save(path)
-        artifacts = REPO / "artifacts"
-        artifacts.mkdir(exist_ok=True)
-        shutil.copy(path, artifacts / path.name)
-        return pixels
+        return screenshot(self.display, path)
 
 
 def cpu_seconds(pid: int) -> float:

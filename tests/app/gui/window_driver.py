@@ -18,29 +18,14 @@ import threading
 from typing import Any
 
 from PyQt6.QtCore import QTimer
-from PyQt6.QtWidgets import QApplication, QTableWidget, QWidget
+from PyQt6.QtWidgets import QApplication, QTableWidget
 
 from app.cli import build_parser
 from app.gui.controller import WindowController
 from app.gui.main_window import MainWindow
+from tests.app.gui.screen_rects import rect, tab_rect
 
 REPORT_MS = 200
-
-
-def rect(widget: QWidget) -> list[int] | None:
-    """Where ``widget`` is on the screen, or None when it is not in view."""
-    if not widget.isVisible():
-        return None
-    top_left = widget.mapToGlobal(widget.rect().topLeft())
-    return [top_left.x(), top_left.y(), widget.width(), widget.height()]
-
-
-def tab_rect(window: MainWindow, name: str) -> list[int]:
-    bar = window.tabs.tabBar()
-    assert bar is not None
-    box = bar.tabRect(window.tabs.indexOf(window.pages[name]))
-    top_left = bar.mapToGlobal(box.topLeft())
-    return [top_left.x(), top_left.y(), box.width(), box.height()]
 
 
 def cells(table: QTableWidget) -> list[list[str]]:
