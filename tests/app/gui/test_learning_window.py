@@ -47,7 +47,15 @@ from tests.game_fixtures import SPAWN
 from tests.person import Person
 from tests.xdesktop import screenshot, window_env
 
-pytestmark = [pytest.mark.xvfb, pytest.mark.game, pytest.mark.slow]
+pytestmark = [
+    pytest.mark.xvfb,
+    pytest.mark.game,
+    pytest.mark.slow,
+    pytest.mark.outside_make_test(
+        "the Quick fine-tune on one minute of corrections collapsed to 'attack' everywhere in 1 of 8 runs "
+        "(its warning said so; the adapter mined 0/10) and mined 8/10, on the bar, in another"
+    ),
+]
 
 TASK = "mine_block:stone"
 SEGMENTS = 12  # about a minute of play
