@@ -48,7 +48,8 @@ test-window-loop: venv
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -q -p no:cacheprovider -s tests/app/gui/test_learning_window.py $(PYTEST_ARGS)
 
 # The tier to run while working: everything but the slow tests and those that start Xvfb or minetest
-# (a test using the xvfb/game fixtures is marked so by tests/conftest.py). `make test` still runs all.
+# (a test using the xvfb/game fixtures is marked so by tests/conftest.py). `make test` runs them too,
+# all but the tests marked outside_make_test (each says why).
 test-fast: venv
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -q -p no:cacheprovider -n 2 -m "not slow and not game and not xvfb" $(PYTEST_ARGS)
 

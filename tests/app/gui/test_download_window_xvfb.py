@@ -14,7 +14,6 @@ import os
 import queue
 import shutil
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -24,7 +23,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tests.conftest import REPO as ROOT
+from tests.app.gui.child_window import child_window
 from tests.fake_hub import FakeHub
 from tests.xdesktop import screenshot, virtual_display
 
@@ -93,23 +92,10 @@ def window(tiny_model_dir: Path, tmp_path: Path) -> Iterator[tuple[Window, FakeH
                    HF_HUB_CACHE=str(cache), HF_HUB_OFFLINE="0",
                    JARVIS_PLAY_CONFIG_DIR=str(tmp_path / "config"))  # fmt: skip
         env.pop("WAYLAND_DISPLAY", None)
-        cmd = [sys.executable, "-m", "tests.app.gui.download_window_child", REPO]
-        log = (tmp_path / "window.log").open("w")  # the window's stderr, for a failure's post-mortem
-        proc = subprocess.Popen(cmd, env=env, cwd=ROOT, text=True, stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, stderr=log)  # fmt: skip
-        try:
+        with child_window(
+            "tests.app.gui.download_window_child", REPO, env=env, log=tmp_path / "window.log"
+        ) as proc:
             yield Window(proc, display), hub, cache
-        finally:
-            if proc.poll() is None:
-                assert proc.stdin is not None
-                proc.stdin.write("quit\n")
-                proc.stdin.flush()
-                try:
-                    proc.wait(20)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait(5)
-            log.close()
 
 
 def test_the_window_plans_shows_progress_cancels_and_resumes(

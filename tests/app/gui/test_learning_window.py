@@ -31,7 +31,6 @@ import os
 import queue
 import shutil
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -42,7 +41,7 @@ import numpy as np
 import pytest
 
 from model.finetune.config import PRESETS
-from tests.conftest import REPO
+from tests.app.gui.child_window import child_window
 from tests.game_fixtures import SPAWN
 from tests.person import Person
 from tests.xdesktop import screenshot, window_env
@@ -144,24 +143,14 @@ def window(minetest_session: Any, xvfb: str, tiny_model_dir: Path, tmp_path: Pat
     env = window_env(xvfb, tmp_path)
     env["XDG_DATA_HOME"] = str(tmp_path / "data")  # recordings, adapters, evaluations: this test's own
     env.pop("PYNPUT_BACKEND", None)
-    cmd = [sys.executable, "-m", "tests.app.gui.window_driver", "--model", str(tiny_model_dir),
-           "--game", "window:Minetest", "--instruction", TASK, "--geometry", GEOMETRY]  # fmt: skip
-    log = (tmp_path / "window.log").open("w")  # the window's log, for a failure's post-mortem
-    proc = subprocess.Popen(cmd, env=env, cwd=REPO, text=True, stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=log)  # fmt: skip
+    args = ["--model", str(tiny_model_dir), "--game", "window:Minetest", "--instruction", TASK,
+            "--geometry", GEOMETRY]  # fmt: skip
     try:
-        yield Window(proc, xvfb)
+        with child_window(
+            "tests.app.gui.window_driver", *args, env=env, log=tmp_path / "window.log", quit_s=30
+        ) as proc:
+            yield Window(proc, xvfb)
     finally:
-        if proc.poll() is None:
-            assert proc.stdin is not None
-            proc.stdin.write("quit\n")
-            proc.stdin.flush()
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
-        log.close()
         print((tmp_path / "window.log").read_text()[-4000:])
 
 
