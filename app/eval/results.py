@@ -59,6 +59,9 @@ class RunResult:
     arms: list[Arm]
     trials: list[Trial] = field(default_factory=list)
     stopped_early: str | None = None
+    # where a game-judged trial starts (position, view, how far each start was turned at random): ten
+    # trials from one identical view are one situation measured ten times, and the file says which
+    start: dict[str, Any] | None = None
 
     def summary(self) -> list[dict[str, Any]]:
         """Per arm: successes, rate, 95% Wilson interval, time to success, and the comparison with

@@ -20,7 +20,7 @@ import random
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, is_dataclass
 from typing import Any
 
 from app.eval.judges import Judge, Verdict
@@ -96,6 +96,7 @@ class Evaluation:
             seed=int(self.seed or 0),
             started=dt.datetime.now().astimezone().isoformat(timespec="seconds"),
             arms=list(self.arms),
+            start=_start_of(self.judge),
         )
         self.result = result
         s.set_instruction(self.task or self.instruction)
@@ -180,3 +181,9 @@ class Evaluation:
             verdict = Verdict(False, None, f"error: {outcome.error}")
         episode = getattr(getattr(outcome, "episode", None), "started_at", None) if outcome else None
         return Trial(index, arm.name, verdict.success, verdict.seconds, verdict.why, episode)
+
+
+def _start_of(judge: Any) -> dict[str, Any] | None:
+    """The judge's start state as the result file keeps it (a game judge's; a person has none)."""
+    start = getattr(judge, "start", None)
+    return asdict(start) if is_dataclass(start) and not isinstance(start, type) else None

@@ -22,9 +22,11 @@ def demo_game(session: Any) -> Any | None:
     return process if process is not None and hasattr(process, "reset") else None
 
 
-def start_here(game: Any) -> StartState:
+def start_here(game: Any, yaw_jitter: float = 0.0) -> StartState:
+    """Where the player stands and looks now; each trial turned by up to ± ``yaw_jitter`` degrees."""
     pose = game.pose()
-    return StartState(pos=pose.pos, yaw=math.degrees(pose.yaw), pitch=math.degrees(pose.pitch))
+    yaw, pitch = math.degrees(pose.yaw), math.degrees(pose.pitch)
+    return StartState(pos=pose.pos, yaw=yaw, pitch=pitch, yaw_jitter=yaw_jitter)
 
 
 def choose_judge(
@@ -34,6 +36,7 @@ def choose_judge(
     person: PersonJudge | None = None,
     start: StartState | None = None,
     seed: int | None = None,
+    yaw_jitter: float = 0.0,
 ) -> Any:
     """``prefer``: auto, game or person. Raises ValueError when the game is asked but cannot judge."""
     game = demo_game(session)
@@ -42,7 +45,7 @@ def choose_judge(
         why = "only the demo game can judge" if game is None else f"it cannot judge {task!r}"
         raise ValueError(f"the game cannot judge here: {why}; let the person judge")
     if can and prefer != "person":
-        return GameJudge(game, str(task), start or start_here(game), seed=seed)
+        return GameJudge(game, str(task), start or start_here(game, yaw_jitter), seed=seed)
     return person or PersonJudge()
 
 
@@ -72,13 +75,14 @@ def build(
     judge: Any = None,
     blind: bool | None = None,
     seed: int | None = None,
+    yaw_jitter: float = 0.0,
 ) -> Evaluation:
     if trials < 1 or seconds <= 0:
         raise ValueError("trials and seconds must be positive")
     text = task_or_instruction.strip()
     task = text if text in session.tasks.tasks or game_can_judge(text) else session.tasks.task_of(text)
     chosen = arms(adapters, include_base)
-    judge = judge or choose_judge(session, task, seed=seed)
+    judge = judge or choose_judge(session, task, seed=seed, yaw_jitter=yaw_jitter)
     return Evaluation(
         session,
         judge,

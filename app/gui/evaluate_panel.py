@@ -43,6 +43,8 @@ from app.gui.panel_jobs import run_job
 from app.gui.workers import while_alive
 from app.settings import evaluations_root
 
+START_TURN = 180.0  # degrees either way: any heading
+
 
 class EvaluatePanel(QWidget):
     message = pyqtSignal(str, str)  # (text, level) for the window's banner
@@ -62,6 +64,15 @@ class EvaluatePanel(QWidget):
         self.adapters.setPlaceholderText("adapter folders, separated by ;")
         self.include_base = QCheckBox("include the base model (first arm)")
         self.include_base.setChecked(True)
+        # Ten trials from one identical view measure one situation ten times: in the learning window
+        # test an adapter that looked down at most skies answered "attack" at the one view every trial
+        # began from, and lost 0 to 10. Turned at random, the trials sample the task's situations.
+        self.vary_start = QCheckBox("turn each trial's start a random way")
+        self.vary_start.setChecked(True)
+        self.vary_start.setToolTip(
+            "The game judges: every trial starts where you stand, turned by a random amount (up to "
+            f"±{START_TURN:g}°), so that the trials are different situations, not one repeated"
+        )
         self.trials = QSpinBox()
         self.trials.setRange(1, 200)
         self.trials.setValue(10)
@@ -93,6 +104,7 @@ class EvaluatePanel(QWidget):
         form.addRow("Task", self.task)
         form.addRow("Adapters", self.adapters)
         form.addRow("", self.include_base)
+        form.addRow("", self.vary_start)
         form.addRow("Trials per arm", self.trials)
         form.addRow("Seconds per trial", self.seconds)
         buttons = QHBoxLayout()
@@ -146,6 +158,7 @@ class EvaluatePanel(QWidget):
                 trials=self.trials.value(),
                 seconds=self.seconds.value(),
                 include_base=self.include_base.isChecked(),
+                yaw_jitter=START_TURN if self.vary_start.isChecked() else 0.0,
             )
         except ValueError as exc:
             self.message.emit(str(exc), "warning")

@@ -8,16 +8,19 @@ for the mod with a plan of verdicts, so the bookkeeping around each trial is wha
 from __future__ import annotations
 
 import json
+import math
 import random
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from app.eval import stats
-from app.eval.judges import Verdict, game_can_judge, minecraft_name, task_of_event
+from app.eval.judges import GameJudge, Verdict, game_can_judge, minecraft_name, task_of_event
 from app.eval.results import Arm, RunResult, Trial, adapter_info, read_history, save
 from app.eval.runner import Evaluation, schedule
+from app.eval.setup import start_here
 
 
 def test_fisher_exact_matches_known_tables() -> None:
@@ -260,3 +263,27 @@ def test_the_interval_says_what_it_is_in_the_text_and_the_json(tmp_path: Path) -
     assert json.loads(path.read_text())["summary"][0]["ci_method"] == "Wilson score"
     (line,) = read_history(tmp_path / "evals")
     assert (line["ci_level"], line["ci_method"]) == (0.95, "Wilson score")
+
+
+def test_trials_started_where_the_player_stands_face_a_new_way_each_time() -> None:
+    """The Evaluate panel's default: each trial turned at random from where the person stands, so that
+    ten trials are ten situations; the result file keeps the start (``RunResult.start``)."""
+    resets: list[tuple[float, float]] = []
+    game = SimpleNamespace(
+        pose=lambda: SimpleNamespace(pos=(1.0, 2.0, 3.0), yaw=math.radians(30), pitch=math.radians(-45)),
+        reset=lambda pos, yaw, pitch, give=(): resets.append((yaw, pitch)),
+    )
+    start = start_here(game, yaw_jitter=180.0)
+    start.settle_s = 0.0
+    judge = GameJudge(game, "mine_block:stone", start, seed=1)
+    for trial in range(10):
+        judge.prepare(trial)
+    assert all(pitch == pytest.approx(-45) for _yaw, pitch in resets)
+    assert len({round(yaw) for yaw, _pitch in resets}) == 10
+    assert max(yaw for yaw, _ in resets) - min(yaw for yaw, _ in resets) > 180
+    still = GameJudge(game, "mine_block:stone", start_here(game), seed=1)
+    still.start.settle_s = 0.0
+    resets.clear()
+    still.prepare(0)
+    still.prepare(1)
+    assert resets == [(pytest.approx(30), pytest.approx(-45))] * 2

@@ -101,6 +101,7 @@ def state(window: MainWindow, controller: WindowController) -> dict[str, Any]:
             "adapters": evaluate.adapters.text(),
             "seconds": evaluate.seconds.value(),
             "trials": evaluate.trials.value(),
+            "vary_start": evaluate.vary_start.isChecked(),
             "running": evaluate.is_running,
             "status": evaluate.status.text(),
             "table": cells(evaluate.table),
