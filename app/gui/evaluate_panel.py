@@ -70,8 +70,8 @@ class EvaluatePanel(QWidget):
         self.vary_start = QCheckBox("turn each trial's start a random way")
         self.vary_start.setChecked(True)
         self.vary_start.setToolTip(
-            "The game judges: every trial starts where you stand, turned by a random amount (up to "
-            f"±{START_TURN:g}°), so that the trials are different situations, not one repeated"
+            "When the game judges, every trial starts where you stand, turned by a random amount (up "
+            f"to ±{START_TURN:g}°), so that the trials are different situations, not one repeated"
         )
         self.trials = QSpinBox()
         self.trials.setRange(1, 200)
