@@ -20,10 +20,10 @@ import random
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, is_dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from app.eval.judges import Judge, Verdict
+from app.eval.judges import Judge, StartState, Verdict
 from app.eval.results import Arm, RunResult, Trial
 from model.actions.env import null_action
 from recorder.episodes import PURPOSE_EVALUATION
@@ -186,4 +186,4 @@ class Evaluation:
 def _start_of(judge: Any) -> dict[str, Any] | None:
     """The judge's start state as the result file keeps it (a game judge's; a person has none)."""
     start = getattr(judge, "start", None)
-    return asdict(start) if is_dataclass(start) and not isinstance(start, type) else None
+    return asdict(start) if isinstance(start, StartState) else None

@@ -12,7 +12,7 @@ minute of corrections three such ticks ('look up', each the first tick of a take
 the sky) were 0.9% of the records; boosted up to 10x they were 6.6% of the draws, the adapter learnt to
 look up at the sky where every takeover began, which is where an evaluation starts, and it looked up
 for good (0 of 10 in the game; 56 of 60 answers 'look up' on those start frames offline). Boosted at
-most 3x (2.3% of draws) the same recording gave 'look down' on 56 of 60, and not at all, 60 of 60. The
+most 3x (2.3% of draws) the same recording gave 'look down' on 56 of 60, and unboosted 60 of 60. The
 kinds a task is made of come within that range of each other (a minute of teleop: 'look down' 491,
 'attack' 378), so 3x still evens them out.
 
