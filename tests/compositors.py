@@ -149,9 +149,20 @@ def sway_session(width: int = 1280, height: int = 720) -> Iterator[Compositor]:
         log.unlink(missing_ok=True)
 
 
+def _x11_socket_dir() -> None:
+    """/tmp/.X11-unix open to all (1777), as an X server leaves it: mutter refuses to start XWayland
+    when the folder is not writable by all, and when the folder is missing it creates it itself under
+    the umask (1755), then refuses that. On a fresh machine no Xvfb has run before the first mutter."""
+    folder = Path("/tmp/.X11-unix")
+    folder.mkdir(exist_ok=True)
+    if folder.stat().st_mode & 0o1777 != 0o1777 and folder.stat().st_uid == os.getuid():
+        folder.chmod(0o1777)
+
+
 @contextlib.contextmanager
 def mutter_session(width: int = 1280, height: int = 720) -> Iterator[Compositor]:
     _need("mutter", "Xwayland", "dbus-run-session")
+    _x11_socket_dir()
     runtime = Path(tempfile.mkdtemp(prefix="jarvis-mutter-"))
     runtime.chmod(0o700)
     log = Path(tempfile.mkstemp(prefix="jarvis-mutter-", suffix=".log")[1])
