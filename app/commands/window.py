@@ -147,13 +147,16 @@ def _install_safety(app: Any, session: Any, controller: Any) -> None:
     without asking "Really quit?" (nobody may be there to answer; the recording is saved as it stands).
 
     Python runs signal handlers only between bytecodes, and Qt's event loop is C++: a light timer
-    hands control back to Python a few times a second so a signal is seen promptly.
+    hands control back to Python a few times a second so a signal is seen promptly. A signal before
+    the event loop runs (the window shown, the game starting) finds ``quit()`` doing nothing in Qt 6,
+    and the window then ran on for good; a zero timer quits as soon as the loop starts.
     """
     from PyQt6.QtCore import QTimer  # heavy: Qt
 
     def quit_now(_signum: int) -> None:
         controller.ask_before_close = False
         app.quit()
+        QTimer.singleShot(0, app.quit)
 
     session.install_safety(on_signal=quit_now, raise_after=False)
     pulse = QTimer(app)

@@ -500,7 +500,10 @@ def test_a_signal_at_a_random_moment_of_start_up_leaves_no_game_and_no_world(
             assert door.proc.poll() is None, f"{what}: the window ended by itself\n{door.output()[-3000:]}"
             time.sleep(delay)
             door.proc.send_signal(signum)
-            code = door.finish(60)
+            try:
+                code = door.finish(60)
+            except AssertionError as exc:
+                raise AssertionError(f"{what}: {exc}") from None
         finally:
             door.kill()
         out = door.output()
