@@ -27,7 +27,29 @@ pytestmark = [pytest.mark.xvfb, pytest.mark.game, pytest.mark.slow]
 RULE = "Look down when you see the sky, otherwise turn right."
 
 
-def demonstrate(game: Any, connector: Any, root: Path, episodes: int = 4, per_episode: int = 12) -> Path:
+def frame_at(game: Any, connector: Any, pitch: float) -> np.ndarray:
+    """The frame once the game shows the teleported view. minetest's client echoes its old look for a
+    few hundred ms after a teleport (longer on a busy machine), so a grab at a fixed delay can show the
+    last view under this one's label; the pose log holding the new pitch for 0.3 s says it has moved."""
+    game.log.poll()
+    mark = len(game.log.poses)
+
+    def steady() -> bool:
+        game.log.poll()
+        poses = game.log.poses[mark:]
+        recent = [q for q in poses if q.t >= poses[-1].t - 0.3] if poses else []
+        return (
+            bool(poses)
+            and poses[-1].t - poses[0].t >= 0.3
+            and all(abs(math.degrees(q.pitch) - pitch) < 1.0 for q in recent)
+        )
+
+    game.wait_for(steady, timeout=10.0, what=f"the view at pitch {pitch:.1f}")
+    time.sleep(0.1)  # drawn: a frame or two after the client took the look
+    return connector.observe()
+
+
+def demonstrate(game: Any, connector: Any, root: Path, episodes: int = 4, per_episode: int = 16) -> Path:
     from model.actions.env import null_action
     from recorder.episodes.format import EpisodeMeta
     from recorder.episodes.writer import EpisodeWriter
@@ -44,8 +66,7 @@ def demonstrate(game: Any, connector: Any, root: Path, episodes: int = 4, per_ep
             # there (a view it had never seen), short of the ground the rule turns right on.
             pitch = rng.uniform(-70, 15) if sky else rng.uniform(45, 80)
             game.command(f"tp {SPAWN[0]} {SPAWN[1]} {SPAWN[2]} {rng.uniform(0, 360):.1f} {pitch:.1f}")
-            time.sleep(0.25)  # a few rendered frames at the new view
-            frame = connector.observe()
+            frame = frame_at(game, connector, pitch)
             action = null_action()
             action["camera"] = [5.0, 0.0] if sky else [0.0, 5.0]
             line = line_for(0, action=action, instruction=RULE)
