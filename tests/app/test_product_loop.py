@@ -93,11 +93,13 @@ def test_corrections_become_behaviour_in_the_live_loop(
             model=str(tiny_model_dir),
             episodes=[str(episodes)],
             out=str(tmp_path / "adapter"),
-            steps=50,
+            # 80 steps: at 50 the same 64 views scored 0.69-0.88 exact on the held-out 16 depending on
+            # the random stream (the evaluations' timing moves it); at 80, 1.0 under three seeds
+            steps=80,
             batch_size=8,
             lr=8e-3,
             valid_fraction=0.25,
-            eval_every=25,
+            eval_every=40,
             eval_samples=24,
             device="cpu",
         )
