@@ -44,6 +44,45 @@ def minetest_session(xvfb: str):  # type: ignore[no-untyped-def]
         game.close()
 
 
+def let_go_of_everything(display: str) -> tuple[list[int], list[int]]:
+    """Release every key and mouse button the X server ``display`` shows down; returns what was."""
+    from Xlib import X
+    from Xlib import display as xdisplay
+    from Xlib.ext import xtest
+
+    d = xdisplay.Display(display)
+    try:
+        keymap = d.query_keymap()
+        keys = [code for code in range(8, 256) if keymap[code // 8] & (1 << code % 8)]
+        mask = d.screen().root.query_pointer().mask
+        buttons = [b for b, bit in enumerate((X.Button1Mask, X.Button2Mask, X.Button3Mask), 1) if mask & bit]
+        for code in keys:
+            xtest.fake_input(d, X.KeyRelease, code)
+        for button in buttons:
+            xtest.fake_input(d, X.ButtonRelease, button)
+        d.sync()
+    finally:
+        d.close()
+    return keys, buttons
+
+
+@pytest.fixture(autouse=True)
+def nothing_left_held(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After every test on the session's X display: no key and no mouse button is down there.
+
+    A key left down outlives the test that pressed it and poisons the next: a replay started with W
+    held by xdotool took X's auto-repeat for a person's press, handed control to "them" and waited for
+    them to let go, for good; the likeliest cause of the 700 s replay hangs of 2026-12-07. The X server
+    is the ground truth: the test that leaves something held fails here by name, and it is let go."""
+    if "xvfb" not in request.fixturenames:
+        yield
+        return
+    display = request.getfixturevalue("xvfb")
+    yield
+    keys, buttons = let_go_of_everything(display)
+    assert not keys and not buttons, f"left held on {display}: keycodes {keys}, mouse buttons {buttons}"
+
+
 @pytest.fixture
 def game(minetest_session, xvfb: str, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     """The running demo game, player at spawn looking north (+z), level, window focused."""

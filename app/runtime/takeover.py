@@ -90,6 +90,7 @@ class Control:
         self._hotkeys_down: set[str] = set()
         self._human_down: set[str] = set()  # keys and buttons the person holds: never quiet while held
         self._held = False  # an explicit take over holds control until the person hands back
+        self._said_waiting: frozenset[str] = frozenset()  # the holds last named in the log
         self.stopped = threading.Event()
 
     @property
@@ -183,7 +184,22 @@ class Control:
                 and now - self._last_human >= quiet
             ):
                 self._fire("quiet", f"{quiet:g} s without human input")
+            self._say_waiting(now)
             return self._mode
+
+    def _say_waiting(self, now: float) -> None:
+        """Name, once, the keys the person holds while the agent would otherwise be back: a key held
+        down by something else (a stuck key, another program) keeps the agent waiting for good, and
+        without this line that wait looked like a hang."""
+        quiet = self.config.resume_after_s
+        waiting = (
+            frozenset(self._human_down)
+            if self._mode is Mode.HUMAN and quiet > 0 and now - self._last_human >= 5 * quiet
+            else frozenset()
+        )
+        if waiting and waiting != self._said_waiting:
+            LOG.info("the agent waits until the person lets go of %s", ", ".join(sorted(waiting)))
+        self._said_waiting = waiting
 
     def run_if_agent(self, fn: Callable[[], None]) -> bool:
         """Run ``fn`` (the injection) only while the agent is in control, atomically with handovers."""

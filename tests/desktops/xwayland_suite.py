@@ -27,7 +27,7 @@ import pytest
 
 from tests.compositors import Compositor
 from tests.conftest import REPO
-from tests.game_fixtures import SPAWN
+from tests.game_fixtures import SPAWN, let_go_of_everything
 
 MAGENTA = (255, 0, 255)
 
@@ -53,6 +53,10 @@ class WaylandGame:
         subprocess.run(["xdotool", *args], env=self.compositor.client_env(), check=True, timeout=10)
 
     def reset(self) -> None:
+        # a key or button left down (by the test before) is X's auto-repeat of a "person" holding it:
+        # the agent would wait for them to let go for the whole test
+        keys, buttons = let_go_of_everything(self.display)
+        assert not keys and not buttons, f"held before this test began: keycodes {keys}, buttons {buttons}"
         self.game.command(f"tp {SPAWN[0]} {SPAWN[1]} {SPAWN[2]} 0 0", "setnode 0 99 0 default:stone")
         self.game.focus()
         time.sleep(0.3)  # the client echoes its old look direction for a moment after a teleport

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import math
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -139,6 +141,35 @@ def test_replay_forward_two_seconds_walks_north(game: Any, xvfb: str, tmp_path: 
     assert abs(dx) < 0.5
     assert summary["ticks"] == 40 and summary["injected"] == 40 and summary["missed_ticks"] == 0
     assert summary["human_events"] == 0  # its own W press/release were not taken for a person's
+
+
+def test_a_key_held_down_keeps_control_with_the_person_and_the_log_says_which(
+    game: Any, xvfb: str, tmp_path: Path, capsys: Any, caplog: Any
+) -> None:
+    """The person presses A while the replay walks and keeps it down: control is theirs until A comes
+    up, and after a while the log names A. A key held by something else looks the same (X repeats
+    it like a person's): in one whole suite a key a test left down kept a replay waiting for 700 s
+    in silence; the suite's nothing_left_held check now names such a test."""
+    from app.commands import run
+
+    caplog.set_level(logging.INFO, logger="app.runtime.takeover")
+    path = tmp_path / "forward.jsonl"
+    path.write_text('{"forward": 1}\n' * 200)
+    parser = argparse.ArgumentParser()
+    run.register(parser.add_subparsers())
+    args = parser.parse_args(["replay", str(path), "--pid", str(game.proc.pid), "--json", "--seconds", "15"])
+    person = threading.Timer(1.5, xdotool, (xvfb, "keydown", "a"))
+    person.start()
+    try:
+        assert args.func(args) == 0
+    finally:
+        person.cancel()
+        xdotool(xvfb, "keyup", "a")
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    said = [r.getMessage() for r in caplog.records if "lets go" in r.getMessage()]
+    print(summary, said)
+    assert summary["human_events"] >= 1 and 0 < summary["injected"] < 100
+    assert said == ["the agent waits until the person lets go of key.keyboard.a"]
 
 
 def test_yaw_and_pitch_turn_the_right_way_by_about_the_commanded_angle(game: Any, connector: Any) -> None:

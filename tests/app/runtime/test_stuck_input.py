@@ -183,6 +183,15 @@ def wait_gone(pids: Any, seconds: float = 10.0) -> list[int]:
     return left
 
 
+def as_from_a_terminal() -> None:
+    """The signals' default actions, as a shell gives a command it runs in the foreground. A suite
+    started in the background (``make test &``) hands its children SIGINT ignored: a SIGINT in their
+    first fraction of a second, before the safety net is up, then did nothing, and the door test
+    waited 60 s for an exit that a person's Ctrl+C would have caused."""
+    for signum in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM):
+        signal.signal(signum, signal.SIG_DFL)
+
+
 class Door:
     """One jarvis-play command as a process of its own, on the test's X server."""
 
@@ -206,6 +215,7 @@ class Door:
             stdout=self._out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=as_from_a_terminal,
         )
 
     def output(self) -> str:

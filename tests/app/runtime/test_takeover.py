@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
 from app.runtime.takeover import Control, ControlConfig, Mode
 from recorder.input.events import InputEvent
 
@@ -102,3 +105,17 @@ def test_why_it_stopped_is_known_before_anyone_can_see_it_stopped() -> None:
     control.take_over("button")
     control.stop("panic key")
     assert seen[-1] == (Mode.STOPPED, "panic key")
+
+
+def test_a_key_held_for_good_is_named_once_not_waited_on_in_silence(caplog: Any) -> None:
+    control, _, clock = make(resume_after=2.0)
+    caplog.set_level(logging.INFO, logger="app.runtime.takeover")
+    control.on_input(key("key_down", "key.keyboard.w", clock.t))
+    for _ in range(40):  # 20 s of ticks, W never let go
+        clock.t += 0.5
+        assert control.update() is Mode.HUMAN
+    said = [r.getMessage() for r in caplog.records if "lets go" in r.getMessage()]
+    assert said == ["the agent waits until the person lets go of key.keyboard.w"]
+    control.on_input(key("key_up", "key.keyboard.w", clock.t))
+    clock.t += 2.0
+    assert control.update() is Mode.AGENT
