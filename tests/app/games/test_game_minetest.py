@@ -119,7 +119,9 @@ class Background:
     "the rerun of such a failure hung for 10 min: the agent's release of that W was claimed as its own, so "
     "the person 'held' W for ever; the listener now ends such a hold (test_input_scope). Later on "
     "2026-12-07 both tries hung again in a whole suite (human_events 2, 'human' for 700 s, the game "
-    "walking 135 nodes; it ended when a debugger's pause made the watchdog release W): cause open"
+    "walking 135 nodes; it ended when a debugger's pause made the watchdog release W). Likeliest cause, "
+    "reproduced on purpose: W already down in X when the replay starts (left by an earlier test), whose "
+    "auto-repeat reads as a person holding it; nothing_left_held (tests/game_fixtures.py) names such tests"
 )
 def test_replay_forward_two_seconds_walks_north(game: Any, xvfb: str, tmp_path: Path, capsys: Any) -> None:
     from app.commands import run
