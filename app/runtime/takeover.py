@@ -176,27 +176,28 @@ class Control:
         now = self.clock() if now is None else now
         with self._lock:
             quiet = self.config.resume_after_s
-            if (
-                self._mode is Mode.HUMAN
-                and quiet > 0
-                and not (self._held and not self.config.takeover_quiet_resume)
-                and not self._human_down
-                and now - self._last_human >= quiet
-            ):
+            if self._quiet_resumes() and not self._human_down and now - self._last_human >= quiet:
                 self._fire("quiet", f"{quiet:g} s without human input")
             self._say_waiting(now)
             return self._mode
+
+    def _quiet_resumes(self) -> bool:
+        """The person has control and their quiet would give it back (not teleop, not an explicit
+        take over that only a hand back ends)."""
+        held_on = self._held and not self.config.takeover_quiet_resume
+        return (
+            self._mode is Mode.HUMAN
+            and self.config.resume_after_s > 0
+            and not self.config.person_only
+            and not held_on
+        )
 
     def _say_waiting(self, now: float) -> None:
         """Name, once, the keys the person holds while the agent would otherwise be back: a key held
         down by something else (a stuck key, another program) keeps the agent waiting for good, and
         without this line that wait looked like a hang."""
-        quiet = self.config.resume_after_s
-        waiting = (
-            frozenset(self._human_down)
-            if self._mode is Mode.HUMAN and quiet > 0 and now - self._last_human >= 5 * quiet
-            else frozenset()
-        )
+        long_quiet = now - self._last_human >= 5 * self.config.resume_after_s
+        waiting = frozenset(self._human_down) if self._quiet_resumes() and long_quiet else frozenset()
         if waiting and waiting != self._said_waiting:
             LOG.info("the agent waits until the person lets go of %s", ", ".join(sorted(waiting)))
         self._said_waiting = waiting

@@ -119,3 +119,13 @@ def test_a_key_held_for_good_is_named_once_not_waited_on_in_silence(caplog: Any)
     control.on_input(key("key_up", "key.keyboard.w", clock.t))
     clock.t += 2.0
     assert control.update() is Mode.AGENT
+
+
+def test_in_teleop_a_held_key_is_just_play(caplog: Any) -> None:
+    clock = Clock()
+    control = Control(ControlConfig(person_only=True), lambda: None, clock=clock)
+    caplog.set_level(logging.INFO, logger="app.runtime.takeover")
+    control.on_input(key("key_down", "key.keyboard.w", clock.t))
+    clock.t += 30.0
+    assert control.update() is Mode.HUMAN
+    assert not [r for r in caplog.records if "lets go" in r.getMessage()]  # no agent to wait
