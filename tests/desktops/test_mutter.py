@@ -13,6 +13,7 @@ import pytest
 from tests.compositors import mutter_session
 from tests.desktops.xwayland_suite import (
     WaylandGame,
+    nothing_left_held_on_xwayland,
     test_a_native_wayland_window_is_refused_with_how_to_run_it_under_xwayland,
     test_a_window_over_the_game_never_reaches_the_model_or_the_recording,
     test_doctor_says_xwayland_and_why,
@@ -26,6 +27,7 @@ from tests.desktops.xwayland_suite import (
 pytestmark = [pytest.mark.xvfb, pytest.mark.game, pytest.mark.wayland]
 
 __all__ = [
+    "nothing_left_held_on_xwayland",
     "test_a_native_wayland_window_is_refused_with_how_to_run_it_under_xwayland",
     "test_a_window_over_the_game_never_reaches_the_model_or_the_recording",
     "test_doctor_says_xwayland_and_why",

@@ -53,10 +53,6 @@ class WaylandGame:
         subprocess.run(["xdotool", *args], env=self.compositor.client_env(), check=True, timeout=10)
 
     def reset(self) -> None:
-        # a key or button left down (by the test before) is X's auto-repeat of a "person" holding it:
-        # the agent would wait for them to let go for the whole test
-        keys, buttons = let_go_of_everything(self.display)
-        assert not keys and not buttons, f"held before this test began: keycodes {keys}, buttons {buttons}"
         self.game.command(f"tp {SPAWN[0]} {SPAWN[1]} {SPAWN[2]} 0 0", "setnode 0 99 0 default:stone")
         self.game.focus()
         time.sleep(0.3)  # the client echoes its old look direction for a moment after a teleport
@@ -80,6 +76,16 @@ def wayland_game(session: Any) -> Iterator[WaylandGame]:
             yield WaylandGame(compositor, game)
         finally:
             game.close()
+
+
+@pytest.fixture(autouse=True)
+def nothing_left_held_on_xwayland(wl: WaylandGame) -> Iterator[None]:
+    """After each test: no key or button down on the session's XWayland (the check of
+    tests/game_fixtures.py's ``nothing_left_held``, here): one left down reads as a person holding it,
+    and the next test's agent would wait for them to let go."""
+    yield
+    keys, buttons = let_go_of_everything(wl.display)
+    assert not keys and not buttons, f"left held on {wl.display}: keycodes {keys}, mouse buttons {buttons}"
 
 
 def pose_turn(poses: list[Any]) -> float:
