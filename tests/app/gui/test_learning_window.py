@@ -53,7 +53,8 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.outside_make_test(
         "one minute of corrections does not yet teach every fine-tune to look down at an all-sky view: "
-        "5 of the 6 runs since the slip fix mined 10/10, one adapter looked down at about half of such views"
+        "6 of the 7 runs since the slip fix mined 10/10; offline, 2 of 6 fine-tunes of one recording answer "
+        "'attack' at most all-sky views (README, Corrections, through the window)"
     ),
 ]
 
