@@ -61,7 +61,7 @@ local function build_arena(player)
 		player:set_pos({x = 0, y = ARENA_Y, z = 0})
 		player:set_look_horizontal(0)
 		player:set_look_vertical(0)
-		player:set_clouds({density = 0})  -- a plain sky: what the model sees up there is always the same
+		player:set_clouds({density = 0})  -- a plain sky (with enable_weather = false: weather resets clouds)
 		arena_ready = true
 		write({k = "arena"})
 	end)
