@@ -104,7 +104,12 @@ def train(
     def evaluate() -> None:
         began = time.monotonic()
         unwrapped = accelerator.unwrap_model(model)
-        figures = held_out_figures(unwrapped, processor, collator, held_out, config.model)
+        # Decoding seeds torch's global generator frame by frame (as play does); forked here, so that
+        # the training's dropout stream does not depend on when, or how often, the run stopped to
+        # measure. The spacing follows measured time, so without the fork the same recording and seed
+        # gave another adapter in the window than on the command line.
+        with torch.random.fork_rng():
+            figures = held_out_figures(unwrapped, processor, collator, held_out, config.model)
         metrics = {"event": "eval", "step": step, **figures}
         metrics["seconds"] = time.monotonic() - began
         schedule.evaluated(step, metrics["seconds"])

@@ -182,6 +182,34 @@ def test_lora_learns_a_visual_rule_and_resumes(tmp_path: Path, tiny_model_dir: P
     assert isinstance(PeftModel.from_pretrained(base, str(out)), PeftModel)
 
 
+def test_the_same_recording_and_seed_give_the_same_adapter_however_often_the_run_measures(
+    tmp_path: Path, tiny_model_dir: Path
+) -> None:
+    """The window spaces its evaluations by measured time, the command line by the same rule on another
+    machine's clock: a fine-tune's result must not depend on when it stopped to measure. Decoding the
+    held-out frames seeds torch's generator, which the LoRA dropout also draws from; before the fork in
+    ``train``, evaluating every step and evaluating twice gave two different adapters."""
+    from safetensors.torch import load_file
+
+    from model.finetune.train import train
+
+    episodes = colour_episodes(tmp_path / "episodes", episodes=3, ticks=16)
+    weights = []
+    for every in (1, 6):
+        out = tmp_path / f"every-{every}"
+        config = FinetuneConfig(
+            model=str(tiny_model_dir), episodes=[str(episodes)], out=str(out), steps=6, batch_size=4,
+            lr=5e-3, eval_every=every, eval_samples=4, device="cpu",
+        )  # fmt: skip
+        events: list[dict] = []
+        train(config, events.append)
+        assert sum(e["event"] == "eval" for e in events) == (7 if every == 1 else 2), events
+        weights.append(load_file(str(out / "adapter_model.safetensors")))
+    assert weights[0].keys() == weights[1].keys()
+    differ = [k for k in weights[0] if not bool((weights[0][k] == weights[1][k]).all())]
+    assert not differ, f"{len(differ)} of {len(weights[0])} LoRA tensors differ, e.g. {differ[:2]}"
+
+
 @pytest.mark.slow
 def test_accelerate_launch_with_two_cpu_processes(tmp_path: Path, tiny_model_dir: Path) -> None:
     episodes = colour_episodes(tmp_path / "episodes", episodes=3, ticks=6)
