@@ -353,8 +353,10 @@ def still_view(game: Any, xvfb: str, timeout: float = 15.0) -> Any:
     while True:
         time.sleep(0.5)
         now = x_pixels(xvfb, game.window_id).astype(int)
-        if float(abs(now - view).mean()) < 1.0 or time.monotonic() > end:
+        change = float(abs(now - view).mean())
+        if change < 1.0:
             return now
+        assert time.monotonic() < end, f"the game's view kept changing by itself ({change:.1f} in 0.5 s)"
         view = now
 
 
