@@ -5,6 +5,12 @@ The loop's own ``finally`` covers normal stops and exceptions; this adds SIGINT,
 Releasing twice is harmless (the connector's ``release_all`` is idempotent), forgetting once leaves
 the user's W key stuck down in their game.
 
+A SIGINT or SIGHUP that the process was started ignoring stays ignored, as Python itself leaves an
+ignored SIGINT: ``nohup jarvis-play ...`` asks to outlive the terminal, and a script's ``jarvis-play
+... &`` keeps its Ctrl+C for the foreground job. Catching them anyway stopped the agent when that
+terminal closed. Input stays safe: the agent still holds it only while in control, and SIGTERM, the
+window's Stop and the person's takeover still end that.
+
 Some steps must not be cut in half by that raise: starting a child process and noting its pid,
 stopping it and removing its folder. Inside ``app.signals.uninterrupted()`` (main thread) a signal
 still releases input and stops the loop at once, but its exception waits until the step is done.
@@ -27,6 +33,7 @@ LOG = logging.getLogger(__name__)
 SIGNALS = tuple(
     s for s in (getattr(signal, n, None) for n in ("SIGINT", "SIGTERM", "SIGHUP")) if s is not None
 )
+FROM_A_TERMINAL = tuple(s for s in SIGNALS if s != signal.SIGTERM)  # a shell or nohup may ignore these
 
 
 class SafetyNet:
@@ -67,6 +74,9 @@ class SafetyNet:
         atexit.register(self.release)
         if threading.current_thread() is threading.main_thread():
             for sig in SIGNALS:
+                if sig in FROM_A_TERMINAL and signal.getsignal(sig) == signal.SIG_IGN:
+                    LOG.info("%s was ignored from the start (nohup, a background job): it still is", sig.name)
+                    continue
                 self._previous[sig] = signal.signal(sig, self._handler)
         return self
 

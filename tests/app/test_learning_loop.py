@@ -31,6 +31,7 @@ import pytest
 from recorder.desktop.backends import for_display
 from tests.game_fixtures import SPAWN
 from tests.person import Person
+from tests.terminal import as_from_a_terminal
 
 pytestmark = [pytest.mark.xvfb, pytest.mark.game, pytest.mark.slow]
 
@@ -61,6 +62,7 @@ def jarvis(*args: str, env: dict[str, str], **kw: Any) -> subprocess.Popen[str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        preexec_fn=as_from_a_terminal,  # `record` ends with the Ctrl+C a person presses
         **kw,
     )
 

@@ -7,6 +7,8 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +18,7 @@ from app.games.fake import FakeConnector
 from app.runtime.loop import ControlLoop, LoopConfig
 from model.actions.env import null_action
 from tests.clock import ClockedPolicy, FakeClock, follow_loop
+from tests.terminal import as_a_background_job, as_from_a_terminal, as_with_nohup
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -54,10 +57,9 @@ CHILD = textwrap.dedent(
 )
 
 
-@pytest.mark.parametrize(
-    ("sig", "code"), [(signal.SIGTERM, 128 + signal.SIGTERM), (signal.SIGINT, -signal.SIGINT)]
-)
-def test_signals_release_held_input(sig: int, code: int, tmp_path: Path) -> None:
+def holding_child(tmp_path: Path, start: Callable[[], None]) -> subprocess.Popen[str]:
+    """The headless doors' session in a child started by ``start``, once the fake game holds W and the
+    left button."""
     script = tmp_path / "child.py"
     actions = tmp_path / "hold.jsonl"
     actions.write_text('{"forward": 1, "attack": 1}\n')
@@ -68,6 +70,7 @@ def test_signals_release_held_input(sig: int, code: int, tmp_path: Path) -> None
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1", "JARVIS_PLAY_CONFIG_DIR": str(tmp_path / "config")},
+        preexec_fn=start,
     )
     assert proc.stdout is not None
     first = proc.stdout.readline().strip()
@@ -75,10 +78,39 @@ def test_signals_release_held_input(sig: int, code: int, tmp_path: Path) -> None
         proc.kill()
         _out, err = proc.communicate(timeout=10)
         pytest.fail(f"the child never held a key: {first!r}\n{err}")
+    return proc
+
+
+@pytest.mark.parametrize(
+    ("sig", "code"), [(signal.SIGTERM, 128 + signal.SIGTERM), (signal.SIGINT, -signal.SIGINT)]
+)
+def test_signals_release_held_input(sig: int, code: int, tmp_path: Path) -> None:
+    proc = holding_child(tmp_path, as_from_a_terminal)
     os.kill(proc.pid, sig)
     out, err = proc.communicate(timeout=10)
     assert "released attack,forward" in out, err
     assert proc.returncode == code, err  # an uncaught KeyboardInterrupt exits by SIGINT
+
+
+@pytest.mark.parametrize(
+    ("start", "sig"), [(as_with_nohup, signal.SIGHUP), (as_a_background_job, signal.SIGINT)]
+)
+def test_a_signal_ignored_from_the_start_stays_ignored_and_sigterm_still_releases(
+    start: Callable[[], None], sig: int, tmp_path: Path
+) -> None:
+    """``nohup jarvis-play ...`` must outlive its terminal's SIGHUP, and a script's background job keeps
+    playing through the foreground job's Ctrl+C; SIGTERM still releases what the agent holds. Caught
+    anyway, the closed terminal released the keys and ended the agent with exit 129 (-2 for SIGINT)."""
+    proc = holding_child(tmp_path, start)
+    os.kill(proc.pid, sig)
+    time.sleep(1.0)
+    alive = proc.poll() is None
+    if alive:
+        os.kill(proc.pid, signal.SIGTERM)
+    out, err = proc.communicate(timeout=10)
+    assert alive, f"the ignored {signal.Signals(sig).name} ended the agent:\n{out}\n{err}"
+    assert out.count("released") == 1 and "released attack,forward" in out, (out, err)
+    assert proc.returncode == 128 + signal.SIGTERM, err
 
 
 class Boom(Exception):

@@ -27,6 +27,7 @@ import pytest
 
 from model.actions.env import null_action
 from tests.game_fixtures import SPAWN, xdotool
+from tests.terminal import as_from_a_terminal
 from tests.xdesktop import virtual_display
 from tests.xserver import XKeys, released
 
@@ -181,15 +182,6 @@ def wait_gone(pids: Any, seconds: float = 10.0) -> list[int]:
         time.sleep(0.05)
         left = [p for p in left if alive(p)]
     return left
-
-
-def as_from_a_terminal() -> None:
-    """The signals' default actions, as a shell gives a command it runs in the foreground. A suite
-    started in the background (``make test &``) hands its children SIGINT ignored: a SIGINT in their
-    first fraction of a second, before the safety net is up, then did nothing, and the door test
-    waited 60 s for an exit that a person's Ctrl+C would have caused."""
-    for signum in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM):
-        signal.signal(signum, signal.SIG_DFL)
 
 
 class Door:
