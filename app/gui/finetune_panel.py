@@ -111,6 +111,9 @@ class FinetunePanel(QWidget):
         chosen = self.failed_episodes.findData(self.template.failed_episodes)
         self.failed_episodes.setCurrentIndex(max(0, chosen))
         self.failed_episodes.setToolTip(setting_help("failed_episodes"))
+        self.agent_play = QCheckBox("train on it too")  # where you took over: what the agent did between
+        self.agent_play.setChecked(self.template.agent_play == "keep")
+        self.agent_play.setToolTip(setting_help("agent_play"))
         self.evaluation_trials = QCheckBox("train on them too")
         self.evaluation_trials.setChecked(self.template.evaluation_trials)
         self.evaluation_trials.setToolTip(setting_help("evaluation_trials"))
@@ -164,6 +167,7 @@ class FinetunePanel(QWidget):
         form.addRow("LoRA r", self.lora_r)
         form.addRow("Correction weight", self.correction_weight)
         form.addRow("Failed episodes", self.failed_episodes)
+        form.addRow("Agent's own play", self.agent_play)
         form.addRow("Evaluation trials", self.evaluation_trials)
         out_row = QHBoxLayout()
         out_row.addWidget(self.out, 1)
@@ -228,6 +232,7 @@ class FinetunePanel(QWidget):
             lora_r=self.lora_r.value(),
             correction_weight=self.correction_weight.value(),
             failed_episodes=str(self.failed_episodes.currentData()),
+            agent_play="keep" if self.agent_play.isChecked() else "drop",
             evaluation_trials=self.evaluation_trials.isChecked(),
         )
         # the preset's name stays only while its values do: a field changed after choosing it is the

@@ -76,6 +76,12 @@ class FinetuneConfig:
     )
     correction_weight: int = _setting(3, "times each correction tick counts")
     only_corrections: bool = _setting(False, "train on correction ticks alone")
+    agent_play: str = _setting(
+        "drop",
+        "the agent's own ticks in an episode where you took over: drop them (learn from your corrections, "
+        "as human-gated DAgger does: what you let pass is not what you would have done) or keep them",
+        choices=("drop", "keep"),
+    )
     failed_episodes: str = _setting(
         "exclude",
         "episodes marked a failure: exclude them, downweight (keep only their corrections) or keep",

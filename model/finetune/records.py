@@ -6,10 +6,11 @@ first recording) is cut once instead, its last share of ticks held out, so that 
 fine-tune reports figures rather than a dash. The held-out ticks are filtered as the training ones are
 (pauses dropped, failed episodes excluded), so the figures describe what the run learnt to do.
 
-Where the held-out ticks include a person's corrections, only those are scored: in a corrections
-recording the agent's own ticks are what the old model did (a base that does not know the task
-scatters them over dozens of kinds), not answers the adapter should give, and scored beside the
-person's they would say "did not learn" of an adapter that does what the person showed.
+In an episode where the person took over, the agent's own ticks are what the old model did (a base
+that does not know the task scatters them over dozens of kinds), not answers the adapter should give.
+They are left out of training (``agent_play``, human-gated DAgger's rule), and where they are kept they
+are still never scored: beside the person's they would say "did not learn" of an adapter that does what
+the person showed.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ def options_for(config: FinetuneConfig, training: bool) -> SftOptions:
     """The record options of a run: correction weights apply to training ticks only."""
     return SftOptions(
         only_corrections=config.only_corrections,
+        agent_play=config.agent_play,
         correction_weight=config.correction_weight if training else 1,
         valid_fraction=config.valid_fraction,
         seed=config.seed,

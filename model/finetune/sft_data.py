@@ -62,6 +62,9 @@ ROWS_PER_SHARD = 5000  # ~450 MB of JPEG frames per parquet file
 class SftOptions:
     only_corrections: bool = False  # keep only ticks whose phase is "correction"
     with_context: bool = False  # with only_corrections: also the agent ticks in each correction's context
+    # the agent's own ticks in an episode that holds corrections: "keep" them (an export keeps what was
+    # recorded) or "drop" them (a fine-tune learns from the person's corrections alone, see FinetuneConfig)
+    agent_play: str = "keep"
     correction_weight: int = (
         1  # repeat each correction tick this many times (the official loader has no weights)
     )
@@ -107,10 +110,12 @@ def _kept_ticks(lines: list[dict[str, Any]], corrections: list[dict[str, int]], 
         for c in corrections:
             context.update(range(c.get("context_start", c["start"]), c["start"]))
     null = ActionCodec().null_ids() if opt.null_ticks == "drop" else None
+    corrected = bool(corrections) or any(line.get("phase") == "correction" for line in lines)
+    only_fixes = opt.only_corrections or (opt.agent_play == "drop" and corrected)
     counts = []
     for i, line in enumerate(lines):
         correcting = line.get("phase") == "correction"
-        outside = opt.only_corrections and not correcting and i not in context
+        outside = only_fixes and not correcting and i not in context
         flagged = any(flag in opt.skip_flags for flag in line.get("flags", ()))
         if outside or is_lost(line) or flagged or (null is not None and line.get("action_ids") == null):
             counts.append(0)

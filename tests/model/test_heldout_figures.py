@@ -4,6 +4,7 @@ are not trained on; evaluation keeps within its share of the run."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -158,7 +159,11 @@ def test_a_corrections_round_is_scored_on_the_persons_corrections(tmp_path: Path
     data = load_records(config)
     assert data.info["valid_scored"] == "the person's corrections"
     assert data.valid and {r["phase"] for r in data.valid} == {"correction"}
-    assert {r["control"] for r in data.train} == {"agent", "human"}  # the agent's ticks still train
+    # the agent's own moves are not what the person would have done: by default they do not train
+    assert {r["control"] for r in data.train} == {"human"}
+    kept = load_records(replace(config, agent_play="keep"))
+    assert {r["control"] for r in kept.train} == {"agent", "human"}
+    assert {r["phase"] for r in kept.valid} == {"correction"}  # kept, they are still never scored
     teleop = tmp_path / "teleop"
     played(teleop, actions)
     plain = load_records(FinetuneConfig(episodes=[str(teleop)], out="unused"))

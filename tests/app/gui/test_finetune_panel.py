@@ -294,6 +294,23 @@ def test_the_quick_preset_fills_the_fields_and_defaults_come_back(qtbot: Any) ->
     assert request.device == "cpu"
 
 
+def test_the_agents_own_play_is_left_out_unless_the_person_ticks_it(qtbot: Any) -> None:
+    """What the agent did between a person's takeovers is not what they showed: by default the child's
+    command line leaves it out, and the box puts it back."""
+    from app.cli import build_parser
+    from model.finetune.config import from_flags
+
+    panel = FinetunePanel()
+    qtbot.addWidget(panel)
+    panel.model.setText("tiny")
+    panel.out.setText("/tmp/adapter-x")
+    panel._add_folder("/tmp/episodes-x")
+    assert not panel.agent_play.isChecked()
+    assert from_flags(build_parser().parse_args(panel.request().args())).agent_play == "drop"
+    panel.agent_play.setChecked(True)
+    assert from_flags(build_parser().parse_args(panel.request().args())).agent_play == "keep"
+
+
 def test_held_out_warnings_are_said_in_words(qtbot: Any, tmp_path: Path) -> None:
     from app.gui.finetune_panel import done_message
 
