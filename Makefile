@@ -43,7 +43,7 @@ test: venv
 	rest=$$?; exit $$(( display != 0 || rest != 0 ))
 
 # The corrections round through the window (tests/app/gui/test_learning_window.py), alone: it is marked
-# outside_make_test because about one fine-tune in twelve of its minute of corrections digs out of reach.
+# outside_make_test: five minutes more for a suite over its time, and 1 fine-tune in 48 still digs out of reach.
 test-window-loop: venv
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -q -p no:cacheprovider -s tests/app/gui/test_learning_window.py $(PYTEST_ARGS)
 
