@@ -113,6 +113,45 @@ def test_a_signal_ignored_from_the_start_stays_ignored_and_sigterm_still_release
     assert proc.returncode == 128 + signal.SIGTERM, err
 
 
+@pytest.mark.parametrize(
+    ("start", "sig"), [(as_with_nohup, signal.SIGHUP), (as_a_background_job, signal.SIGINT)]
+)
+def test_jarvis_play_run_started_with_nohup_or_in_the_background_keeps_playing_through_that_signal(
+    start: Callable[[], None], sig: int, tmp_path: Path
+) -> None:
+    """The same through the command a person types: ``jarvis-play run`` on the test pattern, playing,
+    gets the signal its start said to ignore and plays on; SIGTERM still ends it (exit 143)."""
+    hold = tmp_path / "hold.jsonl"
+    hold.write_text('{"forward": 1, "attack": 1}\n')
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
+    env["JARVIS_PLAY_CONFIG_DIR"] = str(tmp_path / "config")
+    argv = ["run", "--fake", "--model", f"scripted:{hold}", "--seconds", "60", "--no-listen"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", *argv],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        preexec_fn=start,
+    )
+    assert proc.stdout is not None
+    seen = []
+    for line in proc.stdout:  # ends when the child does, so a crash cannot hang this loop
+        seen.append(line)
+        if line.startswith("playing:"):
+            break
+    assert seen and seen[-1].startswith("playing:"), "".join(seen)
+    os.kill(proc.pid, sig)
+    time.sleep(1.0)
+    alive = proc.poll() is None
+    if alive:
+        os.kill(proc.pid, signal.SIGTERM)
+    out, _ = proc.communicate(timeout=20)
+    assert alive, f"the ignored {signal.Signals(sig).name} ended `jarvis-play run`:\n{''.join(seen)}{out}"
+    assert proc.returncode == 128 + signal.SIGTERM, out
+
+
 class Boom(Exception):
     pass
 
