@@ -143,7 +143,12 @@ class Control:
                 self._human_down.add(key)
             elif event.kind in ("key_up", "button_up"):
                 self._human_down.discard(key)
-            self._fire("human", f"human {event.kind} {key}".rstrip())
+            where = (
+                f" to ({event.x:.0f}, {event.y:.0f}) by ({event.dx:+.0f}, {event.dy:+.0f})"
+                if event.kind == "move"
+                else ""
+            )
+            self._fire("human", f"human {event.kind} {key}".rstrip() + where)
 
     # ----- any thread -------------------------------------------------------------------------
     def panic(self, reason: str = "panic key") -> None:

@@ -61,6 +61,7 @@ class InjectionLedger:
         self._lock = threading.Lock()
         self._items: deque[_Expected] = deque()
         self.claimed = 0
+        self.expired = 0  # expectations dropped unseen (not counting warps)
 
     def expect(self, kind: EventKind, key: str) -> None:
         with self._lock:
@@ -79,7 +80,12 @@ class InjectionLedger:
         with self._lock:
             now = self._clock()
             while self._items and now - self._items[0].t > self.ttl:
-                self._items.popleft()
+                gone = self._items.popleft()
+                if (
+                    gone.kind != "warp"
+                ):  # a warp is optional; a lost event of ours may come back as the person's
+                    self.expired += 1
+                    LOG.info("an injected %s %s was not seen within %.1f s", gone.kind, gone.key, self.ttl)
             for i, item in enumerate(self._items):
                 if event.kind == "move":
                     hit = item.kind in ("move", "warp") and (item.x, item.y) == (int(event.x), int(event.y))
@@ -307,6 +313,7 @@ class InputListener:
         elif event.key in self.hotkeys:
             self._call(event)  # panic/pause work from anywhere, but are not the person's game input
         else:
+            self.ledger.claim(event)  # ours or not, it is not game input; ours is crossed off the ledger
             self.outside += 1
 
     def _key(self, kind: EventKind, name: str) -> None:
@@ -340,6 +347,7 @@ class InputListener:
             releases = self._enter_or_leave(inside)
             event = None
             if not inside:
+                self.ledger.claim(InputEvent("move", self._clock(), x=x, y=y))  # crossed off if ours
                 self.outside += 1
             elif self._jump_pending:  # the first position in the game: how it got there is no move
                 self._jump_pending = False

@@ -154,3 +154,27 @@ def test_the_agents_release_of_a_key_taken_for_the_persons_ends_that_hold() -> N
     lst._on_press(_Key(0x77))
     lst._on_release(_Key(0x77))
     assert lst.drain() == [] and lst.human_count == 2
+
+
+def test_the_agents_input_outside_the_game_is_crossed_off_so_the_persons_next_input_counts() -> None:
+    """The agent's last press and move land while focus is elsewhere (the person clicked into the
+    window): not game input, but the agent's. Left on the ledger, they would take the person's own press
+    of that key and a move to that spot, back in the game within the second, for the agent's."""
+    game = Game(focused=False)
+    lst = listener(game)
+    spot = (CENTRE[0] + 5, CENTRE[1])
+    lst.ledger.expect("key_down", "key.keyboard.w")
+    lst._on_press(_Key(0x77))  # the agent's press, outside the game
+    lst.ledger.expect("key_up", "key.keyboard.w")
+    lst._on_release(_Key(0x77))
+    lst.ledger.expect_move(*spot)
+    lst._on_move(*spot)  # the agent's move, outside too
+    assert lst.ledger.pending() == 0 and lst.drain() == []
+    game.focused = True  # the person clicks back into the game, moves onto that spot and presses W
+    lst._on_move(CENTRE[0] + 1, CENTRE[1])  # the jump in
+    lst._on_move(*spot)
+    lst._on_press(_Key(0x77))
+    assert [(e.kind, e.key, e.dx) for e in lst.drain()] == [
+        ("move", "", 4.0),
+        ("key_down", "key.keyboard.w", 0.0),
+    ]
