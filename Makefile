@@ -36,20 +36,22 @@ test: venv
 	# stack instead of holding the run; the slowest tests are listed at the end of each tier.
 	# No blanket reruns: only tests marked nondeterministic (with the reason, in the test) get one more
 	# try, never a safety or privacy test (tests/conftest.py); the summary lines count the reruns.
-	HF_HUB_OFFLINE=1 $(PY) -m pytest -q -p no:cacheprovider --durations=12 -m "(xvfb or game) and not outside_make_test" $(PYTEST_ARGS); \
+	# BASETEMP=/tmp/name keeps each tier's test folders (logs, screenshots) in /tmp/name-display and -rest;
+	# pytest empties its --basetemp at start, so the two tiers must not share one.
+	HF_HUB_OFFLINE=1 $(PY) -m pytest -q -p no:cacheprovider --durations=12 -m "xvfb or game" \
+		$(if $(BASETEMP),--basetemp=$(BASETEMP)-display) $(PYTEST_ARGS); \
 	display=$$?; \
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -q -p no:cacheprovider --durations=12 -n 2 -m "not xvfb and not game" \
-		$(PYTEST_ARGS); \
+		$(if $(BASETEMP),--basetemp=$(BASETEMP)-rest) $(PYTEST_ARGS); \
 	rest=$$?; exit $$(( display != 0 || rest != 0 ))
 
-# The corrections round through the window (tests/app/gui/test_learning_window.py), alone: it is marked
-# outside_make_test: five minutes more for a suite over its time, and 1 fine-tune in 48 still digs out of reach.
+# The corrections round through the window (tests/app/gui/test_learning_window.py) alone, as make test
+# runs it among the display tests: five minutes.
 test-window-loop: venv
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -q -p no:cacheprovider -s tests/app/gui/test_learning_window.py $(PYTEST_ARGS)
 
 # The tier to run while working: everything but the slow tests and those that start Xvfb or minetest
-# (a test using the xvfb/game fixtures is marked so by tests/conftest.py). `make test` runs them too,
-# all but the tests marked outside_make_test (each says why).
+# (a test using the xvfb/game fixtures is marked so by tests/conftest.py). `make test` runs them too.
 test-fast: venv
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -q -p no:cacheprovider -n 2 -m "not slow and not game and not xvfb" $(PYTEST_ARGS)
 

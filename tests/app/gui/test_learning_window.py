@@ -52,12 +52,6 @@ pytestmark = [
     pytest.mark.xvfb,
     pytest.mark.game,
     pytest.mark.slow,
-    pytest.mark.outside_make_test(
-        "five minutes more for a suite already over its time (issue 21), and not yet a record of first-try "
-        "passes: with the agent's own play left out, 5 of 5 window runs mined 10/10, and 1 of 48 offline "
-        "fine-tunes still digs as soon as the floor shows, out of reach (README, Corrections, through the "
-        "window)"
-    ),
 ]
 
 TASK = "mine_block:stone"
