@@ -122,6 +122,9 @@ class RunOutcome:
     error: BaseException | None = None
     human_events: int = 0
     agent_events_seen: int = 0  # the agent's own events the listener saw and recognised as such
+    agent_events_lost: int = (
+        0  # the agent's own events not seen within the ledger's time (may read as a person's)
+    )
     episode: Any = None  # the recorded episode's meta, when one was written
 
 
@@ -561,6 +564,7 @@ class Session:
                 error,
                 human_events=listener.human_count if listener is not None else 0,
                 agent_events_seen=ledger.claimed if ledger is not None else 0,
+                agent_events_lost=ledger.expired if ledger is not None else 0,
                 episode=episode,
             )
             self._done.set()

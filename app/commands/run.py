@@ -50,6 +50,7 @@ def report(outcome: Any, as_json: bool) -> None:
         summary = tel.summary() if tel is not None else {}
         summary["stop_reason"] = outcome.reason
         summary["human_events"] = outcome.human_events
+        summary["agent_events_lost"] = outcome.agent_events_lost
         print(json.dumps(summary))
         return
     if tel is not None:

@@ -81,9 +81,8 @@ class InjectionLedger:
             now = self._clock()
             while self._items and now - self._items[0].t > self.ttl:
                 gone = self._items.popleft()
-                if (
-                    gone.kind != "warp"
-                ):  # a warp is optional; a lost event of ours may come back as the person's
+                # a warp is optional; a lost event of ours may yet arrive and count as the person's
+                if gone.kind != "warp":
                     self.expired += 1
                     LOG.info("an injected %s %s was not seen within %.1f s", gone.kind, gone.key, self.ttl)
             for i, item in enumerate(self._items):

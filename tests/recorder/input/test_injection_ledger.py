@@ -32,11 +32,14 @@ def test_moves_and_the_games_warp_back_are_claimed() -> None:
     assert ledger.claimed == 2
 
 
-def test_expectations_expire() -> None:
+def test_expectations_expire_and_lost_events_are_counted_but_not_unused_warps() -> None:
     clock = Clock()
     ledger = InjectionLedger(ttl=1.0, clock=clock)
     ledger.expect("button_down", "key.mouse.left")
+    ledger.expect_move(330, 180, origin=(320, 180))
+    assert ledger.claim(InputEvent("move", 0.0, x=330, y=180))  # the game did not re-centre: no warp
     assert ledger.pending() == 1
     clock.t = 2.0
     assert not ledger.claim(InputEvent("button_down", 2.0, key="key.mouse.left"))
     assert ledger.pending() == 0
+    assert ledger.expired == 1  # the click the listener never saw in time; the warp was optional
