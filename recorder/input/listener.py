@@ -178,7 +178,7 @@ class InputListener:
             self._inside = not self.filtering or (
                 self._last_pos is not None and self._in_game(*self._last_pos)
             )
-        kb = keyboard.Listener(on_press=self._on_press, on_release=self._on_release)
+        kb = _physical_keys(keyboard.Listener)(on_press=self._on_press, on_release=self._on_release)
         ms = mouse.Listener(on_move=self._on_move, on_click=self._on_click, on_scroll=self._on_scroll)
         for listener in (kb, ms):
             listener.daemon = True
@@ -385,6 +385,35 @@ class InputListener:
             self._emit(InputEvent("scroll", self._clock(), dx=dx, dy=dy, x=x, y=y))
         else:
             self.outside += 1
+
+
+SHIFT_AND_LOCK = 0x3  # X's ShiftMask | LockMask
+
+
+class _Unshifted:
+    """An X key event as it would be without Shift or Caps Lock (every other field as it is)."""
+
+    def __init__(self, event: Any) -> None:
+        self._event = event
+        self.state = event.state & ~SHIFT_AND_LOCK
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._event, name)
+
+
+def _physical_keys(listener: type) -> type:
+    """pynput's keyboard listener, naming each event by the key pressed rather than by what Shift made
+    of it. pynput hands on only the shifted keysym ("(" for Shift+9), and going back from a keysym to a
+    key is ambiguous: Xvfb's and evdev's keymaps also put "(" alone on the keypad's "(" key, so the
+    agent's own Shift+9 (sneak and hotbar 9) was named key.keysym.0x28, went unclaimed by the ledger
+    and read as the person taking over. On X11 pynput converts each event in ``_event_to_key``, which
+    this wraps; elsewhere it is never called and keys are named as before."""
+
+    class PhysicalKeys(listener):  # type: ignore[misc]
+        def _event_to_key(self, display: Any, event: Any) -> Any:
+            return super()._event_to_key(display, _Unshifted(event))
+
+    return PhysicalKeys
 
 
 def _pointer_position(desktop: Desktop | None, mouse: Any) -> tuple[float, float] | None:

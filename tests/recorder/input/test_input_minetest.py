@@ -270,3 +270,43 @@ def test_calibrate_measures_the_law_from_frames(mt: Any, xvfb: str, tmp_path: An
     # minetest drops a few percent of fast pointer motion when both cores are busy (10° seen in a
     # loaded full run): within 5% of the circle it turned.
     assert min(back, 360.0 - back) < 18.0
+
+
+def test_keys_are_named_by_the_key_pressed_whatever_shift_makes_of_them(mt: Any, xvfb: str) -> None:
+    """Seen in a whole suite's evaluation: the agent held sneak (Shift) and pressed hotbar 9; X reported
+    "(", which this keymap (Xvfb's, like evdev's) also puts alone on another key (keycode 187, the
+    keypad's "("), so the listener named it key.keysym.0x28, not key.keyboard.9: the agent's own press
+    went unclaimed and read as the person taking over. The agent's Shift+9 through the game's connector
+    must all be claimed as its own, and the person's Shift+9 must read as Shift and 9."""
+    from model.actions.env import null_action
+
+    from app.games.desktop import DesktopConfig, DesktopConnector
+    from recorder.input.listener import InputListener
+
+    connector = DesktopConnector(DesktopConfig(pid=mt.proc.pid), display=xvfb).open()
+    desktop = for_display(xvfb)
+    listener = InputListener.for_game(desktop, mt.window_id, connector.ledger).start()
+    try:
+        time.sleep(0.2)
+        action = null_action()
+        action.update({"sneak": 1, "hotbar.9": 1})
+        connector.apply(action)  # the agent: Shift and 9 down
+        time.sleep(0.1)
+        connector.apply(null_action())  # and up
+        time.sleep(0.5)
+        agent = [(e.kind, e.key) for e in listener.drain()]
+        claimed, lost = connector.ledger.claimed, connector.ledger.pending()
+        xdotool(xvfb, "keydown", "shift", "key", "9", "keyup", "shift")  # the person
+        time.sleep(0.5)
+        person = [(e.kind, e.key) for e in listener.drain()]
+    finally:
+        listener.stop()
+        desktop.close()
+        connector.close()
+    assert agent == [] and claimed == 4 and lost == 0, (agent, claimed, lost)
+    assert person == [
+        ("key_down", "key.keyboard.left.shift"),
+        ("key_down", "key.keyboard.9"),
+        ("key_up", "key.keyboard.9"),
+        ("key_up", "key.keyboard.left.shift"),
+    ]
