@@ -278,9 +278,8 @@ def test_keys_are_named_by_the_key_pressed_whatever_shift_makes_of_them(mt: Any,
     keypad's "("), so the listener named it key.keysym.0x28, not key.keyboard.9: the agent's own press
     went unclaimed and read as the person taking over. The agent's Shift+9 through the game's connector
     must all be claimed as its own, and the person's Shift+9 must read as Shift and 9."""
-    from model.actions.env import null_action
-
     from app.games.desktop import DesktopConfig, DesktopConnector
+    from model.actions.env import null_action
     from recorder.input.listener import InputListener
 
     connector = DesktopConnector(DesktopConfig(pid=mt.proc.pid), display=xvfb).open()
