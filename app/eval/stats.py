@@ -1,37 +1,19 @@
 """Success rates a researcher can trust on ten trials: Wilson intervals and Fisher's exact test.
 
 With ten trials per arm a z-test's normal approximation breaks down (0/10 has zero variance), so the
-comparison is Fisher's exact test on the 2x2 table, two-sided; the interval is the same Wilson
-interval the fine-tune's token-accuracy report uses (``model.finetune.evaluate.wilson``).
+comparison is Fisher's exact test on the 2x2 table, two-sided; the test and the Wilson interval are the
+ones the fine-tune's held-out report uses (``model.finetune.evaluate``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from math import comb
 
-from model.finetune.evaluate import wilson
+from model.finetune.evaluate import ALPHA, fisher_exact, wilson
 
-ALPHA = 0.05
 TEST_NAME = "Fisher's exact test, two-sided"
 
 __all__ = ["ALPHA", "TEST_NAME", "Comparison", "compare", "fisher_exact", "wilson"]
-
-
-def _table_p(a: int, row1: int, col1: int, total: int) -> float:
-    """Hypergeometric probability of ``a`` successes in row 1, margins fixed."""
-    return comb(col1, a) * comb(total - col1, row1 - a) / comb(total, row1)
-
-
-def fisher_exact(s1: int, n1: int, s2: int, n2: int) -> float:
-    """Two-sided p-value: the probability of a table at most as likely as the one seen."""
-    total, col1 = n1 + n2, s1 + s2
-    if n1 == 0 or n2 == 0:
-        return 1.0
-    observed = _table_p(s1, n1, col1, total)
-    low, high = max(0, col1 - n2), min(n1, col1)
-    p = sum(q for a in range(low, high + 1) if (q := _table_p(a, n1, col1, total)) <= observed * (1 + 1e-9))
-    return min(1.0, p)
 
 
 @dataclass(frozen=True)

@@ -94,6 +94,23 @@ def test_leaning_to_one_answer_is_not_giving_it_whatever_it_sees() -> None:
     assert "answers 'look down' on 92% of held-out frames, and on 83% of those where you did" in warning
 
 
+def test_over_answering_one_kind_is_not_warned_about_when_it_is_clearly_commoner_where_it_is_right() -> None:
+    """The held-out figures of a window run whose adapter mined 10 of 10 in the game: 'look down' on
+    all 11 frames where the person looked down, and on 6 of 11 digs and both look-ups: 8 of 13 frames
+    of other kinds, yet never a dig where the person looked down. It tells them apart (p=0.04); its
+    panel said it did not. Two more of those 13 answered 'look down' (10 of 13, p=0.22) is what the
+    collapsed adapters of other runs did, and that is still warned about."""
+    up = act(camera=[-3.0, 0.0])
+    labels = [DOWN] * 11 + [DIG] * 11 + [up] * 2
+    answers = iter([DOWN] * 11 + [DIG] * 5 + [DOWN] * 6 + [DOWN] * 2)
+    good = scores(lambda _label: next(answers), labels)
+    assert good.misplaced_share("look down") == pytest.approx(8 / 13) and good.tells_apart("look down")
+    assert good.warnings() == []
+    answers = iter([DOWN] * 11 + [DIG] * 3 + [DOWN] * 8 + [DOWN] * 2)
+    (warning,) = scores(lambda _label: next(answers), labels).warnings()
+    assert "and on 77% of those where you did something else" in warning
+
+
 def test_the_right_kind_scores_full_marks_even_when_the_camera_bin_differs() -> None:
     result = scores(lambda label: DOWN if action_kind(label) == "look down" else label, LABELS)
     assert result.kind_accuracy == 1.0 and not result.warnings()
