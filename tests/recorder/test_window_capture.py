@@ -212,7 +212,7 @@ def test_cover_watch_names_the_window_over_the_game_until_it_moves_off_or_goes_b
         painter.paint(game, GREEN)
         assert wait_for(lambda: watch.reason(game.id, rect) is None)
         cover = painter.window("Fine-tune panel", (300, 200, 200, 200), MAGENTA)
-        assert "Fine-tune panel" in (wait_for(lambda: watch.reason(game.id, rect)) or "")
+        assert wait_for(lambda: "Fine-tune panel" in (watch.reason(game.id, rect) or ""))
         cover.configure(x=420, y=320)  # moved off the game
         painter.d.sync()
         assert wait_for(lambda: watch.reason(game.id, rect) is None)
@@ -224,7 +224,7 @@ def test_cover_watch_names_the_window_over_the_game_until_it_moves_off_or_goes_b
         assert wait_for(lambda: watch.reason(game.id, rect) is None)
         game.unmap()
         painter.d.sync()
-        assert wait_for(lambda: watch.reason(game.id, rect)) == NOT_SHOWN
+        assert wait_for(lambda: watch.reason(game.id, rect) == NOT_SHOWN)
     finally:
         watch.close()
 
@@ -244,7 +244,7 @@ def test_cover_watch_waits_until_the_game_draws_where_a_window_left(painter: Pai
         painter.fill(game, GREEN)
         assert wait_for(lambda: watch.reason(game.id, rect) is None)
         cover = painter.window("Settings", (100, 100, 200, 100), MAGENTA)
-        assert "Settings" in (wait_for(lambda: watch.reason(game.id, rect)) or "")
+        assert wait_for(lambda: "Settings" in (watch.reason(game.id, rect) or ""))
         cover.unmap()
         painter.d.sync()
         assert watch.reason(game.id, rect) == NOT_REDRAWN
@@ -436,7 +436,7 @@ def test_with_a_screen_grab_covered_names_the_window_over_minetest(
         assert wait_for(lambda: conn.covered() is None)  # once minetest has drawn
         left, top, width, height = conn.rect
         cover = painter.window("Fine-tune panel", (left + width - 100, top + height - 80, 300, 200), MAGENTA)
-        assert "Fine-tune panel" in (wait_for(conn.covered) or "")
+        assert wait_for(lambda: "Fine-tune panel" in (conn.covered() or ""))
         cover.unmap()
         painter.d.sync()
         assert wait_for(lambda: conn.covered() is None)
