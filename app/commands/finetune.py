@@ -111,10 +111,15 @@ def _compare(args: argparse.Namespace) -> int:
     records = [r for f in folders for r in episode_records(f, options)]
     if not records:
         raise UserError("no usable ticks in --episodes to compare on")
+    # Where the person corrected the agent, what they did is the label; the agent's own ticks are the
+    # base model's play, not an answer to score against (the fine-tune's figures skip them too).
+    corrections = [r for r in records if r.get("phase") == "correction"]
+    scored = "the person's corrections" if corrections else "every kept tick"
+    records = corrections or records
     try:
         vla = VLA.load(model_path(args.model), adapter=args.compare, device=args.device)
     except CheckpointError as exc:
         raise UserError(str(exc)) from exc
-    result = compare(vla, stratified(records, args.eval_samples, args.seed))
+    result = {**compare(vla, stratified(records, args.eval_samples, args.seed)), "scored": scored}
     print(json.dumps(result, default=str) if args.json_progress else format_comparison(result))
     return 0

@@ -360,7 +360,8 @@ class AdaptersPanel(QWidget):
                     item.setForeground(QColor(color))
                 self.table.setItem(i, j, item)
         self.compare_status.setText(
-            f"On {result.get('samples', '?')} held-out ticks; overlapping intervals "
+            f"On {result.get('samples', '?')} held-out ticks ({result.get('scored', 'every kept tick')}); "
+            "overlapping intervals "
             "mean the difference may be chance."
         )
         self._enable()

@@ -95,6 +95,12 @@ class FinetuneConfig:
         0, "steps between held-out evaluations (0: as many as keep evaluation within a fifth of the run)"
     )
     eval_samples: int = _setting(64, "held-out frames decoded per evaluation, drawn kind by kind")
+    final_samples: int = _setting(
+        256,
+        "held-out frames decoded for the final figures, which the summary and its warnings rest on "
+        "(never fewer than --eval-samples; fewer than this when more would take evaluation past a "
+        "fifth of the run)",
+    )
     checkpoint_every: int = _setting(0, "steps between checkpoints (0: ten over the run)")
     gradient_checkpointing: bool = _setting(False, "recompute activations in the backward pass: less memory")
     quantize: str = _setting(

@@ -305,7 +305,10 @@ def compare(vla: Any, records: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def format_comparison(result: dict[str, Any]) -> str:
-    lines = [f"held-out frames: {result['samples']} (drawn kind by kind); accuracy [95% Wilson interval]"]
+    scored = f", {result['scored']}" if result.get("scored") else ""
+    lines = [
+        f"held-out frames: {result['samples']} (drawn kind by kind{scored}); accuracy [95% Wilson interval]"
+    ]
     lines.append(f"{'':<22}{'base':>22}{'adapter':>22}")
     for name in result["adapter"]:
         cells = []

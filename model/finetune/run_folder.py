@@ -34,6 +34,7 @@ _RUN_INDEPENDENT = frozenset(
         "device",
         "eval_every",
         "eval_samples",
+        "final_samples",
         "checkpoint_every",
         "gradient_checkpointing",
     }

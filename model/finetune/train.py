@@ -85,8 +85,9 @@ def train(
     model, optimizer, loader, scheduler = accelerator.prepare(model, optimizer, loader, scheduler)
     # checkpoints on a fixed spacing: every process must agree on when (evaluation timing may differ)
     checkpoint_every = config.checkpoint_every or max(1, steps // 10)
-    schedule = EvalSchedule(steps, config.eval_every)
     held_out = stratified(data.valid, config.eval_samples, config.seed)
+    final_frames = min(len(data.valid), max(config.eval_samples, config.final_samples))
+    schedule = EvalSchedule(steps, config.eval_every, frames=len(held_out), final_frames=final_frames)
 
     step = 0
     if resume_from is not None:
@@ -101,18 +102,21 @@ def train(
 
     history: list[dict[str, Any]] = []
 
-    def evaluate() -> None:
+    def evaluate(final: bool = False) -> None:
         began = time.monotonic()
         unwrapped = accelerator.unwrap_model(model)
+        # The final figures are the verdict: as many frames as the budget holds. Drawn kind by kind with
+        # the same seed, they begin with the frames every other evaluation decoded.
+        frames = stratified(data.valid, schedule.final_frames_now(), config.seed) if final else held_out
         # Decoding seeds torch's global generator frame by frame (as play does); forked here, so that
         # the training's dropout stream does not depend on when, or how often, the run stopped to
         # measure. The spacing follows measured time, so without the fork the same recording and seed
         # gave another adapter in the window than on the command line.
         with torch.random.fork_rng():
-            figures = held_out_figures(unwrapped, processor, collator, held_out, config.model)
+            figures = held_out_figures(unwrapped, processor, collator, frames, config.model)
         metrics = {"event": "eval", "step": step, **figures}
         metrics["seconds"] = time.monotonic() - began
-        schedule.evaluated(step, metrics["seconds"])
+        schedule.evaluated(step, metrics["seconds"], len(frames))
         history.append(metrics)
         report(metrics)
 
@@ -160,7 +164,7 @@ def train(
                 }
             )
             if main and schedule.due(step):
-                evaluate()
+                evaluate(final=step >= steps)
             if step % checkpoint_every == 0 or step == steps:
                 checkpoint()
             if cancel.is_set() and step < steps:  # a cancel during the last step just lets it finish

@@ -3,7 +3,6 @@ the adapter that was active (issue 16, item 6)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -12,31 +11,11 @@ import pytest
 
 from model import adapters
 from model.adapters import AdapterError
+from tests.model.lora import make_adapter
 
 
 def _lora_state(model: Any) -> dict[str, Any]:
     return {k: v.detach().clone() for k, v in model.state_dict().items() if "lora_" in k}
-
-
-def _make_adapter(base_dir: Path, out: Path, seed: int, manifest_base: str | None) -> Path:
-    """A real PEFT adapter for ``base_dir``'s model, with non-zero LoRA weights."""
-    import torch
-    from peft import LoraConfig, get_peft_model
-
-    from model.vla import VLA
-
-    vla = VLA.load(str(base_dir), device="cpu")
-    peft_model = get_peft_model(vla.model, LoraConfig(r=2, lora_alpha=4, target_modules=["q_proj", "v_proj"]))
-    torch.manual_seed(seed)
-    with torch.no_grad():
-        for name, param in peft_model.named_parameters():
-            if "lora_B" in name:
-                param.normal_()
-    peft_model.save_pretrained(str(out))
-    if manifest_base is not None:
-        manifest = {"base_model": manifest_base, "base_path": manifest_base}
-        (out / "manifest.json").write_text(json.dumps(manifest))
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -46,11 +25,11 @@ def adapter_dirs(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory)
     root = tmp_path_factory.mktemp("adapters")
     other_base = make_tiny(root / "other-base", seed=1)  # same shapes, other weights
     return {
-        "good": _make_adapter(tiny_model_dir, root / "good", 1, str(tiny_model_dir)),
-        "second": _make_adapter(tiny_model_dir, root / "second", 2, str(tiny_model_dir)),
-        "no_manifest": _make_adapter(tiny_model_dir, root / "no-manifest", 3, None),
-        "other_base": _make_adapter(other_base, root / "other", 4, str(other_base)),
-        "hub_other": _make_adapter(tiny_model_dir, root / "hub-other", 5, "CraftJarvis/Some-Other-Base"),
+        "good": make_adapter(tiny_model_dir, root / "good", 1, str(tiny_model_dir)),
+        "second": make_adapter(tiny_model_dir, root / "second", 2, str(tiny_model_dir)),
+        "no_manifest": make_adapter(tiny_model_dir, root / "no-manifest", 3, None),
+        "other_base": make_adapter(other_base, root / "other", 4, str(other_base)),
+        "hub_other": make_adapter(tiny_model_dir, root / "hub-other", 5, "CraftJarvis/Some-Other-Base"),
     }
 
 

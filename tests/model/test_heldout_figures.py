@@ -217,17 +217,41 @@ def test_a_lone_episode_still_holds_out_its_last_ticks(tmp_path: Path) -> None:
 
 
 def test_evaluation_keeps_within_a_fifth_of_the_run_and_the_eta_counts_it() -> None:
-    schedule = EvalSchedule(steps=100)
-    schedule.evaluated(0, 10.0)  # the baseline: 10 s per evaluation
+    schedule = EvalSchedule(steps=100, frames=10, final_frames=10)
+    schedule.evaluated(0, 10.0, 10)  # the baseline: 10 s per evaluation
     for _ in range(3):
         schedule.stepped(1.0)  # 1 s per step: 100 s of training
     spacing = schedule.spacing()
     evals = 1 + len(range(spacing, 100, spacing)) + 1
     assert evals * 10.0 <= 0.2 * (100 + evals * 10.0)
     assert schedule.eta_s(3) == pytest.approx(97 * 1.0 + schedule.remaining_evals(3) * 10.0)
-    fast_eval = EvalSchedule(steps=100)
-    fast_eval.evaluated(0, 0.5)
+    fast_eval = EvalSchedule(steps=100, frames=10, final_frames=10)
+    fast_eval.evaluated(0, 0.5, 10)
     fast_eval.stepped(1.0)
     assert fast_eval.spacing() < spacing  # cheap evaluations come more often
     fixed = EvalSchedule(steps=100, every=10)
     assert fixed.spacing() == 10 and fixed.due(10) and not fixed.due(5) and fixed.due(100)
+
+
+def test_the_final_evaluation_decodes_more_frames_as_far_as_the_fifth_of_the_run_allows() -> None:
+    """The final figures are the verdict, so they get the most frames; the spacing pays for them first,
+    the ETA counts them, and what is left of the budget at the end caps them."""
+    roomy = EvalSchedule(steps=100, frames=10, final_frames=40)
+    roomy.evaluated(0, 1.0, 10)  # 0.1 s a frame
+    roomy.stepped(1.0)
+    spacing = roomy.spacing()
+    spaced = len(range(spacing, 100, spacing))
+    assert 1.0 + spaced * 1.0 + 4.0 <= 0.2 * (100 + 1.0 + spaced * 1.0 + 4.0)  # baseline, spaced, final
+    assert roomy.eta_s(1) == pytest.approx(99 * 1.0 + (roomy.remaining_evals(1) - 1) * 1.0 + 4.0)
+    roomy.train_s = 100.0  # the training done: 25 s of evaluation allowed, 1 spent
+    assert roomy.final_frames_now() == 40
+
+    tight = EvalSchedule(steps=100, frames=10, final_frames=40)
+    tight.evaluated(0, 10.0, 10)  # 1 s a frame: baseline and a 40-frame final would take 50 s of 25
+    tight.stepped(1.0)
+    assert tight.spacing() == 100  # nothing between the baseline and the final
+    tight.train_s = 100.0
+    assert tight.final_frames_now() == 15  # what the 15 s left hold
+    tight.evaluated(50, 20.0, 10)  # evaluation already past its share: never fewer than the others
+    assert tight.final_frames_now() == 10
+    assert EvalSchedule(steps=10, frames=10, final_frames=40).final_frames_now() == 10  # nothing measured

@@ -276,22 +276,29 @@ def test_record_corrections_finetune_and_evaluate_in_the_window(
 
     # and the fine-tune's own figures said so before it played (checked last, so that a failure here
     # still shows what the adapter did in play): sampled as play samples, kind by kind on the person's
-    # held-out corrections, no warning on the panel
+    # held-out corrections, no warning on the panel. The final figures decode every held-out frame the
+    # budget allows (about 85), not the dozen a kind of the evaluations between: on a dozen, two adapters
+    # that mined 10/10 were warned about (look down 10/12 and 8 of 12 dig frames); on every frame,
+    # none of 22 such adapters was (assets/experiments/corrections-round-2026-12-07.log).
     final = manifest["metrics"][-1]
+    print("final held-out figures on", final["samples"], "frames:", final["kinds"], final["warnings"])
+    assert final["samples"] >= manifest["metrics"][0]["samples"], manifest["metrics"]
     assert tuned["warnings"] == [] and tuned["warnings_shown"] == "" and manifest["warnings"] == [], tuned
-    # The held-out part is the episode's last fifth: about two corrections, a dozen ticks of each kind,
-    # each answered once at the play temperature. Over runs that played 10/10 (base 0/10) attack scored
-    # 7, 12, 12, 5 and 12 of 12 and look down 11, 7, 11, 12, 7 and 6, the random base answering 'look
-    # down' on up to 7 of them by chance: a dozen ticks cannot rank one kind against the base. So the
-    # figures are held to what they can say: both kinds together far better than the base before
-    # training (0.3 of the ticks), no pauses learnt, and no warning, the panel's own test of one answer
-    # given whatever the frame: an adapter stuck on one answer (attack 12/12, look down 0-1/12, seen early
-    # in several runs) answers 'attack' on most look-down frames and is warned about.
+    # The held-out part is the episode's last fifth: about two corrections, each tick answered once at
+    # the play temperature. On a dozen ticks a kind, runs that played 10/10 (base 0/10) scored attack 7,
+    # 12, 12, 5 and 12 of 12 and look down 11, 7, 11, 12, 7 and 6, the random base answering 'look down'
+    # on up to 7 of them by chance. So the figures are held to what they can say: both kinds together
+    # (each kind's rate, the final on its frames, the baseline on its dozen) far better than the base
+    # before training, no pauses learnt, and no warning, the panel's own test of one answer given
+    # whatever the frame: an adapter stuck on one answer (attack 12/12, look down 0-1/12, seen early in
+    # several runs) answers 'attack' on most look-down frames and is warned about.
     base_figures = manifest["metrics"][0]
     assert base_figures["step"] == 0, manifest["metrics"]
-    right = {kind: final["kinds"][kind][0] for kind in ("look down", "attack")}
-    before = {kind: base_figures["kinds"][kind][0] for kind in right}
-    totals = [final["kinds"][kind][1] for kind in right]
-    assert min(totals) >= 5, final
-    assert sum(right.values()) >= sum(before.values()) + 0.3 * sum(totals), (before, final)
+    kinds = ("look down", "attack")
+    assert min(final["kinds"][kind][1] for kind in kinds) >= 5, final
+    after = sum(final["kinds"][kind][0] / final["kinds"][kind][1] for kind in kinds) / len(kinds)
+    before = sum(base_figures["kinds"][kind][0] / base_figures["kinds"][kind][1] for kind in kinds) / len(
+        kinds
+    )
+    assert after >= before + 0.3, (base_figures["kinds"], final["kinds"])
     assert final["null_share"] == 0, final
