@@ -39,9 +39,9 @@ def test_hotkeys_decide_blinded_trials(
     from app.commands.eval import evaluate
     from app.eval.judges import PersonJudge
     from app.runtime.hotkeys import binding
-    from tests.model.test_adapters import _make_adapter
+    from tests.model.lora import make_adapter
 
-    adapter = _make_adapter(tiny_model_dir, tmp_path / "round1", 1, str(tiny_model_dir))
+    adapter = make_adapter(tiny_model_dir, tmp_path / "round1", 1, str(tiny_model_dir))
     lines: list[str] = []
     person = PersonJudge(say=lines.append)
     keys = {binding(k): (lambda k=k: person.press(k)) for k in person.keys}
