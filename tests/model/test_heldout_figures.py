@@ -107,7 +107,7 @@ def test_over_answering_one_kind_is_not_warned_about_when_it_is_clearly_commoner
     assert good.misplaced_share("look down") == pytest.approx(8 / 13) and good.tells_apart("look down")
     assert good.warnings() == []
     answers = iter([DOWN] * 10 + [DIG] + [DIG] * 5 + [DOWN] * 6 + [DOWN] * 2)  # one look-down fewer: p=0.17
-    (edge,) = scores(lambda _label: next(answers), labels).warnings()  # the README's "near the edge"
+    (edge,) = scores(lambda _label: next(answers), labels).warnings()  # why a dozen a kind was too few
     assert "and on 62% of those where you did something else" in edge
     answers = iter([DOWN] * 11 + [DIG] * 3 + [DOWN] * 8 + [DOWN] * 2)
     (warning,) = scores(lambda _label: next(answers), labels).warnings()
