@@ -122,7 +122,7 @@ class RunOutcome:
     error: BaseException | None = None
     human_events: int = 0
     agent_events_seen: int = 0  # the agent's own events the listener saw and recognised as such
-    agent_events_lost: int = 0  # the agent's own events it did not see in time (read as a person's)
+    agent_events_lost: int = 0  # the agent's own events it did not see in time (may read as a person's)
     episode: Any = None  # the recorded episode's meta, when one was written
 
 

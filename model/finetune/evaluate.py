@@ -55,7 +55,7 @@ EXACT_ROW = "exact action"
 CAMERA_ROW = "camera direction"
 WARN_SHARE = 0.6  # nothing on this share of held-out frames, or one answer on this share of the
 # frames of other kinds (or more), is a warning, unless the answer is clearly commoner where it is right
-ALPHA = 0.05  # "clearly": Fisher's exact test on a dozen frames a kind, as the evaluation's verdicts use
+ALPHA = 0.05  # "clearly": Fisher's exact test at the level the in-game evaluation's verdicts use
 
 
 def _table_p(a: int, row1: int, col1: int, total: int) -> float:
