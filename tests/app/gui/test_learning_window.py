@@ -200,7 +200,7 @@ def test_record_corrections_finetune_and_evaluate_in_the_window(
     win.to_front()
     # The person looks before reaching for Stop: the badge says the agent let go. Clicking at once could
     # land while the agent held the attack button on the game, whose press grabs the pointer: X sends the
-    # click's release to the game and Stop never sees it (stop 33's CI: no "Saved episode" in 60 s).
+    # click's release to the game and Stop never sees it (a CI run: no "Saved episode" in 60 s).
     win.wait("the agent paused for the lost focus", lambda s: s["badge"] == "AGENT · waiting for focus", 15)
     win.click("stop")
     saved = win.wait("the episode saved", lambda s: "Saved episode" in s["banner"], timeout=60)
